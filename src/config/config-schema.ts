@@ -1,0 +1,78 @@
+/**
+ * The one typed configuration schema of hexfleet.
+ *
+ * Every option has a type, a documented default and a validation whose error
+ * names the environment variable. Variable names derive from the option key
+ * (`staleMs` → `HEXFLEET_STALE_MS`) except for the two conventional names
+ * `PORT` and `REDIS_URL`. `hexfleet --help` and the README table are generated
+ * from this list, so the three can never disagree.
+ */
+
+export type OptionType = 'int' | 'bool' | 'string' | 'enum';
+
+export interface OptionSpec<T> {
+  readonly type: OptionType;
+  readonly default: T;
+  readonly doc: string;
+  /** Overrides the derived `HEXFLEET_*` name. */
+  readonly env?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+  /** Secret values are never printed. */
+  readonly secret?: boolean;
+}
+
+const int = (def: number, min: number, max: number, doc: string, env?: string): OptionSpec<number> =>
+  ({ type: 'int', default: def, min, max, doc, ...(env ? { env } : {}) });
+const bool = (def: boolean, doc: string): OptionSpec<boolean> => ({ type: 'bool', default: def, doc });
+const str = (def: string, doc: string, extra: Partial<OptionSpec<string>> = {}): OptionSpec<string> =>
+  ({ type: 'string', default: def, doc, ...extra });
+const oneOf = <V extends string>(def: V, values: readonly V[], doc: string): OptionSpec<V> =>
+  ({ type: 'enum', default: def, values, doc });
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const configSchema = {
+  port: int(8080, 0, 65535, 'TCP port of the gateway (0 picks a free port).', 'PORT'),
+  host: str('0.0.0.0', 'Interface the gateway listens on.'),
+  redisUrl: str('', 'Redis URL (redis://[:password@]host:port/db). Unset: the embedded in-memory store.', { env: 'REDIS_URL', secret: true }),
+  store: oneOf('auto', ['auto', 'memory', 'redis'] as const, 'Geo store: auto = redis when REDIS_URL is set, memory otherwise.'),
+  redisPrefix: str('hf', 'Prefix of every Redis key hexfleet writes (letters, digits, _ - . :).'),
+  redisCommandTimeoutMs: int(2000, 50, 60_000, 'A Redis command that has not answered by then fails (the batch is not acked).'),
+  jwtSecret: str('', 'HS256 secret for every token (at least 32 characters). Required by serve and token.', { secret: true }),
+  h3Resolution: int(9, 5, 12, 'H3 resolution of the driver cell index (see README: why 9).'),
+  staleMs: int(30 * SECOND, 1, 7 * DAY, 'A driver silent for longer is stale: served with stale=true and left out of nearby() unless asked.'),
+  offlineMs: int(1 * HOUR, 1, 30 * DAY, 'A driver silent for longer leaves the cell index (its record stays readable).'),
+  retentionMs: int(7 * DAY, 1, 365 * DAY, 'A driver silent for longer is forgotten entirely.'),
+  sweepIntervalMs: int(30 * SECOND, 10, 1 * HOUR, 'How often the offline/retention sweeper runs.'),
+  maxFutureMs: int(30 * SECOND, 0, 1 * HOUR, 'A ping whose ts is further in the future is rejected (ts_in_future).'),
+  maxAgeMs: int(1 * DAY, 1 * SECOND, 30 * DAY, 'A ping whose ts is older is rejected (ts_too_old).'),
+  maxBatch: int(500, 1, 10_000, 'Most pings in one frame (batch_too_large).'),
+  maxFrameBytes: int(64 * 1024, 256, 16 * 1024 * 1024, 'Largest WebSocket frame; a larger one closes the socket with 1009.'),
+  ratePingsPerSec: int(100, 1, 1_000_000, 'Sustained pings/s one driver connection may send.'),
+  rateBurst: int(2000, 1, 10_000_000, 'Burst allowance of the per-connection rate limit (a client flushing its offline buffer).'),
+  badFrameLimit: int(10, 1, 10_000, 'Malformed frames tolerated per connection per minute before closing it with 4400.'),
+  idleTimeoutS: int(120, 8, 960, 'A driver socket that sends nothing for this long is closed (uWebSockets.js idleTimeout).'),
+  maxBackpressureBytes: int(256 * 1024, 1024, 64 * 1024 * 1024, 'Unsent bytes a socket may hold; past it the socket is closed with 4008.'),
+  ingestMaxPending: int(200_000, 100, 10_000_000, 'Pings waiting for the store across all connections; past it batches get overloaded.'),
+  ingestMaxInflight: int(4, 1, 64, 'Store writes in flight at once (each carries many batches).'),
+  ingestFlushPings: int(4096, 1, 100_000, 'Most pings in one store write.'),
+  nearbyMaxRadiusM: int(20_000, 1, 200_000, 'Largest radius nearby() accepts.'),
+  nearbyMaxLimit: int(500, 1, 10_000, 'Largest limit nearby() accepts.'),
+  logLevel: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'pino log level.'),
+  allowUwsFallback: bool(false, 'Start even when the native uWebSockets.js binding did not load (slow JS imitation).'),
+} as const;
+
+export type ConfigSchema = typeof configSchema;
+export type ConfigKey = keyof ConfigSchema;
+export type Config = { -readonly [K in ConfigKey]: ConfigSchema[K] extends OptionSpec<infer T> ? T : never };
+
+/** `staleMs` → `HEXFLEET_STALE_MS`, unless the option names its own variable. */
+export function envName(key: ConfigKey): string {
+  const spec: OptionSpec<unknown> = configSchema[key];
+  return spec.env ?? 'HEXFLEET_' + key.replace(/([A-Z0-9]+)/g, '_$1').toUpperCase();
+}

@@ -1,0 +1,96 @@
+import { configSchema, envName, type Config, type ConfigKey, type OptionSpec } from './config-schema.js';
+
+/** Thrown for any invalid configuration; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const keys = Object.keys(configSchema) as ConfigKey[];
+
+function parseValue(key: ConfigKey, raw: string): unknown {
+  const spec: OptionSpec<unknown> = configSchema[key];
+  const name = envName(key);
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+      const n = Number(raw);
+      if (n < (spec.min ?? -Infinity) || n > (spec.max ?? Infinity)) {
+        throw new ConfigError(`${name} must be between ${spec.min} and ${spec.max}, got ${n}`);
+      }
+      return n;
+    }
+    case 'bool':
+      if (/^(1|true|yes)$/i.test(raw)) return true;
+      if (/^(0|false|no)$/i.test(raw)) return false;
+      throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+    case 'enum':
+      if (!spec.values?.includes(raw)) {
+        throw new ConfigError(`${name} must be one of ${spec.values?.join(', ')}, got "${raw}"`);
+      }
+      return raw;
+    case 'string':
+      return raw;
+  }
+}
+
+/** Checks that span several options. */
+function crossCheck(c: Config): void {
+  if (c.redisPrefix && !/^[A-Za-z0-9_.:-]{1,64}$/.test(c.redisPrefix)) {
+    throw new ConfigError(`${envName('redisPrefix')} may hold only letters, digits and _ . : - (1 to 64), got "${c.redisPrefix}"`);
+  }
+  if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
+    throw new ConfigError(`${envName('redisUrl')} must start with redis:// or rediss://`);
+  }
+  if (c.store === 'redis' && !c.redisUrl) {
+    throw new ConfigError(`${envName('store')}=redis needs ${envName('redisUrl')}`);
+  }
+  if (c.offlineMs < c.staleMs) {
+    throw new ConfigError(`${envName('offlineMs')} (${c.offlineMs}) must be at least ${envName('staleMs')} (${c.staleMs})`);
+  }
+  if (c.retentionMs < c.offlineMs) {
+    throw new ConfigError(`${envName('retentionMs')} (${c.retentionMs}) must be at least ${envName('offlineMs')} (${c.offlineMs})`);
+  }
+  if (c.jwtSecret && c.jwtSecret.length < 32) {
+    throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
+  }
+}
+
+/**
+ * Reads the configuration from an environment. Unknown `HEXFLEET_*`
+ * variables are an error, so a typo never silently falls back to a default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = {} as Record<ConfigKey, unknown>;
+  for (const key of keys) {
+    const raw = env[envName(key)];
+    config[key] = raw === undefined || raw === '' ? configSchema[key].default : parseValue(key, raw);
+  }
+  const known = new Set(keys.map(envName));
+  const unknown = Object.keys(env).filter((v) => v.startsWith('HEXFLEET_') && !known.has(v));
+  if (unknown.length > 0) {
+    throw new ConfigError(`unknown variable ${unknown.join(', ')}; see hexfleet --help for the list`);
+  }
+  crossCheck(config as Config);
+  return config as Config;
+}
+
+/** The store that a configuration selects (throws on none: crossCheck did). */
+export function selectedStore(c: Config): 'memory' | 'redis' {
+  if (c.store === 'auto') return c.redisUrl ? 'redis' : 'memory';
+  return c.store;
+}
+
+/** The `--help` table: every variable with its default and meaning. */
+export function configHelp(): string {
+  return keys
+    .map((key) => {
+      const spec: OptionSpec<unknown> = configSchema[key];
+      const def = spec.secret ? '(unset)' : JSON.stringify(spec.default);
+      const range = spec.type === 'int' ? ` [${spec.min}..${spec.max}]` : spec.values ? ` {${spec.values.join('|')}}` : '';
+      return `  ${envName(key).padEnd(34)} ${spec.doc}\n  ${''.padEnd(34)} default ${def}${range}`;
+    })
+    .join('\n');
+}

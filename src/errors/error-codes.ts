@@ -1,0 +1,63 @@
+/**
+ * Every error code and close code hexfleet puts on the wire, in one table.
+ *
+ * `retry` tells a client what to do: `true` — send the same thing again later
+ * (with backoff); `false` — sending it again will fail the same way, fix it.
+ * The README table is generated from this file; codes are stable API.
+ */
+export const ErrorCodes = {
+  // Ping rejections: sent with the seq of the rejected ping.
+  invalid_ping: { retry: false, http: 400, message: 'the ping is not an object with numeric seq, lat, lng and ts' },
+  invalid_seq: { retry: false, http: 400, message: 'seq must be a non-negative safe integer' },
+  invalid_lat: { retry: false, http: 400, message: 'lat must be a finite number in [-90, 90]' },
+  invalid_lng: { retry: false, http: 400, message: 'lng must be a finite number in [-180, 180]' },
+  invalid_ts: { retry: false, http: 400, message: 'ts must be a finite number of milliseconds since the epoch' },
+  ts_in_future: { retry: false, http: 400, message: 'ts is further in the future than the server allows; check the device clock' },
+  ts_too_old: { retry: false, http: 400, message: 'ts is older than the server keeps' },
+  invalid_field: { retry: false, http: 400, message: 'acc, spd and hdg must be finite numbers (acc, spd >= 0; hdg in [0, 360])' },
+  invalid_status: { retry: false, http: 400, message: 'status must be available, busy or offline' },
+  rate_limited: { retry: true, http: 429, message: 'this connection sends more pings per second than allowed; resend later' },
+
+  // Frame rejections: sent without seq.
+  malformed_frame: { retry: false, http: 400, message: 'the frame is not valid JSON (text) or msgpack (binary)' },
+  invalid_frame: { retry: false, http: 400, message: 'the frame is not an object with a string type' },
+  unknown_type: { retry: false, http: 400, message: 'the frame type is not one this endpoint accepts' },
+  invalid_batch: { retry: false, http: 400, message: 'pings must be a non-empty array' },
+  batch_too_large: { retry: false, http: 400, message: 'the batch has more pings than the server accepts in one frame' },
+
+  // Batch failures: sent with the highest seq of the batch; nothing in it was acked.
+  store_unavailable: { retry: true, http: 503, message: 'the location store is unreachable; the batch was not stored, resend it' },
+  overloaded: { retry: true, http: 503, message: 'the gateway has too many pings waiting for the store; resend later' },
+  shutting_down: { retry: true, http: 503, message: 'the gateway is shutting down; reconnect (to another gateway) and resend' },
+
+  // HTTP API.
+  unauthorized: { retry: false, http: 401, message: 'a valid bearer token is required' },
+  forbidden: { retry: false, http: 403, message: 'the token role may not use this endpoint' },
+  invalid_parameter: { retry: false, http: 400, message: 'a query parameter is missing or out of range' },
+  not_found: { retry: false, http: 404, message: 'no such resource' },
+  internal: { retry: true, http: 500, message: 'an unexpected error; it was logged' },
+} as const satisfies Record<string, { retry: boolean; http: number; message: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** A failure that carries a wire code; every layer raises these, never bare strings. */
+export class HexfleetError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ErrorCodes[code].message, options);
+    this.name = 'HexfleetError';
+    this.code = code;
+  }
+  get retry(): boolean {
+    return ErrorCodes[this.code].retry;
+  }
+}
+
+/** WebSocket close codes hexfleet sends (4000–4999 is the application range). */
+export const CloseCodes = {
+  going_away: { code: 1001, retry: true, reason: 'server shutting down; reconnect' },
+  frame_too_large: { code: 1009, retry: false, reason: 'frame larger than HEXFLEET_MAX_FRAME_BYTES (sent by uWebSockets.js)' },
+  protocol_violation: { code: 4400, retry: false, reason: 'too many malformed frames' },
+  token_expired: { code: 4401, retry: true, reason: 'the token expired; reconnect with a fresh one' },
+  slow_consumer: { code: 4008, retry: true, reason: 'the client does not read its replies; reconnect' },
+} as const;

@@ -1,0 +1,142 @@
+/**
+ * The geo store contract: where every driver is, and who is near a point.
+ *
+ * Two implementations pass one conformance suite (test/geo/driver-store.contract.ts):
+ * `MemoryDriverStore` (embedded default) and `RedisDriverStore`.
+ */
+
+export const DRIVER_STATUSES = ['available', 'busy', 'offline'] as const;
+export type DriverStatus = (typeof DRIVER_STATUSES)[number];
+/** `unknown` until the driver app first sends a status. */
+export type StoredStatus = DriverStatus | 'unknown';
+
+/** One validated GPS fix. Coordinates are already rounded to 1e-7 degrees (~1 cm). */
+export interface Ping {
+  seq: number;
+  lat: number;
+  lng: number;
+  /** Fix time, ms since the epoch (device clock, bounded by validation). */
+  ts: number;
+  acc?: number;
+  spd?: number;
+  hdg?: number;
+  status?: DriverStatus;
+}
+
+/** The pings of one driver, in ascending seq order. */
+export interface DriverBatch {
+  driverId: string;
+  pings: Ping[];
+}
+
+export interface ApplyOutcome {
+  /** Pings with a seq above the driver's last applied seq. */
+  applied: number;
+  /** Pings with a seq at or below it: acknowledged, not applied again. */
+  duplicates: number;
+}
+
+/** The last-known record of a driver. */
+export interface DriverRecord {
+  driverId: string;
+  lat: number;
+  lng: number;
+  ts: number;
+  seq: number;
+  status: StoredStatus;
+  /** H3 cell at the configured resolution. */
+  cell: string;
+  acc?: number;
+  spd?: number;
+  hdg?: number;
+  /** Still in the cell index (false once silent past the offline threshold). */
+  indexed: boolean;
+}
+
+export interface DriverView extends DriverRecord {
+  /** now − ts: how old the position is. Never negative. */
+  ageMs: number;
+  /** ageMs > staleMs: the feed dropped and this is a last-known position. */
+  stale: boolean;
+}
+
+export interface NearbyOptions {
+  limit: number;
+  includeStale?: boolean;
+  status?: StoredStatus;
+}
+
+export interface NearbyDriver {
+  driverId: string;
+  lat: number;
+  lng: number;
+  ts: number;
+  status: StoredStatus;
+  distanceM: number;
+  ageMs: number;
+  stale: boolean;
+}
+
+export interface SweepOutcome {
+  /** Drivers that left the cell index (silent past offlineMs). */
+  unindexed: number;
+  /** Records removed (silent past retentionMs). */
+  removed: number;
+}
+
+export interface DriverStore {
+  readonly kind: 'memory' | 'redis';
+
+  /**
+   * Applies batches of pings. Guarantees, per driver:
+   * - atomic: after the call the driver is in exactly one cell (or, if it was
+   *   never seen, a new record and one cell); a reader never sees a driver in
+   *   two cells or none;
+   * - exactly once: a ping whose seq is not above the last applied seq is a
+   *   duplicate (counted, not applied), so a caller may retry a whole call
+   *   after a failure of unknown outcome;
+   * - monotonic position: a ping with an older ts than the stored one advances
+   *   seq and may change status, but never moves the driver back in time;
+   * - status is sticky: pings without status keep the stored one.
+   * Batches for the same driver are applied in the order given. Resolves only
+   * once every batch is stored (durably as far as the backend is); rejects
+   * with `store_unavailable` when the backend cannot be reached, in which case
+   * any subset may have been applied (retrying is safe, see above).
+   */
+  applyBatches(batches: DriverBatch[], now: number): Promise<ApplyOutcome[]>;
+
+  /** The last-known record with its age, or null if unknown. Never an error for a stale driver. */
+  get(driverId: string, now: number): Promise<DriverView | null>;
+
+  /**
+   * Drivers within `radiusM` metres (great-circle) of a point, nearest first.
+   * Exact: no driver inside the radius is missed, none outside is returned.
+   * Stale drivers are left out unless `includeStale`; drivers out of the
+   * index (offline past offlineMs) are never returned.
+   */
+  nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]>;
+
+  /**
+   * Moves drivers silent past offlineMs out of the cell index and removes
+   * records silent past retentionMs. Idempotent; safe to run from several
+   * gateways at once.
+   */
+  sweep(now: number): Promise<SweepOutcome>;
+
+  /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
+  check(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface StoreTiming {
+  staleMs: number;
+  offlineMs: number;
+  retentionMs: number;
+}
+
+/** The view of a record at `now`, shared by every implementation. */
+export function viewOf(record: DriverRecord, now: number, staleMs: number): DriverView {
+  const ageMs = Math.max(0, now - record.ts);
+  return { ...record, ageMs, stale: ageMs > staleMs };
+}

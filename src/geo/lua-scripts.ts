@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/**
+ * Registers the Lua scripts of src/geo/lua on a connection. ioredis runs them
+ * with EVALSHA and re-sends the source on NOSCRIPT, so a Redis restart (which
+ * forgets loaded scripts) heals itself on the next call. Scripts are
+ * addressed by the SHA1 of their text, so two hexfleet versions sharing one
+ * Redis during a rolling deploy never run each other's scripts.
+ */
+export function loadLuaScripts(redis: Redis): void {
+  const read = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+  redis.defineCommand('hexfleetApplyPings', { numberOfKeys: 0, lua: read('applyPings') });
+  redis.defineCommand('hexfleetNearby', { numberOfKeys: 0, lua: read('nearby') });
+  redis.defineCommand('hexfleetSweep', { numberOfKeys: 0, lua: read('sweep') });
+}

@@ -1,0 +1,183 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { pack } from 'msgpackr';
+import { HexfleetError } from '../errors/error-codes.js';
+import {
+  type ApplyOutcome,
+  type DriverBatch,
+  type DriverStore,
+  type DriverView,
+  type NearbyDriver,
+  type NearbyOptions,
+  type StoreTiming,
+  type SweepOutcome,
+  viewOf,
+} from './driver-store.js';
+import { COORD_SCALE, distanceM } from './geodesy.js';
+import { loadLuaScripts } from './lua-scripts.js';
+import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from './nearby-search.js';
+import {
+  BUCKETS,
+  bucketOf,
+  decodeEntry,
+  decodeRecord,
+  STATUS_CODE,
+} from './redis-layout.js';
+import type { RingPlanner, RingSlice } from './ring-planner.js';
+
+/** Buckets per sweep call: ~60 records each at 1M drivers, so one call stays near 10 ms. */
+const SWEEP_BUCKETS_PER_CALL = 256;
+
+interface HexfleetRedis extends Redis {
+  hexfleetApplyPings(prefix: string, payload: Buffer): Promise<number[]>;
+  hexfleetNearbyBuffer(...args: (string | number)[]): Promise<(Buffer | number)[]>;
+  hexfleetSweep(...args: (string | number)[]): Promise<[number, number]>;
+}
+
+export interface RedisDriverStoreOptions {
+  url: string;
+  /** Application prefix; the store appends the layout version (":v1:"). */
+  prefix: string;
+  commandTimeoutMs: number;
+  timing: StoreTiming;
+  planner: RingPlanner;
+  /** Extra ioredis options (tests). */
+  redisOptions?: RedisOptions;
+}
+
+/**
+ * The geo store on a standalone Redis. Layout (see redis-layout.ts):
+ *
+ *   <prefix>:v1:r:<bucket>   hash  driverId → record (53 bytes)   16384 buckets
+ *   <prefix>:v1:c:<h3 cell>  hash  driverId → entry (17 bytes)    one per live cell
+ *
+ * Records sit in hash buckets rather than one key per driver: a key costs
+ * ~70 bytes of overhead, a listpack hash entry a few, which is what keeps a
+ * driver under 250 bytes. Every write is one Lua call (atomic); reads are one
+ * HGET or one Lua call per ring slice.
+ *
+ * Failure behaviour: the offline queue is off and a command does not retry,
+ * so while Redis is unreachable calls fail fast with `store_unavailable`
+ * instead of piling up; ioredis reconnects in the background, and scripts
+ * lost in a Redis restart are re-sent (EVALSHA falls back to EVAL).
+ */
+export class RedisDriverStore implements DriverStore {
+  readonly kind = 'redis' as const;
+  readonly redis: HexfleetRedis;
+  private readonly keyPrefix: string;
+
+  constructor(private readonly options: RedisDriverStoreOptions) {
+    this.keyPrefix = `${options.prefix}:v1:`;
+    this.redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: Math.max(1000, options.commandTimeoutMs),
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+      lazyConnect: false,
+      ...options.redisOptions,
+    }) as HexfleetRedis;
+    loadLuaScripts(this.redis);
+  }
+
+  /** Resolves once connected (or rejects after `timeoutMs`). Start-up does not need it. */
+  async waitUntilReady(timeoutMs: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new HexfleetError('store_unavailable', `Redis not ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
+  }
+
+  async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
+    const payload: (string | number)[] = [batches.length];
+    const { planner } = this.options;
+    for (const { driverId, pings } of batches) {
+      payload.push(driverId, bucketOf(driverId), pings.length);
+      // Only a ping whose ts beats every later ping in the batch can end up as
+      // the stored position (see applyPings.lua), so only those need a cell.
+      let laterMaxTs = -Infinity;
+      const base = payload.length;
+      for (let k = pings.length - 1; k >= 0; k--) {
+        const p = pings[k]!;
+        const latE7 = Math.round(p.lat * COORD_SCALE);
+        const lngE7 = Math.round(p.lng * COORD_SCALE);
+        const cell = p.ts > laterMaxTs ? planner.cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
+        laterMaxTs = Math.max(laterMaxTs, p.ts);
+        const at = base + k * 9;
+        payload[at] = p.seq;
+        payload[at + 1] = p.ts;
+        payload[at + 2] = latE7;
+        payload[at + 3] = lngE7;
+        payload[at + 4] = p.acc ?? -1;
+        payload[at + 5] = p.spd ?? -1;
+        payload[at + 6] = p.hdg ?? -1;
+        payload[at + 7] = p.status ? STATUS_CODE[p.status] : 0;
+        payload[at + 8] = cell;
+      }
+    }
+    const applied = await this.call(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
+    return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
+  }
+
+  async get(driverId: string, now: number): Promise<DriverView | null> {
+    const raw = await this.call(() => this.redis.hgetBuffer(this.keyPrefix + 'r:' + bucketOf(driverId), driverId));
+    return raw ? viewOf(decodeRecord(driverId, raw), now, this.options.timing.staleMs) : null;
+  }
+
+  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
+    const q = nearbyQuery(lat, lng, radiusM, options, now, this.options.timing.staleMs);
+    const head = [
+      this.keyPrefix, lat, lng, radiusM, q.limit, now, q.staleMs, q.includeStale ? 1 : 0,
+      q.status === undefined ? -1 : STATUS_CODE[q.status],
+    ];
+    return runNearby(this.options.planner, q, async (slice: RingSlice, prior): Promise<SliceResult> => {
+      const args: (string | number)[] = [...head, prior.length, ...prior, slice.rings.length];
+      slice.rings.forEach((ring, i) => args.push(slice.bounds[i]!, ring.length, ...ring));
+      const reply = await this.call(() => this.redis.hexfleetNearbyBuffer(...args));
+      const found: (CellEntry & { distanceM: number })[] = [];
+      for (let k = 1; k + 1 < reply.length; k += 2) {
+        const e = decodeEntry((reply[k] as Buffer).toString(), reply[k + 1] as Buffer);
+        found.push({ ...e, distanceM: distanceM(q.lat, q.lng, e.lat, e.lng) });
+      }
+      return { found, complete: reply[0] === 1 };
+    });
+  }
+
+  async sweep(now: number): Promise<SweepOutcome> {
+    const { offlineMs, retentionMs } = this.options.timing;
+    const total = { unindexed: 0, removed: 0 };
+    for (let first = 0; first < BUCKETS; first += SWEEP_BUCKETS_PER_CALL) {
+      const last = Math.min(BUCKETS, first + SWEEP_BUCKETS_PER_CALL) - 1;
+      const [unindexed, removed] = await this.call(() =>
+        this.redis.hexfleetSweep(this.keyPrefix, now, offlineMs, retentionMs, first, last),
+      );
+      total.unindexed += unindexed;
+      total.removed += removed;
+    }
+    return total;
+  }
+
+  async check(): Promise<void> {
+    await this.call(() => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+
+  /** Every Redis failure becomes `store_unavailable`, whatever ioredis called it. */
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw new HexfleetError('store_unavailable', `Redis: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

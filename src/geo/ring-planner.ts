@@ -1,0 +1,135 @@
+import { cellToBoundary, cellToLatLng, gridDiskDistances, latLngToCell } from 'h3-js';
+import { distanceM } from './geodesy.js';
+
+/**
+ * Plans an exact radius search over the H3 cell index, ring by ring.
+ *
+ * A search starts at the query point's cell (ring 0) and widens one grid ring
+ * at a time. After ring k, every point closer than `bound[k]` to the query
+ * point has been seen:
+ *
+ *        ring k+1 (not yet read)          c = center of a ring k+1 cell
+ *     ┌──────────────────────────┐        R = its circumradius (farthest vertex)
+ *     │  rings 0..k (read)       │        o = center of ring 0, q = query point
+ *     │        q·──o             │
+ *     │                          │   bound[k] = min over c of (|o c| − R_c) − |q o|
+ *     └──────────────────────────┘
+ *
+ * Any point outside rings 0..k lies in a cell of ring ≥ k+1, and a path to it
+ * from q first enters a ring k+1 cell, whose every point is at least
+ * |o c| − R_c from o (triangle inequality on the sphere), hence at least
+ * bound[k] from q. So:
+ * - once bound[k] ≥ radius, every driver within the radius has been read;
+ * - once `limit` drivers lie within bound[k], no unread driver can be nearer
+ *   than them: the search stops early. In a dense city a nearest-10 query at
+ *   resolution 9 usually stops after ring 1 or 2 (7 or 19 cells).
+ *
+ * The bound uses real cell geometry (cellToBoundary), so it stays a true lower
+ * bound near pentagons, at the poles and across the antimeridian, where cell
+ * shapes are distorted. Ring geometry per origin cell is cached (LRU).
+ */
+export interface RingSlice {
+  /** Ring number of rings[0]. */
+  firstRing: number;
+  rings: string[][];
+  /** bounds[i]: no unread driver is nearer than this once rings[i] is read. */
+  bounds: number[];
+}
+
+interface OriginGeometry {
+  lat: number;
+  lng: number;
+  rings: string[][];
+  /** m[k] = min over ring k+1 cells of (|o c| − R_c); known for k < m.length. */
+  m: number[];
+}
+
+/** Rings read by the first round trip; later round trips double. Two rings = 19 cells. */
+const FIRST_SLICE_LAST_RING = 2;
+/** Guards the `bound ≥ radius` test against floating-point error, metres. */
+const SLACK_M = 1;
+
+export class RingPlanner {
+  private readonly cache = new Map<string, OriginGeometry>();
+
+  constructor(
+    readonly resolution: number,
+    private readonly cacheSize = 4096,
+  ) {}
+
+  /** The index cell of a point. */
+  cellOf(lat: number, lng: number): string {
+    return latLngToCell(lat, lng, this.resolution);
+  }
+
+  /**
+   * The slices of a search for `radiusM` around (lat, lng), in order. A caller
+   * reads slices until its own stop condition holds; the last slice ends with
+   * a bound of at least radiusM.
+   */
+  *slices(lat: number, lng: number, radiusM: number): Generator<RingSlice> {
+    const origin = this.origin(this.cellOf(lat, lng));
+    const offset = distanceM(lat, lng, origin.lat, origin.lng);
+    let first = 0;
+    let last = FIRST_SLICE_LAST_RING;
+    for (;;) {
+      this.ensure(origin, last);
+      const rings: string[][] = [];
+      const bounds: number[] = [];
+      let done = false;
+      for (let k = first; k <= last; k++) {
+        rings.push(origin.rings[k] ?? []);
+        const bound = (origin.m[k] ?? 0) - offset;
+        bounds.push(bound);
+        if (bound >= radiusM + SLACK_M) {
+          done = true;
+          break;
+        }
+      }
+      yield { firstRing: first, rings, bounds };
+      if (done) return;
+      first = last + 1;
+      last = 2 * last + 1;
+    }
+  }
+
+  private origin(cell: string): OriginGeometry {
+    let geo = this.cache.get(cell);
+    if (geo) {
+      // Refresh LRU position.
+      this.cache.delete(cell);
+      this.cache.set(cell, geo);
+      return geo;
+    }
+    const [lat, lng] = cellToLatLng(cell);
+    geo = { lat, lng, rings: [[cell]], m: [] };
+    this.cache.set(cell, geo);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return geo;
+  }
+
+  /** Makes rings 0..k and bounds m[0..k] known (which needs ring k+1). */
+  private ensure(geo: OriginGeometry, k: number): void {
+    if (geo.m.length > k) return;
+    const origin = geo.rings[0]![0]!;
+    const want = Math.max(k + 1, 2 * (geo.rings.length - 1));
+    const cells = gridDiskDistances(origin, want);
+    geo.rings = cells;
+    for (let j = geo.m.length; j < want; j++) {
+      let min = Infinity;
+      for (const c of cells[j + 1] ?? []) {
+        const [clat, clng] = cellToLatLng(c);
+        let circumR = 0;
+        for (const [vlat, vlng] of cellToBoundary(c)) {
+          circumR = Math.max(circumR, distanceM(clat, clng, vlat, vlng));
+        }
+        min = Math.min(min, distanceM(geo.lat, geo.lng, clat, clng) - circumR);
+      }
+      // An empty ring (the disk already covers the whole globe) bounds nothing further.
+      geo.m.push(min === Infinity ? Number.MAX_VALUE : min);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.js';
+import type { DriverStore } from './driver-store.js';
+
+/**
+ * Runs store.sweep() every interval: silent drivers leave the cell index,
+ * long-silent ones are forgotten, so neither the index nor the records grow
+ * without bound. Runs never overlap; a failed run is logged and retried at
+ * the next tick.
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: DriverStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.runOnce().finally(() => (this.running = undefined));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async runOnce(): Promise<void> {
+    try {
+      const { unindexed, removed } = await this.store.sweep(Date.now());
+      this.metrics.sweptDrivers.inc({ outcome: 'unindexed' }, unindexed);
+      this.metrics.sweptDrivers.inc({ outcome: 'removed' }, removed);
+      if (unindexed + removed > 0) this.log.info({ unindexed, removed }, 'sweep: silent drivers left the index');
+    } catch (err) {
+      this.metrics.storeErrors.inc({ op: 'sweep' });
+      this.log.warn({ err: (err as Error).message }, 'sweep failed; retrying next interval');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Config } from '../config/config-schema.js';
+import type { TokenService } from '../auth/tokens.js';
+import { HexfleetError } from '../errors/error-codes.js';
+import type { DriverStore, NearbyOptions, StoredStatus } from '../geo/driver-store.js';
+import { authorize, errorReply, respondAsync } from './http-reply.js';
+
+const READERS = ['service', 'admin'] as const;
+const STATUSES: readonly StoredStatus[] = ['available', 'busy', 'offline', 'unknown'];
+
+function bad(name: string, why: string): HexfleetError {
+  return new HexfleetError('invalid_parameter', `${name} ${why}`);
+}
+
+function number(q: URLSearchParams, name: string, min: number, max: number, fallback?: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === '') {
+    if (fallback !== undefined) return fallback;
+    throw bad(name, 'is required');
+  }
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw bad(name, `must be a number in [${min}, ${max}], got "${raw.slice(0, 40)}"`);
+  return v;
+}
+
+/** Parses `/v1/drivers/nearby` parameters; every failure names the parameter. */
+export function parseNearby(query: string, config: Config) {
+  const q = new URLSearchParams(query);
+  const lat = number(q, 'lat', -90, 90);
+  const lng = number(q, 'lng', -180, 180);
+  const radiusM = number(q, 'radius', 0, config.nearbyMaxRadiusM, 1000);
+  const limit = number(q, 'limit', 1, config.nearbyMaxLimit, 20);
+  if (!Number.isInteger(limit)) throw bad('limit', 'must be a whole number');
+  const options: NearbyOptions = { limit };
+  const stale = q.get('includeStale');
+  if (stale !== null) {
+    if (stale !== 'true' && stale !== 'false') throw bad('includeStale', 'must be true or false');
+    options.includeStale = stale === 'true';
+  }
+  const status = q.get('status');
+  if (status !== null) {
+    if (!STATUSES.includes(status as StoredStatus)) throw bad('status', `must be one of ${STATUSES.join(', ')}`);
+    options.status = status as StoredStatus;
+  }
+  return { lat, lng, radiusM, options };
+}
+
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw bad('id', 'is not valid percent-encoding');
+  }
+}
+
+/** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (roles service, admin). */
+export function registerDriverRoutes(app: TemplatedApp, deps: { config: Config; tokens: TokenService; store: DriverStore; log: Logger }): void {
+  const { config, tokens, store, log } = deps;
+
+  app.get('/v1/drivers/nearby', (res, req) =>
+    respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
+      async ({ auth, token, query }) => {
+        await authorize(tokens, READERS, auth, token);
+        const { lat, lng, radiusM, options } = parseNearby(query, config);
+        const drivers = await store.nearby(lat, lng, radiusM, options, Date.now());
+        return { status: 200, body: { drivers } };
+      }),
+  );
+
+  app.get('/v1/drivers/:id', (res, req) =>
+    respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), id: decodeId(r.getParameter(0)) }),
+      async ({ auth, token, id }) => {
+        await authorize(tokens, READERS, auth, token);
+        const driver = await store.get(id, Date.now());
+        return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
+      }),
+  );
+}

@@ -1,0 +1,210 @@
+import type { Logger } from 'pino';
+import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import type { Config } from '../config/config-schema.js';
+import { type TokenService, TokenError, tokenFrom } from '../auth/tokens.js';
+import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
+import type { Ping } from '../geo/driver-store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { decodeFrame, encodeReply } from './frame-codec.js';
+import type { IngestPipeline } from './ingest-pipeline.js';
+import { isRejection, validatePing } from './ping-validator.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Typed per-socket state, filled from the request in `upgrade` (uWS frees the request after it). */
+export interface DriverSocketData {
+  driverId: string;
+  expiresAt: number | undefined;
+  remote: string;
+  rate: TokenBucket;
+  badFrames: number;
+  badWindowStart: number;
+  /** Set in `close`: replies that resolve later must not touch the socket. */
+  closed: boolean;
+}
+
+type DriverSocket = WebSocket<DriverSocketData>;
+
+const BAD_FRAME_WINDOW_MS = 60_000;
+/** Driver ids become Redis hash fields and log fields: keep them short and printable. */
+const DRIVER_ID = /^[\x21-\x7e]{1,128}$/;
+
+export interface DriverSocketDeps {
+  config: Config;
+  tokens: TokenService;
+  pipeline: IngestPipeline;
+  metrics: Metrics;
+  log: Logger;
+  /** Open sockets, so shutdown can close them. */
+  sockets: Set<DriverSocket>;
+}
+
+/**
+ * The `/v1/driver` endpoint: authenticates the upgrade, decodes and validates
+ * ping frames, and acks each batch once its pings are stored.
+ *
+ * One bad frame costs its sender an error reply, never the gateway: every
+ * decode and validation failure is caught here and answered in kind.
+ */
+export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<DriverSocketData> {
+  const { config, tokens, pipeline, metrics, log, sockets } = deps;
+  const limits = { maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs };
+
+  function send(ws: DriverSocket, reply: object, binary: boolean): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    if (ws.getBufferedAmount() > config.maxBackpressureBytes) {
+      // The app does not read its acks; holding more for it would hurt everyone.
+      data.closed = true;
+      metrics.connectionsClosed.inc({ reason: 'slow_consumer' });
+      ws.end(CloseCodes.slow_consumer.code, 'slow_consumer');
+      return;
+    }
+    ws.send(encodeReply(reply, binary), binary);
+  }
+
+  function sendError(ws: DriverSocket, code: ErrorCode, binary: boolean, seq?: number, message?: string): void {
+    metrics.pingsRejected.inc({ code });
+    const reply: Record<string, unknown> = { type: 'error', code, message: message ?? ErrorCodes[code].message };
+    if (seq !== undefined) reply.seq = seq;
+    send(ws, reply, binary);
+  }
+
+  /** Counts a rejected frame; too many in a window closes the connection. */
+  function badFrame(ws: DriverSocket, now: number): void {
+    const data = ws.getUserData();
+    if (now - data.badWindowStart > BAD_FRAME_WINDOW_MS) {
+      data.badWindowStart = now;
+      data.badFrames = 0;
+    }
+    if (++data.badFrames > config.badFrameLimit && !data.closed) {
+      data.closed = true;
+      metrics.connectionsClosed.inc({ reason: 'protocol_violation' });
+      log.warn({ driverId: data.driverId, remote: data.remote }, 'closing driver connection: too many malformed frames');
+      ws.end(CloseCodes.protocol_violation.code, 'protocol_violation');
+    }
+  }
+
+  function onPings(ws: DriverSocket, rawPings: unknown, binary: boolean, now: number): void {
+    const data = ws.getUserData();
+    if (!Array.isArray(rawPings) || rawPings.length === 0) {
+      sendError(ws, 'invalid_batch', binary);
+      return badFrame(ws, now);
+    }
+    if (rawPings.length > config.maxBatch) {
+      sendError(ws, 'batch_too_large', binary, undefined, `${rawPings.length} pings in one frame; at most ${config.maxBatch}`);
+      return badFrame(ws, now);
+    }
+    metrics.pingsReceived.inc(rawPings.length);
+    metrics.batchSize.observe(rawPings.length);
+    let valid: Ping[] = [];
+    for (const raw of rawPings) {
+      const v = validatePing(raw, now, limits);
+      if (isRejection(v)) sendError(ws, v.code, binary, v.seq);
+      else valid.push(v);
+    }
+    if (valid.length === 0) return badFrame(ws, now);
+    valid.sort((a, b) => a.seq - b.seq);
+    const granted = data.rate.take(valid.length, now);
+    if (granted < valid.length) {
+      for (const p of valid.slice(granted)) sendError(ws, 'rate_limited', binary, p.seq);
+      valid = valid.slice(0, granted);
+      if (valid.length === 0) return;
+    }
+    const lastSeq = valid[valid.length - 1]!.seq;
+    pipeline.submit({ driverId: data.driverId, pings: valid }).then(
+      () => {
+        if (!data.closed) ws.cork(() => send(ws, { type: 'ack', seq: lastSeq }, binary));
+      },
+      (err: HexfleetError) => {
+        if (!data.closed) ws.cork(() => sendError(ws, err.code, binary, lastSeq, err.message));
+      },
+    );
+  }
+
+  return {
+    idleTimeout: config.idleTimeoutS,
+    maxPayloadLength: config.maxFrameBytes,
+    maxBackpressure: config.maxBackpressureBytes,
+    sendPingsAutomatically: true,
+
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const token = tokenFrom(req.getHeader('authorization'), req.getQuery('token'));
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      tokens.verify(token, ['driver']).then(
+        (principal) => {
+          if (aborted) return;
+          if (!DRIVER_ID.test(principal.sub)) throw new TokenError('unauthorized', 'the token subject is not a usable driver id');
+          const now = Date.now();
+          const data: DriverSocketData = {
+            driverId: principal.sub,
+            expiresAt: principal.expiresAt,
+            remote,
+            rate: new TokenBucket(config.ratePingsPerSec, config.rateBurst, now),
+            badFrames: 0,
+            badWindowStart: now,
+            closed: false,
+          };
+          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+        },
+      ).catch((err: unknown) => {
+        if (aborted) return;
+        const code = err instanceof TokenError ? err.code : 'internal';
+        if (!(err instanceof TokenError)) log.error({ err }, 'driver upgrade failed');
+        res.cork(() => {
+          res.writeStatus(code === 'forbidden' ? '403 Forbidden' : code === 'unauthorized' ? '401 Unauthorized' : '500 Internal Server Error')
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify({ code, message: err instanceof Error ? err.message : ErrorCodes.internal.message }));
+        });
+      });
+    },
+
+    open(ws) {
+      sockets.add(ws);
+      metrics.driverConnections.inc();
+      const { driverId, remote } = ws.getUserData();
+      log.info({ driverId, remote }, 'driver connected');
+    },
+
+    message(ws, message, isBinary) {
+      const data = ws.getUserData();
+      if (data.closed) return;
+      const now = Date.now();
+      if (data.expiresAt !== undefined && now >= data.expiresAt) {
+        data.closed = true;
+        metrics.connectionsClosed.inc({ reason: 'token_expired' });
+        ws.end(CloseCodes.token_expired.code, 'token_expired');
+        return;
+      }
+      let frame: unknown;
+      try {
+        frame = decodeFrame(message, isBinary);
+      } catch (err) {
+        sendError(ws, (err as HexfleetError).code, isBinary, undefined, (err as Error).message);
+        return badFrame(ws, now);
+      }
+      if (typeof frame !== 'object' || frame === null || typeof (frame as { type?: unknown }).type !== 'string') {
+        sendError(ws, 'invalid_frame', isBinary);
+        return badFrame(ws, now);
+      }
+      const f = frame as { type: string; pings?: unknown };
+      if (f.type === 'pings') return onPings(ws, f.pings, isBinary, now);
+      sendError(ws, 'unknown_type', isBinary, undefined, `unknown frame type "${f.type.slice(0, 40)}"; this endpoint accepts "pings"`);
+      badFrame(ws, now);
+    },
+
+    close(ws, code) {
+      const data = ws.getUserData();
+      data.closed = true;
+      sockets.delete(ws);
+      metrics.driverConnections.dec();
+      log.info({ driverId: data.driverId, remote: data.remote, code }, 'driver disconnected');
+    },
+  };
+}
