@@ -40,7 +40,13 @@ async function serve(): Promise<void> {
 }
 
 async function token(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' } } });
+  let values: { role?: string; sub?: string; ttl?: string };
+  try {
+    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' } } }));
+  } catch (err) {
+    // An unknown or incomplete option is a usage error like the others: exit 2, not 1.
+    throw new ConfigError((err as Error).message);
+  }
   if (!values.role || !(ROLES as readonly string[]).includes(values.role)) {
     throw new ConfigError(`--role must be one of ${ROLES.join(', ')}`);
   }

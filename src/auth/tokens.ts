@@ -1,4 +1,5 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SignJWT } from 'jose';
 
 export const ROLES = ['driver', 'service', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -23,10 +24,7 @@ export class TokenError extends Error {
   }
 }
 
-/**
- * Signs and verifies HS256 tokens. Verification accepts HS256 only (no `none`,
- * no algorithm confusion) and requires `role` and `sub`.
- */
+/** Signs (with jose) and verifies HS256 tokens. */
 export class TokenService {
   private readonly key: Uint8Array;
 
@@ -44,25 +42,55 @@ export class TokenService {
     return jwt.sign(this.key);
   }
 
-  /** Verifies a token and checks its role is one of `allowed`. */
-  async verify(token: string | undefined, allowed: readonly Role[]): Promise<Principal> {
+  /**
+   * Verifies a token and checks its role is one of `allowed`: HS256 only (no
+   * `none`, no algorithm confusion), a valid signature compared in constant
+   * time, `exp` and `nbf` checked, `role` and `sub` required.
+   *
+   * Synchronous on purpose (node:crypto rather than jose's WebCrypto): the
+   * WebSocket upgrade must be decided inside its handler, because
+   * uWebSockets.js 20.30 can close a socket upgraded after an await right
+   * after `open` (uNetworking/uWebSockets#1929).
+   */
+  verify(token: string | undefined, allowed: readonly Role[]): Principal {
     if (!token) throw new TokenError('unauthorized', 'no token: pass ?token=… or Authorization: Bearer …');
-    let payload;
+    const bad = new TokenError('unauthorized', 'the token is malformed or badly signed');
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) throw bad;
+    const [h, p, sig] = parts as [string, string, string];
+    let header: Record<string, unknown>;
+    let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
-    } catch (err) {
-      const why = err instanceof errors.JWTExpired ? 'the token has expired' : 'the token is malformed or badly signed';
-      throw new TokenError('unauthorized', why);
+      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+      payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    } catch {
+      throw bad;
     }
-    const role = payload.role;
-    if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string') {
-      throw new TokenError('unauthorized', 'the token lacks a role or a subject');
+    if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || header.crit !== undefined) throw bad;
+    const expected = createHmac('sha256', this.key).update(`${h}.${p}`).digest();
+    const given = Buffer.from(sig, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad;
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw bad;
+    const nowS = Math.floor(Date.now() / 1000);
+    for (const claim of ['iat', 'nbf', 'exp']) {
+      if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad;
     }
-    if (!(allowed as readonly string[]).includes(role)) {
-      throw new TokenError('forbidden', `role ${role} may not use this endpoint (needs ${allowed.join(' or ')})`);
-    }
-    return { role: role as Role, sub: payload.sub, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+    if (payload.nbf !== undefined && (payload.nbf as number) > nowS) throw bad;
+    if (payload.exp !== undefined && (payload.exp as number) <= nowS) throw new TokenError('unauthorized', 'the token has expired');
+    return principalOf(payload, allowed);
   }
+}
+
+/** The principal of verified claims, if they carry a role among `allowed` and a subject. */
+function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown }, allowed: readonly Role[]): Principal {
+  const role = payload.role;
+  if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string') {
+    throw new TokenError('unauthorized', 'the token lacks a role or a subject');
+  }
+  if (!(allowed as readonly string[]).includes(role)) {
+    throw new TokenError('forbidden', `role ${role} may not use this endpoint (needs ${allowed.join(' or ')})`);
+  }
+  return { role: role as Role, sub: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
 }
 
 /** The token in `Authorization: Bearer …`, else in the `token` query parameter. */

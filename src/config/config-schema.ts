@@ -52,7 +52,7 @@ export const configSchema = {
   maxFutureMs: int(30 * SECOND, 0, 1 * HOUR, 'A ping whose ts is further in the future is rejected (ts_in_future).'),
   maxAgeMs: int(1 * DAY, 1 * SECOND, 30 * DAY, 'A ping whose ts is older is rejected (ts_too_old).'),
   maxBatch: int(500, 1, 10_000, 'Most pings in one frame (batch_too_large).'),
-  maxFrameBytes: int(64 * 1024, 256, 16 * 1024 * 1024, 'Largest WebSocket frame; a larger one closes the socket with 1009.'),
+  maxFrameBytes: int(64 * 1024, 256, 16 * 1024 * 1024, 'Largest WebSocket frame; a larger one drops the connection (the client sees 1006).'),
   ratePingsPerSec: int(100, 1, 1_000_000, 'Sustained pings/s one driver connection may send.'),
   rateBurst: int(2000, 1, 10_000_000, 'Burst allowance of the per-connection rate limit (a client flushing its offline buffer).'),
   badFrameLimit: int(10, 1, 10_000, 'Malformed frames tolerated per connection per minute before closing it with 4400.'),
@@ -74,5 +74,5 @@ export type Config = { -readonly [K in ConfigKey]: ConfigSchema[K] extends Optio
 /** `staleMs` → `HEXFLEET_STALE_MS`, unless the option names its own variable. */
 export function envName(key: ConfigKey): string {
   const spec: OptionSpec<unknown> = configSchema[key];
-  return spec.env ?? 'HEXFLEET_' + key.replace(/([A-Z0-9]+)/g, '_$1').toUpperCase();
+  return spec.env ?? 'HEXFLEET_' + key.replace(/([A-Z]+)/g, '_$1').toUpperCase();
 }

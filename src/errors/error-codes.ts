@@ -26,7 +26,7 @@ export const ErrorCodes = {
   batch_too_large: { retry: false, http: 400, message: 'the batch has more pings than the server accepts in one frame' },
 
   // Batch failures: sent with the highest seq of the batch; nothing in it was acked.
-  store_unavailable: { retry: true, http: 503, message: 'the location store is unreachable; the batch was not stored, resend it' },
+  store_unavailable: { retry: true, http: 503, message: 'the location store did not confirm the write; the batch was not acked (it may or may not be stored), resend it' },
   overloaded: { retry: true, http: 503, message: 'the gateway has too many pings waiting for the store; resend later' },
   shutting_down: { retry: true, http: 503, message: 'the gateway is shutting down; reconnect (to another gateway) and resend' },
 
@@ -56,8 +56,14 @@ export class HexfleetError extends Error {
 /** WebSocket close codes hexfleet sends (4000–4999 is the application range). */
 export const CloseCodes = {
   going_away: { code: 1001, retry: true, reason: 'server shutting down; reconnect' },
-  frame_too_large: { code: 1009, retry: false, reason: 'frame larger than HEXFLEET_MAX_FRAME_BYTES (sent by uWebSockets.js)' },
+  frame_too_large: { code: 1006, retry: false, reason: 'frame larger than HEXFLEET_MAX_FRAME_BYTES: uWebSockets.js drops the connection without a close frame, so the client sees 1006' },
   protocol_violation: { code: 4400, retry: false, reason: 'too many malformed frames' },
   token_expired: { code: 4401, retry: true, reason: 'the token expired; reconnect with a fresh one' },
   slow_consumer: { code: 4008, retry: true, reason: 'the client does not read its replies; reconnect' },
 } as const;
+
+/** The most specific message of an error: its cause's, when it wraps one (for logs and operators, not clients). */
+export function detailOf(err: unknown): string {
+  if (err instanceof Error && err.cause instanceof Error) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { pack } from 'msgpackr';
 import { HexfleetError } from '../errors/error-codes.js';
 import {
@@ -12,7 +12,7 @@ import {
   type SweepOutcome,
   viewOf,
 } from './driver-store.js';
-import { COORD_SCALE, distanceM } from './geodesy.js';
+import { COORD_SCALE, distanceM, quantizeMetric } from './geodesy.js';
 import { loadLuaScripts } from './lua-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from './nearby-search.js';
 import {
@@ -23,6 +23,9 @@ import {
   STATUS_CODE,
 } from './redis-layout.js';
 import type { RingPlanner, RingSlice } from './ring-planner.js';
+
+/** Error replies of a Redis that is starting, failing over or blocked: worth a retry. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM)\b/;
 
 /** Buckets per sweep call: ~60 records each at 1M drivers, so one call stays near 10 ms. */
 const SWEEP_BUCKETS_PER_CALL = 256;
@@ -100,24 +103,35 @@ export class RedisDriverStore implements DriverStore {
     const { planner } = this.options;
     for (const { driverId, pings } of batches) {
       payload.push(driverId, bucketOf(driverId), pings.length);
-      // Only a ping whose ts beats every later ping in the batch can end up as
-      // the stored position (see applyPings.lua), so only those need a cell.
+      // Only a ping whose ts beats every later applicable ping in the batch can
+      // end up as the stored position (see applyPings.lua), so only those need a
+      // cell. A ping whose seq is not above an earlier one in the batch is a
+      // duplicate whatever Redis holds: it neither wins nor beats anyone.
+      const inBatchDuplicate: boolean[] = [];
+      let maxSeq = -Infinity;
+      for (const p of pings) {
+        inBatchDuplicate.push(p.seq <= maxSeq);
+        maxSeq = Math.max(maxSeq, p.seq);
+      }
       let laterMaxTs = -Infinity;
       const base = payload.length;
       for (let k = pings.length - 1; k >= 0; k--) {
         const p = pings[k]!;
         const latE7 = Math.round(p.lat * COORD_SCALE);
         const lngE7 = Math.round(p.lng * COORD_SCALE);
-        const cell = p.ts > laterMaxTs ? planner.cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
-        laterMaxTs = Math.max(laterMaxTs, p.ts);
+        const canWin = !inBatchDuplicate[k] && p.ts > laterMaxTs;
+        const cell = canWin ? planner.cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
+        if (!inBatchDuplicate[k]) laterMaxTs = Math.max(laterMaxTs, p.ts);
         const at = base + k * 9;
         payload[at] = p.seq;
         payload[at + 1] = p.ts;
         payload[at + 2] = latE7;
         payload[at + 3] = lngE7;
-        payload[at + 4] = p.acc ?? -1;
-        payload[at + 5] = p.spd ?? -1;
-        payload[at + 6] = p.hdg ?? -1;
+        // Rounded to 0.01 before the float32 in Redis, as MemoryDriverStore does:
+        // rounding the float32 afterwards turns e.g. 0.005 into 0, not 0.01.
+        payload[at + 4] = quantizeMetric(p.acc) ?? -1;
+        payload[at + 5] = quantizeMetric(p.spd) ?? -1;
+        payload[at + 6] = quantizeMetric(p.hdg) ?? -1;
         payload[at + 7] = p.status ? STATUS_CODE[p.status] : 0;
         payload[at + 8] = cell;
       }
@@ -172,12 +186,19 @@ export class RedisDriverStore implements DriverStore {
     this.redis.disconnect();
   }
 
-  /** Every Redis failure becomes `store_unavailable`, whatever ioredis called it. */
+  /**
+   * Connection failures, timeouts and the replies of a Redis that cannot serve
+   * right now become `store_unavailable` (retry). Any other error reply, such
+   * as a failing script, would fail the same way again: it becomes `internal`.
+   */
   private async call<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
     } catch (err) {
-      throw new HexfleetError('store_unavailable', `Redis: ${(err as Error).message}`, { cause: err });
+      const message = (err as Error).message;
+      const transient = !(err instanceof ReplyError) || TRANSIENT_REPLY.test(message);
+      // The client gets the table's message; the Redis detail stays in `cause` for the log.
+      throw new HexfleetError(transient ? 'store_unavailable' : 'internal', undefined, { cause: err });
     }
   }
 }

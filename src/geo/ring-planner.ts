@@ -46,15 +46,27 @@ interface OriginGeometry {
 
 /** Rings read by the first round trip; later round trips double. Two rings = 19 cells. */
 const FIRST_SLICE_LAST_RING = 2;
+/**
+ * The ring cache holds at most this many cell ids (~60 bytes each, so ~60 MB):
+ * a few thousand busy origins at small radii, or fewer at large ones.
+ */
+const CACHE_CELLS = 1_000_000;
 /** Guards the `bound ≥ radius` test against floating-point error, metres. */
 const SLACK_M = 1;
 
 export class RingPlanner {
   private readonly cache = new Map<string, OriginGeometry>();
+  /** Cells held by the cache, all origins together. */
+  private cachedCells = 0;
 
+  /**
+   * @param firstSliceLastRing last ring of the first round trip (later ones
+   *   double). The default is measured in bench/nearby-resolution.ts.
+   */
   constructor(
     readonly resolution: number,
-    private readonly cacheSize = 4096,
+    private readonly firstSliceLastRing = FIRST_SLICE_LAST_RING,
+    private readonly cacheCells = CACHE_CELLS,
   ) {}
 
   /** The index cell of a point. */
@@ -71,15 +83,15 @@ export class RingPlanner {
     const origin = this.origin(this.cellOf(lat, lng));
     const offset = distanceM(lat, lng, origin.lat, origin.lng);
     let first = 0;
-    let last = FIRST_SLICE_LAST_RING;
+    let last = this.firstSliceLastRing;
     for (;;) {
-      this.ensure(origin, last);
       const rings: string[][] = [];
       const bounds: number[] = [];
       let done = false;
       for (let k = first; k <= last; k++) {
+        this.ensure(origin, k);
         rings.push(origin.rings[k] ?? []);
-        const bound = (origin.m[k] ?? 0) - offset;
+        const bound = origin.m[k]! - offset;
         bounds.push(bound);
         if (bound >= radiusM + SLACK_M) {
           done = true;
@@ -104,11 +116,18 @@ export class RingPlanner {
     const [lat, lng] = cellToLatLng(cell);
     geo = { lat, lng, rings: [[cell]], m: [] };
     this.cache.set(cell, geo);
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
+    this.cachedCells += 1;
     return geo;
+  }
+
+  /** Drops least recently used origins (never `keep`) while over the cell budget. */
+  private evict(keep: OriginGeometry): void {
+    for (const [cell, geo] of this.cache) {
+      if (this.cachedCells <= this.cacheCells) return;
+      if (geo === keep) continue;
+      this.cache.delete(cell);
+      this.cachedCells -= cellCount(geo.rings);
+    }
   }
 
   /** Makes rings 0..k and bounds m[0..k] known (which needs ring k+1). */
@@ -117,7 +136,14 @@ export class RingPlanner {
     const origin = geo.rings[0]![0]!;
     const want = Math.max(k + 1, 2 * (geo.rings.length - 1));
     const cells = gridDiskDistances(origin, want);
-    geo.rings = cells;
+    // A search may still hold an origin that the cache has since evicted: count only cached ones.
+    if (this.cache.get(origin) === geo) {
+      this.cachedCells += cellCount(cells) - cellCount(geo.rings);
+      geo.rings = cells;
+      this.evict(geo);
+    } else {
+      geo.rings = cells;
+    }
     for (let j = geo.m.length; j < want; j++) {
       let min = Infinity;
       for (const c of cells[j + 1] ?? []) {
@@ -132,4 +158,8 @@ export class RingPlanner {
       geo.m.push(min === Infinity ? Number.MAX_VALUE : min);
     }
   }
+}
+
+function cellCount(rings: string[][]): number {
+  return rings.reduce((n, ring) => n + ring.length, 0);
 }

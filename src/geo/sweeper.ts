@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { detailOf } from '../errors/error-codes.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DriverStore } from './driver-store.js';
 
@@ -34,7 +35,7 @@ export class Sweeper {
       if (unindexed + removed > 0) this.log.info({ unindexed, removed }, 'sweep: silent drivers left the index');
     } catch (err) {
       this.metrics.storeErrors.inc({ op: 'sweep' });
-      this.log.warn({ err: (err as Error).message }, 'sweep failed; retrying next interval');
+      this.log.warn({ err: detailOf(err) }, 'sweep failed; retrying next interval');
     }
   }
 

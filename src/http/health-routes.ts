@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import { detailOf } from '../errors/error-codes.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { respondAsync } from './http-reply.js';
@@ -36,7 +37,7 @@ export function registerHealthRoutes(
         ]);
         return { status: 200, body: { status: 'ready', store: store.kind } };
       } catch (err) {
-        return { status: 503, body: { status: 'unready', failing: [store.kind], message: (err as Error).message } };
+        return { status: 503, body: { status: 'unready', failing: [store.kind], message: detailOf(err) } };
       } finally {
         clearTimeout(timer);
       }

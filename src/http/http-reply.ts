@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { Role, TokenService } from '../auth/tokens.js';
+import type { Principal, Role, TokenService } from '../auth/tokens.js';
 import { TokenError, tokenFrom } from '../auth/tokens.js';
 import { type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
 
@@ -68,6 +68,6 @@ function replyForError(err: unknown, log: Logger): HttpReply {
 }
 
 /** Verifies the bearer token of a request against the roles a route allows. */
-export function authorize(tokens: TokenService, roles: readonly Role[], authorization: string, queryToken: string | undefined) {
+export function authorize(tokens: TokenService, roles: readonly Role[], authorization: string, queryToken: string | undefined): Principal {
   return tokens.verify(tokenFrom(authorization, queryToken), roles);
 }

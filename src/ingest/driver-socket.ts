@@ -133,36 +133,31 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      tokens.verify(token, ['driver']).then(
-        (principal) => {
-          if (aborted) return;
-          if (!DRIVER_ID.test(principal.sub)) throw new TokenError('unauthorized', 'the token subject is not a usable driver id');
-          const now = Date.now();
-          const data: DriverSocketData = {
-            driverId: principal.sub,
-            expiresAt: principal.expiresAt,
-            remote,
-            rate: new TokenBucket(config.ratePingsPerSec, config.rateBurst, now),
-            badFrames: 0,
-            badWindowStart: now,
-            closed: false,
-          };
-          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
-        },
-      ).catch((err: unknown) => {
-        if (aborted) return;
+      let data: DriverSocketData;
+      try {
+        // Synchronous on purpose: an upgrade completed after an await can be
+        // closed by uWebSockets.js right after open (see TokenService.verify).
+        const principal = tokens.verify(token, ['driver']);
+        if (!DRIVER_ID.test(principal.sub)) throw new TokenError('unauthorized', 'the token subject is not a usable driver id');
+        const now = Date.now();
+        data = {
+          driverId: principal.sub,
+          expiresAt: principal.expiresAt,
+          remote,
+          rate: new TokenBucket(config.ratePingsPerSec, config.rateBurst, now),
+          badFrames: 0,
+          badWindowStart: now,
+          closed: false,
+        };
+      } catch (err: unknown) {
         const code = err instanceof TokenError ? err.code : 'internal';
         if (!(err instanceof TokenError)) log.error({ err }, 'driver upgrade failed');
-        res.cork(() => {
-          res.writeStatus(code === 'forbidden' ? '403 Forbidden' : code === 'unauthorized' ? '401 Unauthorized' : '500 Internal Server Error')
-            .writeHeader('content-type', 'application/json')
-            .end(JSON.stringify({ code, message: err instanceof Error ? err.message : ErrorCodes.internal.message }));
-        });
-      });
+        res.writeStatus(code === 'forbidden' ? '403 Forbidden' : code === 'unauthorized' ? '401 Unauthorized' : '500 Internal Server Error')
+          .writeHeader('content-type', 'application/json')
+          .end(JSON.stringify({ code, message: err instanceof Error ? err.message : ErrorCodes.internal.message }));
+        return;
+      }
+      res.upgrade(data, key, protocol, extensions, context);
     },
 
     open(ws) {

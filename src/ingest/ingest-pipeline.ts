@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { HexfleetError } from '../errors/error-codes.js';
+import { detailOf, HexfleetError } from '../errors/error-codes.js';
 import type { ApplyOutcome, DriverBatch, DriverStore } from '../geo/driver-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -120,7 +120,7 @@ export class IngestPipeline {
     } catch (err) {
       const error = err instanceof HexfleetError ? err : new HexfleetError('store_unavailable', String(err), { cause: err });
       this.metrics.storeErrors.inc({ op: 'apply' });
-      this.log.warn({ err: error.message, batches: items.length, pings }, 'store write failed; batches not acked');
+      this.log.warn({ code: error.code, cause: detailOf(error), batches: items.length, pings }, 'store write failed; batches not acked');
       for (const w of items) w.reject(error);
     }
   }

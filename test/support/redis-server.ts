@@ -48,6 +48,14 @@ export class RedisServer {
     return server;
   }
 
+  /** A server on a chosen port: for a gateway that was pointed at the port before Redis existed. */
+  static async startOn(port: number): Promise<RedisServer> {
+    assertRedisInstalled();
+    const server = new RedisServer(port);
+    await server.launch();
+    return server;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
@@ -79,7 +87,7 @@ export class RedisServer {
   /** SIGKILL: the way a crashed Redis goes (AOF keeps what was written). */
   async kill(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return; // already gone (a SIGKILL leaves exitCode null)
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
