@@ -91,10 +91,13 @@ function watchRedis(store: RedisDriverStore, log: Logger): void {
   store.redis.on('ready', () => {
     if (up !== true) log.info('redis connected');
     up = true;
-    store.redis.config('GET', 'appendonly').then(
-      (reply) => {
-        if ((reply as string[])[1] !== 'yes') {
+    Promise.all([store.redis.config('GET', 'appendonly'), store.redis.config('GET', 'appendfsync')]).then(
+      ([aof, fsync]) => {
+        const appendfsync = (fsync as string[])[1];
+        if ((aof as string[])[1] !== 'yes') {
           log.warn('redis runs without appendonly: acked pings are lost if Redis restarts (set appendonly yes)');
+        } else if (appendfsync !== 'always') {
+          log.info({ appendfsync }, 'redis fsyncs its append-only file lazily: a machine crash can lose the last seconds of acked pings');
         }
       },
       () => {}, // CONFIG is often disabled on managed Redis: nothing to check.
