@@ -1,0 +1,88 @@
+/**
+ * The Redis-only ceiling: the store's write path (RedisDriverStore.applyBatches,
+ * the same Lua call the gateway makes) driven directly with the batch
+ * composition the gateway produces, several calls in flight, no gateway and
+ * no WebSocket. Forked by the throughput scenario.
+ */
+import type { DriverBatch, DriverStore } from '../../src/geo/driver-store.js';
+import { RedisDriverStore } from '../../src/geo/redis-driver-store.js';
+import { RingPlanner } from '../../src/geo/ring-planner.js';
+import type { Message } from './children.js';
+import { nowMs, sleepUntil } from './clock.js';
+import { DriverSim, driverId, mulberry32 } from './driver-sim.js';
+import { Histogram } from './histogram.js';
+import type { CeilingConfig, CeilingResult, GoMessage } from './messages.js';
+import { serveParent, toParent } from './worker-ipc.js';
+
+let config: CeilingConfig;
+let store: DriverStore;
+let sims: DriverSim[] = [];
+
+serveParent(async (m: Message) => {
+  if (m.type === 'config') {
+    config = m as CeilingConfig;
+    const redis = new RedisDriverStore({
+      url: config.redisUrl,
+      prefix: config.prefix,
+      // Generous: a slow call must be measured, not turned into an error.
+      commandTimeoutMs: 30_000,
+      timing: { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 },
+      planner: new RingPlanner(config.h3Resolution),
+    });
+    await redis.waitUntilReady(10_000);
+    store = redis;
+    sims = Array.from({ length: config.drivers }, (_, g) => {
+      const id = driverId(config.idTag, g);
+      return new DriverSim(id, config.area, mulberry32(config.seed + g));
+    });
+    toParent({ type: 'ready' });
+  } else if (m.type === 'go') {
+    toParent(await run(m as GoMessage));
+  } else if (m.type === 'exit') {
+    await store?.close();
+    process.exit(0);
+  }
+});
+
+async function run(go: GoMessage): Promise<CeilingResult> {
+  const { measureFrom: from, measureTo: to } = go;
+  const callLatency = new Histogram();
+  let rr = 0;
+  let windowApplied = 0;
+  let windowCalls = 0;
+  let duplicates = 0;
+  // Drivers round-robin: call n carries the next batchesPerCall drivers, as if
+  // their frames had arrived in the same event-loop turn of the gateway.
+  const nextCall = (): DriverBatch[] => {
+    const batches: DriverBatch[] = new Array(config.batchesPerCall);
+    const now = Date.now();
+    for (let k = 0; k < config.batchesPerCall; k++) {
+      const sim = sims[rr]!;
+      rr = (rr + 1) % sims.length;
+      batches[k] = { driverId: sim.id, pings: sim.nextPings(config.batchPings, config.dtS, config.tsStepMs, now) };
+    }
+    return batches;
+  };
+  const lane = async (): Promise<void> => {
+    while (nowMs() < to) {
+      const batches = nextCall();
+      const t0 = nowMs();
+      const outcomes = await store.applyBatches(batches, Date.now());
+      const t1 = nowMs();
+      let applied = 0;
+      for (const o of outcomes) {
+        applied += o.applied;
+        duplicates += o.duplicates;
+      }
+      if (t1 >= from && t1 < to) {
+        windowApplied += applied;
+        windowCalls++;
+      }
+      if (t0 >= from && t0 < to) callLatency.record(t1 - t0);
+    }
+  };
+  await sleepUntil(go.startAt);
+  // Every lane finishes its call in flight before the result is reported.
+  await Promise.all(Array.from({ length: config.inflight }, lane));
+  return { type: 'result', windowApplied, windowCalls, duplicates, callLatency: callLatency.toJSON() };
+}

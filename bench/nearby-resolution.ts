@@ -1,0 +1,136 @@
+/**
+ * Why resolution 9 and why "2 rings first, then doubling": measures nearby()
+ * on the Redis store and the memory store at H3 resolutions 7–10, on a dense
+ * city (100,000 drivers over 30 × 30 km, like the dispatch benchmark) and a
+ * sparse one (2,000 drivers), for the two query shapes dispatch uses:
+ * nearest 10 within 3 km, and everyone within 1 km (limit 500).
+ * It also compares ring-search strategies at the chosen resolution.
+ *
+ *   npm run bench:resolution [-- --quick]
+ */
+import { Redis } from 'ioredis';
+import { MemoryDriverStore } from '../src/geo/memory-driver-store.js';
+import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
+import { RingPlanner } from '../src/geo/ring-planner.js';
+import type { DriverBatch, DriverStore, NearbyOptions, StoreTiming } from '../src/geo/driver-store.js';
+import { RedisServer } from '../test/support/redis-server.js';
+import { mulberry32 } from './lib/prng.js';
+
+const quick = process.argv.includes('--quick');
+const QUERY_SECONDS = quick ? 1 : 3;
+const CONCURRENCY = 16;
+const timing: StoreTiming = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
+const BOX = { lat: 52.52, lng: 13.405, halfKm: 15 };
+
+interface Scenario {
+  name: string;
+  drivers: number;
+  radiusM: number;
+  options: NearbyOptions;
+}
+
+const DENSITIES = quick ? [20_000, 2_000] : [100_000, 2_000];
+const QUERIES: Omit<Scenario, 'drivers' | 'name'>[] = [
+  { radiusM: 3000, options: { limit: 10 } },
+  { radiusM: 1000, options: { limit: 500 } },
+];
+
+function randomPoint(rand: () => number): [number, number] {
+  const dLat = (BOX.halfKm / 111.32) * (2 * rand() - 1);
+  const dLng = (BOX.halfKm / (111.32 * Math.cos((BOX.lat * Math.PI) / 180))) * (2 * rand() - 1);
+  return [BOX.lat + dLat, BOX.lng + dLng];
+}
+
+async function load(store: DriverStore, drivers: number, now: number): Promise<void> {
+  const rand = mulberry32(42);
+  for (let i = 0; i < drivers; i += 2000) {
+    const batches: DriverBatch[] = [];
+    for (let j = i; j < Math.min(drivers, i + 2000); j++) {
+      const [lat, lng] = randomPoint(rand);
+      batches.push({ driverId: `drv-${j}`, pings: [{ seq: 1, lat, lng, ts: now - 1000, status: 'available' }] });
+    }
+    await store.applyBatches(batches, now);
+  }
+}
+
+/** Closed loop with CONCURRENCY queries in flight for QUERY_SECONDS; returns queries/s and mean drivers returned. */
+async function measure(store: DriverStore, radiusM: number, options: NearbyOptions, now: number): Promise<{ qps: number; found: number }> {
+  const rand = mulberry32(7);
+  const deadline = performance.now() + QUERY_SECONDS * 1000;
+  let done = 0;
+  let found = 0;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const [lat, lng] = randomPoint(rand);
+      const drivers = await store.nearby(lat, lng, radiusM, options, now);
+      found += drivers.length;
+      done++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return { qps: done / ((performance.now() - start) / 1000), found: found / done };
+}
+
+async function main(): Promise<void> {
+  const redis = await RedisServer.start();
+  const admin = new Redis(redis.url);
+  const rows: string[] = [];
+  const now = Date.now();
+  try {
+    for (const drivers of DENSITIES) {
+      for (const res of [7, 8, 9, 10]) {
+        await admin.flushall();
+        const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+        const planner = new RingPlanner(res);
+        const rstore = new RedisDriverStore({ url: redis.url, prefix: 'bench', commandTimeoutMs: 10_000, timing, planner });
+        const mstore = new MemoryDriverStore(new RingPlanner(res), timing);
+        await rstore.waitUntilReady(5000);
+        await load(rstore, drivers, now);
+        await load(mstore, drivers, now);
+        const after = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+        for (const q of QUERIES) {
+          const r = await measure(rstore, q.radiusM, q.options, now);
+          const m = await measure(mstore, q.radiusM, q.options, now);
+          const row = `| ${drivers.toLocaleString('en')} | ${res} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} | ${m.qps.toFixed(0)} | ${r.found.toFixed(1)} | ${((after - before) / drivers).toFixed(0)} |`;
+          rows.push(row);
+          console.error(row);
+        }
+        await rstore.close();
+        await mstore.close();
+      }
+    }
+    // Strategy at the chosen resolution: how many rings the first round trip reads.
+    const strategies: string[] = [];
+    await admin.flushall();
+    for (const first of [0, 1, 2, 4, 1000]) {
+      const rstore = new RedisDriverStore({ url: redis.url, prefix: 'bench', commandTimeoutMs: 10_000, timing, planner: new RingPlanner(9, first) });
+      await rstore.waitUntilReady(5000);
+      if (first === 0) await load(rstore, DENSITIES[0]!, now);
+      for (const q of QUERIES) {
+        const r = await measure(rstore, q.radiusM, q.options, now);
+        const label = first === 1000 ? 'whole radius in one call' : `rings 0..${first} first, then doubling`;
+        const row = `| ${label} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} |`;
+        strategies.push(row);
+        console.error(row);
+      }
+      await rstore.close();
+    }
+    console.log(`\n### nearby() by H3 resolution (Redis and memory stores, ${CONCURRENCY} queries in flight, ${QUERY_SECONDS} s each)\n`);
+    console.log('| drivers in 30×30 km | resolution | query | Redis q/s | memory q/s | drivers returned | Redis bytes/driver |');
+    console.log('|---|---|---|---|---|---|---|');
+    rows.forEach((r) => console.log(r));
+    console.log(`\n### Ring-search strategy at resolution 9, ${DENSITIES[0]!.toLocaleString('en')} drivers (Redis store)\n`);
+    console.log('| strategy | query | Redis q/s |');
+    console.log('|---|---|---|');
+    strategies.forEach((r) => console.log(r));
+  } finally {
+    admin.disconnect();
+    await redis.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
