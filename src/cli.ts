@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ROLES, type Role, TokenService } from './auth/tokens.js';
 import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
+import { isVehicleType, VEHICLE_TYPES } from './dispatch/vehicle.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './runtime/logger.js';
 
@@ -9,9 +10,10 @@ const USAGE = `hexfleet: real-time driver location engine
 
 Usage:
   hexfleet [serve]                          run the gateway (default)
-  hexfleet token --role ROLE --sub ID [--ttl SECONDS]
+  hexfleet token --role ROLE --sub ID [--ttl SECONDS] [--vehicle TYPE]
                                             print a signed token for local use
-                                            (roles: ${ROLES.join(', ')})
+                                            (roles: ${ROLES.join(', ')};
+                                             vehicles: ${VEHICLE_TYPES.join(', ')})
   hexfleet --help                           this text
 
 Configuration (environment variables):
@@ -40,9 +42,9 @@ async function serve(): Promise<void> {
 }
 
 async function token(args: string[]): Promise<void> {
-  let values: { role?: string; sub?: string; ttl?: string };
+  let values: { role?: string; sub?: string; ttl?: string; vehicle?: string };
   try {
-    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' } } }));
+    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, vehicle: { type: 'string' } } }));
   } catch (err) {
     // An unknown or incomplete option is a usage error like the others: exit 2, not 1.
     throw new ConfigError((err as Error).message);
@@ -55,7 +57,11 @@ async function token(args: string[]): Promise<void> {
   if (!Number.isInteger(ttlS) || ttlS <= 0) throw new ConfigError('--ttl must be a positive whole number of seconds');
   const config = loadConfig();
   if (!config.jwtSecret) throw new ConfigError('HEXFLEET_JWT_SECRET is required to sign a token');
-  const jwt = await new TokenService(config.jwtSecret).sign({ role: values.role as Role, sub: values.sub, ttlS });
+  if (values.vehicle !== undefined && !isVehicleType(values.vehicle)) {
+    throw new ConfigError(`--vehicle must be one of ${VEHICLE_TYPES.join(', ')}`);
+  }
+  const claims = { role: values.role as Role, sub: values.sub, ttlS };
+  const jwt = await new TokenService(config.jwtSecret).sign(values.vehicle ? { ...claims, vehicle: values.vehicle } : claims);
   process.stdout.write(jwt + '\n');
 }
 

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { isVehicleType, type VehicleType } from '../dispatch/vehicle.js';
 
 export const ROLES = ['driver', 'service', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -11,6 +12,8 @@ export interface Principal {
   sub: string;
   /** Expiry, ms since the epoch (undefined: the token does not expire). */
   expiresAt: number | undefined;
+  /** A driver's vehicle (`vehicle` claim), when the token names a known one. */
+  vehicle?: VehicleType;
 }
 
 /** Why a token was refused: `unauthorized` (no valid token) or `forbidden` (valid, wrong role). */
@@ -33,8 +36,8 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(claims: { role: Role; sub: string; ttlS?: number }): Promise<string> {
-    const jwt = new SignJWT({ role: claims.role })
+  async sign(claims: { role: Role; sub: string; ttlS?: number; vehicle?: VehicleType }): Promise<string> {
+    const jwt = new SignJWT(claims.vehicle ? { role: claims.role, vehicle: claims.vehicle } : { role: claims.role })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuedAt();
@@ -82,7 +85,7 @@ export class TokenService {
 }
 
 /** The principal of verified claims, if they carry a role among `allowed` and a subject. */
-function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown }, allowed: readonly Role[]): Principal {
+function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown; vehicle?: unknown }, allowed: readonly Role[]): Principal {
   const role = payload.role;
   if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string') {
     throw new TokenError('unauthorized', 'the token lacks a role or a subject');
@@ -90,7 +93,9 @@ function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown }, 
   if (!(allowed as readonly string[]).includes(role)) {
     throw new TokenError('forbidden', `role ${role} may not use this endpoint (needs ${allowed.join(' or ')})`);
   }
-  return { role: role as Role, sub: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
+  const principal: Principal = { role: role as Role, sub: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
+  if (isVehicleType(payload.vehicle)) principal.vehicle = payload.vehicle;
+  return principal;
 }
 
 /** The token in `Authorization: Bearer …`, else in the `token` query parameter. */

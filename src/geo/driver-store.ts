@@ -5,6 +5,8 @@
  * `MemoryDriverStore` (embedded default) and `RedisDriverStore`.
  */
 
+import type { StoredVehicle, VehicleType } from '../dispatch/vehicle.js';
+
 export const DRIVER_STATUSES = ['available', 'busy', 'offline'] as const;
 export type DriverStatus = (typeof DRIVER_STATUSES)[number];
 /** `unknown` until the driver app first sends a status. */
@@ -27,6 +29,8 @@ export interface Ping {
 export interface DriverBatch {
   driverId: string;
   pings: Ping[];
+  /** The driver's vehicle (from its token); sticky, kept when absent. */
+  vehicle?: VehicleType;
 }
 
 export interface ApplyOutcome {
@@ -44,6 +48,7 @@ export interface DriverRecord {
   ts: number;
   seq: number;
   status: StoredStatus;
+  vehicle: StoredVehicle;
   /** H3 cell at the configured resolution. */
   cell: string;
   acc?: number;
@@ -64,6 +69,8 @@ export interface NearbyOptions {
   limit: number;
   includeStale?: boolean;
   status?: StoredStatus;
+  /** Only drivers with one of these vehicles (absent: any). */
+  vehicles?: readonly VehicleType[];
 }
 
 export interface NearbyDriver {
@@ -72,6 +79,7 @@ export interface NearbyDriver {
   lng: number;
   ts: number;
   status: StoredStatus;
+  vehicle: StoredVehicle;
   distanceM: number;
   ageMs: number;
   stale: boolean;

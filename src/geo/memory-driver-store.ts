@@ -35,7 +35,7 @@ export class MemoryDriverStore implements DriverStore {
     return batches.map((b) => this.applyOne(b));
   }
 
-  private applyOne({ driverId, pings }: DriverBatch): ApplyOutcome {
+  private applyOne({ driverId, pings, vehicle }: DriverBatch): ApplyOutcome {
     const prev = this.records.get(driverId);
     let seq = prev?.seq ?? -1;
     let status = prev?.status ?? 'unknown';
@@ -55,10 +55,11 @@ export class MemoryDriverStore implements DriverStore {
     if (applied === 0) return { applied, duplicates: pings.length };
 
     const rec: DriverRecord = prev ?? {
-      driverId, lat: 0, lng: 0, ts: 0, seq, status, cell: '', indexed: false,
+      driverId, lat: 0, lng: 0, ts: 0, seq, status, vehicle: 'unknown', cell: '', indexed: false,
     };
     rec.seq = seq;
     rec.status = status;
+    if (vehicle) rec.vehicle = vehicle;
     if (best) {
       rec.lat = quantize(best.lat);
       rec.lng = quantize(best.lng);
@@ -104,7 +105,7 @@ export class MemoryDriverStore implements DriverStore {
     if (!ids) return;
     for (const id of ids) {
       const r = this.records.get(id)!;
-      yield { driverId: id, lat: r.lat, lng: r.lng, ts: r.ts, status: r.status };
+      yield { driverId: id, lat: r.lat, lng: r.lng, ts: r.ts, status: r.status, vehicle: r.vehicle };
     }
   }
 

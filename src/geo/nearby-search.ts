@@ -1,3 +1,4 @@
+import type { StoredVehicle, VehicleType } from '../dispatch/vehicle.js';
 import type { NearbyDriver, NearbyOptions, StoredStatus } from './driver-store.js';
 import { distanceM } from './geodesy.js';
 import type { RingPlanner, RingSlice } from './ring-planner.js';
@@ -9,6 +10,7 @@ export interface CellEntry {
   lng: number;
   ts: number;
   status: StoredStatus;
+  vehicle: StoredVehicle;
 }
 
 export interface NearbyQuery {
@@ -18,6 +20,7 @@ export interface NearbyQuery {
   limit: number;
   includeStale: boolean;
   status: StoredStatus | undefined;
+  vehicles: readonly VehicleType[] | undefined;
   now: number;
   staleMs: number;
 }
@@ -47,6 +50,7 @@ export function scanSlice(
     for (const cell of slice.rings[i]!) {
       for (const e of readCell(cell)) {
         if (q.status !== undefined && e.status !== q.status) continue;
+        if (q.vehicles?.length && !(q.vehicles as readonly string[]).includes(e.vehicle)) continue;
         if (!q.includeStale && q.now - e.ts > q.staleMs) continue;
         const d = distanceM(q.lat, q.lng, e.lat, e.lng);
         if (d <= q.radiusM) found.push({ ...e, distanceM: d });
@@ -86,6 +90,7 @@ export async function runNearby(
       lng: c.lng,
       ts: c.ts,
       status: c.status,
+      vehicle: c.vehicle,
       distanceM: Math.round(c.distanceM * 10) / 10,
       ageMs,
       stale: ageMs > q.staleMs,
@@ -112,6 +117,7 @@ export function nearbyQuery(
     limit: options.limit,
     includeStale: options.includeStale ?? false,
     status: options.status,
+    vehicles: options.vehicles,
     now,
     staleMs,
   };

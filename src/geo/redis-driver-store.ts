@@ -13,6 +13,7 @@ import {
   viewOf,
 } from './driver-store.js';
 import { COORD_SCALE, distanceM, quantizeMetric } from './geodesy.js';
+import { VEHICLE_CODE, vehicleMask } from '../dispatch/vehicle.js';
 import { loadLuaScripts } from './lua-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from './nearby-search.js';
 import {
@@ -101,8 +102,8 @@ export class RedisDriverStore implements DriverStore {
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
     const payload: (string | number)[] = [batches.length];
     const { planner } = this.options;
-    for (const { driverId, pings } of batches) {
-      payload.push(driverId, bucketOf(driverId), pings.length);
+    for (const { driverId, pings, vehicle } of batches) {
+      payload.push(driverId, bucketOf(driverId), vehicle ? VEHICLE_CODE[vehicle] : 0, pings.length);
       // Only a ping whose ts beats every later applicable ping in the batch can
       // end up as the stored position (see applyPings.lua), so only those need a
       // cell. A ping whose seq is not above an earlier one in the batch is a
@@ -150,6 +151,7 @@ export class RedisDriverStore implements DriverStore {
     const head = [
       this.keyPrefix, lat, lng, radiusM, q.limit, now, q.staleMs, q.includeStale ? 1 : 0,
       q.status === undefined ? -1 : STATUS_CODE[q.status],
+      q.vehicles === undefined ? 0 : vehicleMask(q.vehicles),
     ];
     return runNearby(this.options.planner, q, async (slice: RingSlice, prior): Promise<SliceResult> => {
       const args: (string | number)[] = [...head, prior.length, ...prior, slice.rings.length];

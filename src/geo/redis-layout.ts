@@ -1,4 +1,6 @@
+import { VEHICLE_NAME } from '../dispatch/vehicle.js';
 import type { DriverRecord, StoredStatus } from './driver-store.js';
+import type { CellEntry } from './nearby-search.js';
 import { COORD_SCALE, quantizeMetric } from './geodesy.js';
 
 /**
@@ -6,11 +8,11 @@ import { COORD_SCALE, quantizeMetric } from './geodesy.js';
  * struct formats in the Lua scripts. Change both together, and bump the
  * layout version in the key prefix (":v1:").
  *
- *   record  '<i4i4ddfffBBc15'  53 bytes
+ *   record  '<i4i4ddfffBBBc15'  54 bytes
  *     0 latE7 i32 | 4 lngE7 i32 | 8 ts f64 | 16 seq f64 | 24 acc f32 | 28 spd f32
- *    32 hdg f32  | 36 status u8 | 37 indexed u8 | 38 cell (15 ASCII hex chars)
- *   entry   '<i4i4dB'          17 bytes
- *     0 latE7 i32 | 4 lngE7 i32 | 8 ts f64 | 16 status u8
+ *    32 hdg f32  | 36 status u8 | 37 vehicle u8 | 38 indexed u8 | 39 cell (15 ASCII hex chars)
+ *   entry   '<i4i4dBB'          18 bytes
+ *     0 latE7 i32 | 4 lngE7 i32 | 8 ts f64 | 16 status u8 | 17 vehicle u8
  *
  * acc/spd/hdg hold -1 when the ping did not carry them.
  */
@@ -50,17 +52,19 @@ export function decodeRecord(driverId: string, b: Buffer): DriverRecord {
     spd: optional(b.readFloatLE(28)),
     hdg: optional(b.readFloatLE(32)),
     status: STATUS_NAME[b.readUInt8(36)] ?? 'unknown',
-    indexed: b.readUInt8(37) === 1,
-    cell: b.toString('latin1', 38, 53),
+    vehicle: VEHICLE_NAME[b.readUInt8(37)] ?? 'unknown',
+    indexed: b.readUInt8(38) === 1,
+    cell: b.toString('latin1', 39, 54),
   };
 }
 
-export function decodeEntry(driverId: string, b: Buffer): { driverId: string; lat: number; lng: number; ts: number; status: StoredStatus } {
+export function decodeEntry(driverId: string, b: Buffer): CellEntry {
   return {
     driverId,
     lat: b.readInt32LE(0) / COORD_SCALE,
     lng: b.readInt32LE(4) / COORD_SCALE,
     ts: b.readDoubleLE(8),
     status: STATUS_NAME[b.readUInt8(16)] ?? 'unknown',
+    vehicle: VEHICLE_NAME[b.readUInt8(17)] ?? 'unknown',
   };
 }

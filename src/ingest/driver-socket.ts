@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSock
 import type { Config } from '../config/config-schema.js';
 import { type TokenService, TokenError, tokenFrom } from '../auth/tokens.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
+import type { VehicleType } from '../dispatch/vehicle.js';
 import type { Ping } from '../geo/driver-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { decodeFrame, encodeReply } from './frame-codec.js';
@@ -13,6 +14,7 @@ import { TokenBucket } from './token-bucket.js';
 /** Typed per-socket state, filled from the request in `upgrade` (uWS frees the request after it). */
 export interface DriverSocketData {
   driverId: string;
+  vehicle: VehicleType | undefined;
   expiresAt: number | undefined;
   remote: string;
   rate: TokenBucket;
@@ -111,7 +113,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
       if (valid.length === 0) return;
     }
     const lastSeq = valid[valid.length - 1]!.seq;
-    pipeline.submit({ driverId: data.driverId, pings: valid }).then(
+    pipeline.submit(data.vehicle ? { driverId: data.driverId, vehicle: data.vehicle, pings: valid } : { driverId: data.driverId, pings: valid }).then(
       () => {
         if (!data.closed) ws.cork(() => send(ws, { type: 'ack', seq: lastSeq }, binary));
       },
@@ -142,6 +144,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
         const now = Date.now();
         data = {
           driverId: principal.sub,
+          vehicle: principal.vehicle,
           expiresAt: principal.expiresAt,
           remote,
           rate: new TokenBucket(config.ratePingsPerSec, config.rateBurst, now),

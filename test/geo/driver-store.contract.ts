@@ -92,7 +92,7 @@ export function driverStoreContract(name: string, makeStore: MakeStore): void {
         const lat = quantize(p.lat);
         const lng = quantize(p.lng);
         expect(await store.get('drv-1', NOW)).toEqual({
-          driverId: 'drv-1', lat, lng, ts: p.ts, seq: p.seq, status: p.status ?? 'unknown',
+          driverId: 'drv-1', lat, lng, ts: p.ts, seq: p.seq, status: p.status ?? 'unknown', vehicle: 'unknown',
           cell: latLngToCell(lat, lng, 9),
           acc: quantizeMetric(p.acc), spd: quantizeMetric(p.spd), hdg: quantizeMetric(p.hdg),
           indexed: true, ageMs: Math.max(0, NOW - p.ts), stale: false,
@@ -207,6 +207,37 @@ export function driverStoreContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    describe('vehicle', () => {
+      it('is sticky: a batch without vehicle keeps it, a batch with one changes it', async () => {
+        const store = await open();
+        const at = berlin(0);
+        await store.applyBatches([{ driverId: 'drv-1', vehicle: 'bike', pings: [ping(1, at, NOW - 3)] }], NOW);
+        expect(await store.get('drv-1', NOW)).toMatchObject({ vehicle: 'bike' });
+        await store.applyBatches([{ driverId: 'drv-1', pings: [ping(2, at, NOW - 2)] }], NOW);
+        expect(await store.get('drv-1', NOW)).toMatchObject({ vehicle: 'bike' });
+        await store.applyBatches([{ driverId: 'drv-1', vehicle: 'car', pings: [ping(3, at, NOW - 1)] }], NOW);
+        expect(await store.get('drv-1', NOW)).toMatchObject({ vehicle: 'car', seq: 3 });
+      });
+
+      const filters: { vehicles: readonly ('walk' | 'bike' | 'scooter' | 'car')[] | undefined; ids: string[] }[] = [
+        { vehicles: undefined, ids: ['a-bike', 'b-car', 'c-none'] },
+        { vehicles: [], ids: ['a-bike', 'b-car', 'c-none'] },
+        { vehicles: ['bike'], ids: ['a-bike'] },
+        { vehicles: ['bike', 'car'], ids: ['a-bike', 'b-car'] },
+        { vehicles: ['walk', 'scooter'], ids: [] },
+      ];
+      it.each(filters)('nearby filters by vehicles $vehicles', async ({ vehicles, ids }) => {
+        const store = await open();
+        await store.applyBatches([
+          { driverId: 'a-bike', vehicle: 'bike', pings: [ping(1, berlin(10), NOW)] },
+          { driverId: 'b-car', vehicle: 'car', pings: [ping(1, berlin(20), NOW)] },
+          { driverId: 'c-none', pings: [ping(1, berlin(30), NOW)] },
+        ], NOW);
+        const found = await store.nearby(BERLIN[0], BERLIN[1], 100, { limit: 10, ...(vehicles ? { vehicles } : {}) }, NOW);
+        expect(found.map((d) => d.driverId)).toEqual(ids);
+      });
+    });
+
     describe('stale drivers', () => {
       const cases = [
         { ageMs: 0, stale: false },
@@ -227,7 +258,7 @@ export function driverStoreContract(name: string, makeStore: MakeStore): void {
         const withStale = await store.nearby(at[0], at[1], 100, { limit: 10, includeStale: true }, now);
         expect(withStale).toEqual([{
           driverId: 'drv-1', lat: quantize(at[0]), lng: quantize(at[1]), ts: NOW - 60_000, status: 'available',
-          distanceM: 0, ageMs, stale,
+          vehicle: 'unknown', distanceM: 0, ageMs, stale,
         }]);
       });
 

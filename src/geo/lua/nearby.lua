@@ -7,23 +7,24 @@
   ARGV[1] key prefix  ARGV[2] lat  ARGV[3] lng  ARGV[4] radiusM  ARGV[5] limit
   ARGV[6] now  ARGV[7] staleMs  ARGV[8] includeStale (0|1)
   ARGV[9] status filter (-1 any, 0 unknown, 1 available, 2 busy, 3 offline)
-  ARGV[10] nPrior, then nPrior distances already found by earlier slices,
+  ARGV[10] vehicle mask (0 any; bit n set = vehicle code n allowed)
+  ARGV[11] nPrior, then nPrior distances already found by earlier slices,
   then nRings, then per ring: bound, nCells, cell...
   Returns: { complete (0|1), id1, entry1, id2, entry2, ... } nearest first,
            at most limit pairs; entry is struct ENTRY of applyPings.lua.
 ]]
-local ENTRY = '<i4i4dB'
+local ENTRY = '<i4i4dBB'
 local R = 6371008.8
 local RAD = math.pi / 180
 local prefix = ARGV[1]
 local qlat, qlng, radius = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local limit, now, staleMs = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local includeStale, want = ARGV[8] == '1', tonumber(ARGV[9])
+local includeStale, want, vmask = ARGV[8] == '1', tonumber(ARGV[9]), tonumber(ARGV[10])
 local cosq = math.cos(qlat * RAD)
 
 local prior = {}
-local a = 11
-for k = 1, tonumber(ARGV[10]) do prior[k] = tonumber(ARGV[a]); a = a + 1 end
+local a = 12
+for k = 1, tonumber(ARGV[11]) do prior[k] = tonumber(ARGV[a]); a = a + 1 end
 
 local found = {}
 local complete = 0
@@ -34,8 +35,9 @@ for _ = 1, nRings do
   for c = 1, nCells do
     local all = redis.call('HGETALL', prefix .. 'c:' .. ARGV[a + c - 1])
     for j = 1, #all, 2 do
-      local latE7, lngE7, ts, status = struct.unpack(ENTRY, all[j + 1])
-      if (want < 0 or status == want) and (includeStale or now - ts <= staleMs) then
+      local latE7, lngE7, ts, status, vehicle = struct.unpack(ENTRY, all[j + 1])
+      if (want < 0 or status == want) and (includeStale or now - ts <= staleMs)
+          and (vmask == 0 or math.floor(vmask / 2 ^ vehicle) % 2 == 1) then
         local lat, lng = latE7 / 1e7, lngE7 / 1e7
         local sLat = math.sin((lat - qlat) * RAD / 2)
         local sLng = math.sin((lng - qlng) * RAD / 2)

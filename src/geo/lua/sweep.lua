@@ -10,7 +10,7 @@
   ARGV[5] first bucket  ARGV[6] last bucket
   Returns: { unindexed, removed }
 ]]
-local REC = '<i4i4ddfffBBc15'
+local REC = '<i4i4ddfffBBBc15'
 local prefix = ARGV[1]
 local now, offline, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local unindexed, removed = 0, 0
@@ -19,7 +19,7 @@ for b = tonumber(ARGV[5]), tonumber(ARGV[6]) do
   local all = redis.call('HGETALL', rkey)
   for j = 1, #all, 2 do
     local id = all[j]
-    local lat, lng, ts, seq, acc, spd, hdg, status, indexed, cell = struct.unpack(REC, all[j + 1])
+    local lat, lng, ts, seq, acc, spd, hdg, status, vehicle, indexed, cell = struct.unpack(REC, all[j + 1])
     local silent = now - ts
     if silent > retention then
       if indexed == 1 then redis.call('HDEL', prefix .. 'c:' .. cell, id) end
@@ -27,7 +27,7 @@ for b = tonumber(ARGV[5]), tonumber(ARGV[6]) do
       removed = removed + 1
     elseif indexed == 1 and silent > offline then
       redis.call('HDEL', prefix .. 'c:' .. cell, id)
-      redis.call('HSET', rkey, id, struct.pack(REC, lat, lng, ts, seq, acc, spd, hdg, status, 0, cell))
+      redis.call('HSET', rkey, id, struct.pack(REC, lat, lng, ts, seq, acc, spd, hdg, status, vehicle, 0, cell))
       unindexed = unindexed + 1
     end
   end
