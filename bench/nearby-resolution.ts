@@ -13,7 +13,10 @@ import { MemoryDriverStore } from '../src/geo/memory-driver-store.js';
 import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
 import { RingPlanner } from '../src/geo/ring-planner.js';
 import type { DriverBatch, DriverStore, NearbyOptions, StoreTiming } from '../src/geo/driver-store.js';
-import { RedisServer } from '../test/support/redis-server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchRedis } from './lib/bench-redis.js';
 import { mulberry32 } from './lib/prng.js';
 
 const quick = process.argv.includes('--quick');
@@ -73,7 +76,8 @@ async function measure(store: DriverStore, radiusM: number, options: NearbyOptio
 }
 
 async function main(): Promise<void> {
-  const redis = await RedisServer.start();
+  const dir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
+  const redis = await BenchRedis.start(dir);
   const admin = new Redis(redis.url);
   const rows: string[] = [];
   const now = Date.now();
@@ -127,6 +131,7 @@ async function main(): Promise<void> {
   } finally {
     admin.disconnect();
     await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

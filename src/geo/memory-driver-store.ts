@@ -90,6 +90,11 @@ export class MemoryDriverStore implements DriverStore {
     rec.indexed = false;
   }
 
+  /** The record itself, synchronously (for the memory order store's reservation check). */
+  peek(driverId: string): Readonly<DriverRecord> | undefined {
+    return this.records.get(driverId);
+  }
+
   async get(driverId: string, now: number): Promise<DriverView | null> {
     const rec = this.records.get(driverId);
     return rec ? viewOf({ ...rec }, now, this.timing.staleMs) : null;

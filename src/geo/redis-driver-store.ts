@@ -1,4 +1,4 @@
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { pack } from 'msgpackr';
 import { HexfleetError } from '../errors/error-codes.js';
 import {
@@ -14,6 +14,7 @@ import {
 } from './driver-store.js';
 import { COORD_SCALE, distanceM, quantizeMetric } from './geodesy.js';
 import { VEHICLE_CODE, vehicleMask } from '../dispatch/vehicle.js';
+import { redisCall } from '../runtime/redis-call.js';
 import { loadLuaScripts } from './lua-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from './nearby-search.js';
 import {
@@ -24,9 +25,6 @@ import {
   STATUS_CODE,
 } from './redis-layout.js';
 import type { RingPlanner, RingSlice } from './ring-planner.js';
-
-/** Error replies of a Redis that is starting, failing over or blocked: worth a retry. */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM)\b/;
 
 /** Buckets per sweep call: ~60 records each at 1M drivers, so one call stays near 10 ms. */
 const SWEEP_BUCKETS_PER_CALL = 256;
@@ -137,12 +135,12 @@ export class RedisDriverStore implements DriverStore {
         payload[at + 8] = cell;
       }
     }
-    const applied = await this.call(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
+    const applied = await redisCall(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
     return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
   }
 
   async get(driverId: string, now: number): Promise<DriverView | null> {
-    const raw = await this.call(() => this.redis.hgetBuffer(this.keyPrefix + 'r:' + bucketOf(driverId), driverId));
+    const raw = await redisCall(() => this.redis.hgetBuffer(this.keyPrefix + 'r:' + bucketOf(driverId), driverId));
     return raw ? viewOf(decodeRecord(driverId, raw), now, this.options.timing.staleMs) : null;
   }
 
@@ -156,7 +154,7 @@ export class RedisDriverStore implements DriverStore {
     return runNearby(this.options.planner, q, async (slice: RingSlice, prior): Promise<SliceResult> => {
       const args: (string | number)[] = [...head, prior.length, ...prior, slice.rings.length];
       slice.rings.forEach((ring, i) => args.push(slice.bounds[i]!, ring.length, ...ring));
-      const reply = await this.call(() => this.redis.hexfleetNearbyBuffer(...args));
+      const reply = await redisCall(() => this.redis.hexfleetNearbyBuffer(...args));
       const found: (CellEntry & { distanceM: number })[] = [];
       for (let k = 1; k + 1 < reply.length; k += 2) {
         const e = decodeEntry((reply[k] as Buffer).toString(), reply[k + 1] as Buffer);
@@ -171,7 +169,7 @@ export class RedisDriverStore implements DriverStore {
     const total = { unindexed: 0, removed: 0 };
     for (let first = 0; first < BUCKETS; first += SWEEP_BUCKETS_PER_CALL) {
       const last = Math.min(BUCKETS, first + SWEEP_BUCKETS_PER_CALL) - 1;
-      const [unindexed, removed] = await this.call(() =>
+      const [unindexed, removed] = await redisCall(() =>
         this.redis.hexfleetSweep(this.keyPrefix, now, offlineMs, retentionMs, first, last),
       );
       total.unindexed += unindexed;
@@ -181,26 +179,11 @@ export class RedisDriverStore implements DriverStore {
   }
 
   async check(): Promise<void> {
-    await this.call(() => this.redis.ping());
+    await redisCall(() => this.redis.ping());
   }
 
   async close(): Promise<void> {
     this.redis.disconnect();
   }
 
-  /**
-   * Connection failures, timeouts and the replies of a Redis that cannot serve
-   * right now become `store_unavailable` (retry). Any other error reply, such
-   * as a failing script, would fail the same way again: it becomes `internal`.
-   */
-  private async call<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      const message = (err as Error).message;
-      const transient = !(err instanceof ReplyError) || TRANSIENT_REPLY.test(message);
-      // The client gets the table's message; the Redis detail stays in `cause` for the log.
-      throw new HexfleetError(transient ? 'store_unavailable' : 'internal', undefined, { cause: err });
-    }
-  }
 }
