@@ -3,6 +3,8 @@ import type { us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/config-schema.js';
 import { CloseCodes } from './errors/error-codes.js';
+import { createDispatch, type Dispatch } from './dispatch/create-dispatch.js';
+import { registerMatchRoutes } from './dispatch/match-routes.js';
 import { createDriverStore } from './geo/create-driver-store.js';
 import type { DriverStore } from './geo/driver-store.js';
 import { RedisDriverStore } from './geo/redis-driver-store.js';
@@ -20,6 +22,7 @@ export interface Gateway {
   port: number;
   store: DriverStore;
   metrics: Metrics;
+  dispatch: Dispatch;
   /**
    * Graceful stop: refuses new connections, writes and acks every accepted
    * batch, closes driver sockets with 1001, then closes the store.
@@ -49,13 +52,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     flushPings: config.ingestFlushPings,
   });
   const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
+  const dispatch = createDispatch(config, store, metrics, log);
   const sockets = new Set<WebSocket<DriverSocketData>>();
   let shuttingDown = false;
 
   const app = uws.App();
-  app.ws<DriverSocketData>('/v1/driver', driverSocketBehavior({ config, tokens, pipeline, metrics, log, sockets }));
+  app.ws<DriverSocketData>('/v1/driver', driverSocketBehavior({ config, tokens, pipeline, metrics, log, sockets, dispatch }));
   registerHealthRoutes(app, { store, metrics, log, shuttingDown: () => shuttingDown });
   registerDriverRoutes(app, { config, tokens, store, log });
+  registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
   app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -69,11 +74,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     port,
     store,
     metrics,
+    dispatch,
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
       uws.us_listen_socket_close(listenSocket);
       await sweeper.stop();
+      await dispatch.close();
       await pipeline.drain();
       for (const ws of sockets) {
         ws.getUserData().closed = true;

@@ -53,6 +53,15 @@ function crossCheck(c: Config): void {
   if (c.retentionMs < c.offlineMs) {
     throw new ConfigError(`${envName('retentionMs')} (${c.retentionMs}) must be at least ${envName('offlineMs')} (${c.offlineMs})`);
   }
+  if (c.matchRadiusM > c.nearbyMaxRadiusM) {
+    throw new ConfigError(`${envName('matchRadiusM')} (${c.matchRadiusM}) must be at most ${envName('nearbyMaxRadiusM')} (${c.nearbyMaxRadiusM})`);
+  }
+  if (c.searchLeaseMs <= c.batchWindowMs) {
+    throw new ConfigError(`${envName('searchLeaseMs')} (${c.searchLeaseMs}) must exceed ${envName('batchWindowMs')} (${c.batchWindowMs}): a batched order is owned while it waits`);
+  }
+  if (c.osrmUrl && !/^https?:\/\//.test(c.osrmUrl)) {
+    throw new ConfigError(`${envName('osrmUrl')} must start with http:// or https://`);
+  }
   if (c.jwtSecret && c.jwtSecret.length < 32) {
     throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
   }

@@ -30,6 +30,15 @@ export const ErrorCodes = {
   overloaded: { retry: true, http: 503, message: 'the gateway has too many pings waiting for the store; resend later' },
   shutting_down: { retry: true, http: 503, message: 'the gateway is shutting down; reconnect (to another gateway) and resend' },
 
+  // Dispatch: match API and offer replies.
+  invalid_body: { retry: false, http: 400, message: 'the request body is not the JSON the endpoint expects' },
+  no_driver: { retry: true, http: 404, message: 'no suitable driver within the radius right now; try again later or widen the radius' },
+  match_in_flight: { retry: true, http: 409, message: 'this order is being matched right now; ask again in a moment' },
+  idempotency_conflict: { retry: false, http: 422, message: 'this order id or Idempotency-Key was used with a different request body' },
+  order_closed: { retry: false, http: 409, message: 'the order is no longer open for this change' },
+  offer_expired: { retry: false, http: 409, message: 'the offer expired or was withdrawn; it changed nothing' },
+  not_offered: { retry: false, http: 409, message: 'this order was not offered to you; it changed nothing' },
+
   // HTTP API.
   unauthorized: { retry: false, http: 401, message: 'a valid bearer token is required' },
   forbidden: { retry: false, http: 403, message: 'the token role may not use this endpoint' },

@@ -65,7 +65,8 @@ export interface RedisDriverStoreOptions {
 export class RedisDriverStore implements DriverStore {
   readonly kind = 'redis' as const;
   readonly redis: HexfleetRedis;
-  private readonly keyPrefix: string;
+  /** `<prefix>:v1:`: every key of this store starts with it (the order store shares it). */
+  readonly keyPrefix: string;
 
   constructor(private readonly options: RedisDriverStoreOptions) {
     this.keyPrefix = `${options.prefix}:v1:`;

@@ -14,12 +14,17 @@ export interface HttpReply {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
+  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
+/** Seconds a client should wait before retrying an `overloaded` answer. */
+const RETRY_AFTER_S = '1';
+
 export function errorReply(code: ErrorCode, message?: string): HttpReply {
-  return { status: ErrorCodes[code].http, body: { code, message: message ?? ErrorCodes[code].message } };
+  const reply: HttpReply = { status: ErrorCodes[code].http, body: { code, message: message ?? ErrorCodes[code].message } };
+  if (code === 'overloaded') reply.headers = { 'retry-after': RETRY_AFTER_S };
+  return reply;
 }
 
 export function writeReply(res: HttpResponse, reply: HttpReply): void {
@@ -39,7 +44,7 @@ export function respondAsync<T>(
   res: HttpResponse,
   req: HttpRequest,
   log: Logger,
-  read: (req: HttpRequest) => T,
+  read: (req: HttpRequest, res: HttpResponse) => T,
   work: (input: T) => Promise<HttpReply>,
 ): void {
   let aborted = false;
@@ -48,7 +53,7 @@ export function respondAsync<T>(
   });
   let input: T;
   try {
-    input = read(req);
+    input = read(req, res);
   } catch (err) {
     writeReply(res, replyForError(err, log));
     return;
@@ -70,4 +75,29 @@ function replyForError(err: unknown, log: Logger): HttpReply {
 /** Verifies the bearer token of a request against the roles a route allows. */
 export function authorize(tokens: TokenService, roles: readonly Role[], authorization: string, queryToken: string | undefined): Principal {
   return tokens.verify(tokenFrom(authorization, queryToken), roles);
+}
+
+/**
+ * Reads a request body of at most `maxBytes`. Must be called synchronously in
+ * the handler (uWebSockets.js delivers the body through `onData`, and the
+ * response must have `onAborted` set, which respondAsync does first).
+ * Chunks are copied: uWS frees them when the callback returns.
+ */
+export function readBody(res: HttpResponse, maxBytes: number): Promise<Buffer> {
+  const body = new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        reject(new HexfleetError('invalid_body', `the body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
+  // A handler that fails before awaiting the body must not leave an unhandled rejection.
+  body.catch(() => {});
+  return body;
 }

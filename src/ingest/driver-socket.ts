@@ -4,6 +4,8 @@ import type { Config } from '../config/config-schema.js';
 import { type TokenService, TokenError, tokenFrom } from '../auth/tokens.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
 import type { VehicleType } from '../dispatch/vehicle.js';
+import type { DriverChannel } from '../dispatch/driver-channel.js';
+import type { OrderSaga } from '../dispatch/order-saga.js';
 import type { Ping } from '../geo/driver-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { decodeFrame, encodeReply } from './frame-codec.js';
@@ -22,6 +24,10 @@ export interface DriverSocketData {
   badWindowStart: number;
   /** Set in `close`: replies that resolve later must not touch the socket. */
   closed: boolean;
+  /** Encoding of the driver's last frame: pushed messages (offers) use it. */
+  binary: boolean;
+  /** Stops offer delivery to this socket. */
+  detach: (() => void) | undefined;
 }
 
 type DriverSocket = WebSocket<DriverSocketData>;
@@ -38,6 +44,8 @@ export interface DriverSocketDeps {
   log: Logger;
   /** Open sockets, so shutdown can close them. */
   sockets: Set<DriverSocket>;
+  /** Offers: delivery to this socket and the driver's answers. */
+  dispatch: { saga: OrderSaga; channel: DriverChannel };
 }
 
 /**
@@ -48,7 +56,7 @@ export interface DriverSocketDeps {
  * decode and validation failure is caught here and answered in kind.
  */
 export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<DriverSocketData> {
-  const { config, tokens, pipeline, metrics, log, sockets } = deps;
+  const { config, tokens, pipeline, metrics, log, sockets, dispatch } = deps;
   const limits = { maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs };
 
   function send(ws: DriverSocket, reply: object, binary: boolean): void {
@@ -123,6 +131,27 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
     );
   }
 
+  /** `{"type":"offer_reply","orderId","accept"}` → `{"type":"offer_result","orderId","state"}` or an error with orderId. */
+  function onOfferReply(ws: DriverSocket, f: Record<string, unknown>, binary: boolean, now: number): void {
+    const data = ws.getUserData();
+    if (typeof f.orderId !== 'string' || f.orderId === '' || typeof f.accept !== 'boolean') {
+      sendError(ws, 'invalid_frame', binary, undefined, 'offer_reply needs a string orderId and a boolean accept');
+      return badFrame(ws, now);
+    }
+    const orderId = f.orderId;
+    dispatch.saga.reply(orderId, data.driverId, f.accept, now).then(
+      (doc) => {
+        if (!data.closed) ws.cork(() => send(ws, { type: 'offer_result', orderId, state: doc.state === 'accepted' ? 'accepted' : 'rejected' }, binary));
+      },
+      (err: unknown) => {
+        const code = err instanceof HexfleetError ? err.code : 'internal';
+        if (code === 'internal') log.error({ err, orderId, driverId: data.driverId }, 'offer reply failed');
+        metrics.pingsRejected.inc({ code });
+        if (!data.closed) ws.cork(() => send(ws, { type: 'error', code, message: ErrorCodes[code].message, orderId }, binary));
+      },
+    );
+  }
+
   return {
     idleTimeout: config.idleTimeoutS,
     maxPayloadLength: config.maxFrameBytes,
@@ -151,6 +180,8 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
           badFrames: 0,
           badWindowStart: now,
           closed: false,
+          binary: false,
+          detach: undefined,
         };
       } catch (err: unknown) {
         const code = err instanceof TokenError ? err.code : 'internal';
@@ -166,7 +197,11 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
     open(ws) {
       sockets.add(ws);
       metrics.driverConnections.inc();
-      const { driverId, remote } = ws.getUserData();
+      const data = ws.getUserData();
+      const { driverId, remote } = data;
+      data.detach = dispatch.channel.attach(driverId, (message) => {
+        if (!data.closed) ws.cork(() => send(ws, message, data.binary));
+      });
       log.info({ driverId, remote }, 'driver connected');
     },
 
@@ -192,8 +227,10 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
         return badFrame(ws, now);
       }
       const f = frame as { type: string; pings?: unknown };
+      data.binary = isBinary;
       if (f.type === 'pings') return onPings(ws, f.pings, isBinary, now);
-      sendError(ws, 'unknown_type', isBinary, undefined, `unknown frame type "${f.type.slice(0, 40)}"; this endpoint accepts "pings"`);
+      if (f.type === 'offer_reply') return onOfferReply(ws, frame as Record<string, unknown>, isBinary, now);
+      sendError(ws, 'unknown_type', isBinary, undefined, `unknown frame type "${f.type.slice(0, 40)}"; this endpoint accepts "pings" and "offer_reply"`);
       badFrame(ws, now);
     },
 
@@ -201,6 +238,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
       const data = ws.getUserData();
       data.closed = true;
       sockets.delete(ws);
+      data.detach?.();
       metrics.driverConnections.dec();
       log.info({ driverId: data.driverId, remote: data.remote, code }, 'driver disconnected');
     },

@@ -1,0 +1,203 @@
+/**
+ * Assignment solver micro-benchmark: time per solve of dispatch-shaped
+ * problems (orders × drivers, cost = pickup ETA in seconds), in-thread and
+ * through the worker pool (transfer in, solve, transfer out), with the
+ * `munkres` npm package as the baseline measured in the same run on the same
+ * problems; and the total ETA of the optimal batch against order-by-order
+ * greedy.
+ *
+ *   npm run bench:solver [-- --quick]
+ *
+ * Problems: orders and drivers uniform over a 10 × 10 km area; ETA =
+ * straight-line distance × 1.3 (street detour) / 5 m/s (a bike in traffic).
+ * "K=20 nearest": each order may only take its 20 nearest drivers (what the
+ * match API hands the solver), every other pair forbidden. "dense": every
+ * pair feasible. Each timed run solves a fresh problem (its own seed); the
+ * matrices are built before the clock starts.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { munkres } from 'munkres';
+import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../src/dispatch/assignment-solver.js';
+import { DispatchPool } from '../src/dispatch/dispatch-pool.js';
+import { mulberry32 } from './lib/prng.js';
+
+const quick = process.argv.includes('--quick');
+const AREA_M = 10_000;
+const DETOUR = 1.3;
+const SPEED_MPS = 5;
+const K = 20;
+const TARGET_MS = 80;
+/** munkres runs are cut short once one solve of a shape takes longer than this. */
+const MUNKRES_BUDGET_MS = 5_000;
+
+interface Shape {
+  rows: number;
+  cols: number;
+  /** Nearest drivers feasible per order; undefined: dense. */
+  k: number | undefined;
+  runs: number;
+}
+
+const SHAPES: Shape[] = [
+  { rows: 100, cols: 100, k: K, runs: 50 },
+  { rows: 100, cols: 100, k: undefined, runs: 50 },
+  { rows: 1000, cols: 1000, k: K, runs: 15 },
+  { rows: 1000, cols: 1000, k: undefined, runs: 15 },
+  { rows: 200, cols: 2000, k: K, runs: 20 },
+  { rows: 200, cols: 2000, k: undefined, runs: 20 },
+].map((s) => ({ ...s, runs: quick ? Math.min(5, s.runs) : s.runs }));
+
+/** A row-major orders × drivers ETA matrix; with `k`, all but each order's k nearest drivers are forbidden. */
+function problem(seed: number, rows: number, cols: number, k: number | undefined): Float64Array {
+  const rand = mulberry32(seed);
+  const point = (): [number, number] => [rand() * AREA_M, rand() * AREA_M];
+  const orders = Array.from({ length: rows }, point);
+  const drivers = Array.from({ length: cols }, point);
+  const cost = new Float64Array(rows * cols);
+  const row = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const [ox, oy] = orders[r]!;
+    for (let c = 0; c < cols; c++) {
+      const [dx, dy] = drivers[c]!;
+      row[c] = (Math.hypot(ox - dx, oy - dy) * DETOUR) / SPEED_MPS;
+    }
+    const cutoff = k === undefined || k >= cols ? Infinity : row.slice().sort()[k - 1]!;
+    for (let c = 0; c < cols; c++) cost[r * cols + c] = row[c]! <= cutoff ? row[c]! : Infinity;
+  }
+  return cost;
+}
+
+/**
+ * The same contract as solveAssignment through `munkres`: it gets the same
+ * big-M matrix (a plain number matrix as rows of Float64Array views) and its
+ * forbidden pairs are dropped afterwards. The conversion is timed with it.
+ */
+function munkresAssignment(cost: Float64Array, rows: number, cols: number): Int32Array {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of cost) {
+    if (x < FORBIDDEN) {
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+  }
+  const bigM = (Math.min(rows, cols) + 1) * (max - min) + 1;
+  const shifted = cost.map((x) => (x < FORBIDDEN ? x - min : bigM));
+  const matrix = Array.from({ length: rows }, (_, r) => shifted.subarray(r * cols, (r + 1) * cols));
+  const result = new Int32Array(rows).fill(-1);
+  for (const [r, c] of munkres(matrix)) if (cost[r * cols + c]! < FORBIDDEN) result[r] = c;
+  return result;
+}
+
+function assigned(a: Int32Array): number {
+  let n = 0;
+  for (const c of a) if (c >= 0) n++;
+  return n;
+}
+
+/** Nearest-rank percentile of a sample, ms. */
+function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+const fmt = (ms: number): string => (Number.isFinite(ms) ? (ms < 10 ? ms.toFixed(2) : ms.toFixed(1)) : 'n/a');
+const timing = (s: number[]): string => (s.length === 0 ? 'skipped' : `${fmt(percentile(s, 0.5))} / ${fmt(percentile(s, 0.95))}`);
+
+function machine(): string {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
+  } catch {
+    // not Linux: os.cpus() already named the model
+  }
+  return `${os.availableParallelism()} × ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; Node.js ${process.version}`;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const pool = new DispatchPool({ threads: 1, maxQueue: 0 });
+  const rows: string[] = [];
+  const notes: string[] = [];
+  let targetMet: boolean | undefined;
+  try {
+    for (const shape of SHAPES) {
+      const { rows: n, cols: m, k, runs } = shape;
+      const label = `${n} × ${m}, ${k === undefined ? 'dense' : `K=${k} nearest`}`;
+      const seeds = Array.from({ length: runs }, (_, i) => 1000 * n + m + i);
+      const inThread: number[] = [];
+      const inPool: number[] = [];
+      const withMunkres: number[] = [];
+      let batchTotal = 0;
+      let greedyTotal = 0;
+      let batchAssigned = 0;
+      let greedyAssigned = 0;
+      let munkresAgrees = true;
+
+      // Warm-up: JIT the solver and start the worker before anything is timed.
+      const warm = problem(1, n, m, k);
+      solveAssignment(warm, n, m);
+      await pool.solve(warm.slice(), n, m);
+
+      for (const seed of seeds) {
+        const cost = problem(seed, n, m, k);
+        let t = performance.now();
+        const solved = solveAssignment(cost, n, m);
+        inThread.push(performance.now() - t);
+
+        const copy = cost.slice();
+        t = performance.now();
+        await pool.solve(copy, n, m);
+        inPool.push(performance.now() - t);
+
+        const greedy = greedyAssignment(cost, n, m);
+        batchTotal += totalCost(cost, m, solved);
+        greedyTotal += totalCost(cost, m, greedy);
+        batchAssigned += assigned(solved);
+        greedyAssigned += assigned(greedy);
+
+        const munkresSpent = withMunkres.reduce((a, b) => a + b, 0);
+        if (withMunkres.length === 0 || (withMunkres.at(-1)! <= MUNKRES_BUDGET_MS && munkresSpent < 3 * MUNKRES_BUDGET_MS)) {
+          t = performance.now();
+          const theirs = munkresAssignment(cost, n, m);
+          withMunkres.push(performance.now() - t);
+          const same = assigned(theirs) === assigned(solved) && Math.abs(totalCost(cost, m, theirs) - totalCost(cost, m, solved)) < 1e-6 * Math.max(1, totalCost(cost, m, solved));
+          munkresAgrees &&= same;
+        }
+      }
+
+      const better = (100 * (greedyTotal - batchTotal)) / greedyTotal;
+      const perOrder = (total: number, count: number): string => (total / count).toFixed(1);
+      const median = percentile(inThread, 0.5);
+      if (n === 1000 && m === 1000) targetMet = (targetMet ?? true) && median <= TARGET_MS;
+      const row =
+        `| ${label} | ${runs} | ${timing(inThread)} | ${timing(inPool)} | ${timing(withMunkres)} (${withMunkres.length} runs)${munkresAgrees ? '' : ' **disagrees**'} ` +
+        `| ${(batchAssigned / runs).toFixed(1)} / ${(greedyAssigned / runs).toFixed(1)} ` +
+        `| ${perOrder(batchTotal, batchAssigned)} / ${perOrder(greedyTotal, greedyAssigned)} | ${better.toFixed(1)} % |`;
+      rows.push(row);
+      console.error(row);
+    }
+  } finally {
+    await pool.close();
+  }
+
+  notes.push(
+    `Target: 1000 × 1000 median in-thread solve ≤ ${TARGET_MS} ms: ${targetMet === undefined ? 'not measured' : targetMet ? 'met' : '**not met**'}.`,
+    'Times are per solve, median / p95 over the runs, each run a fresh problem. "pool" = DispatchPool with one worker: transfer in, solve, transfer out, awaited one at a time.',
+    'munkres gets the same big-M matrix; its conversion is timed with it; "disagrees" would mean a different number of assigned orders or total ETA than ours.',
+    'Batch vs greedy: orders assigned (mean per problem) and mean ETA per assigned order; "better" is the total ETA saved over greedy. With K-nearest problems batch may assign more orders than greedy (it maximises assigned orders first), and then its total includes orders greedy left unserved, so "better" understates it.',
+  );
+  console.log(`\n### Assignment solver (${quick ? 'quick' : 'full'} run, ${startedAt.toISOString()})\n`);
+  console.log(`Machine: ${machine()}.\n`);
+  console.log('| problem (orders × drivers) | runs | hexfleet in-thread ms (p50 / p95) | hexfleet via pool ms (p50 / p95) | munkres ms (p50 / p95) | orders assigned batch / greedy | ETA s per order batch / greedy | batch better by |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  console.log('');
+  for (const n of notes) console.log(`- ${n}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config-schema.js';
+import type { DriverStore } from '../geo/driver-store.js';
+import { MemoryDriverStore } from '../geo/memory-driver-store.js';
+import { RedisDriverStore } from '../geo/redis-driver-store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { InProcessEventSink } from './assignment-events.js';
+import { BatchMatcher } from './batch-matcher.js';
+import { DeadlinePoller } from './deadline-poller.js';
+import { DispatchMetrics } from './dispatch-metrics.js';
+import { DispatchPool } from './dispatch-pool.js';
+import { type DriverChannel, LocalDriverChannel } from './driver-channel.js';
+import type { EtaProvider } from './eta/eta-provider.js';
+import { GreatCircleEtaProvider } from './eta/great-circle-eta-provider.js';
+import { OsrmEtaProvider } from './eta/osrm-eta-provider.js';
+import { MatchService } from './match-service.js';
+import { MemoryOrderStore } from './memory-order-store.js';
+import { OrderSaga } from './order-saga.js';
+import type { OrderStore } from './order-store.js';
+import { RedisDriverChannel } from './redis-driver-channel.js';
+import { RedisOrderStore } from './redis-order-store.js';
+
+export interface Dispatch {
+  orders: OrderStore;
+  saga: OrderSaga;
+  match: MatchService;
+  channel: DriverChannel;
+  events: InProcessEventSink;
+  pool: DispatchPool;
+  poller: DeadlinePoller;
+  metrics: DispatchMetrics;
+  close(): Promise<void>;
+}
+
+/** The order store and driver channel that go with a driver store (same backend, same connection). */
+function backendOf(drivers: DriverStore, log: Logger): { orders: OrderStore; channel: DriverChannel } {
+  if (drivers instanceof MemoryDriverStore) return { orders: new MemoryOrderStore(drivers), channel: new LocalDriverChannel() };
+  if (drivers instanceof RedisDriverStore) {
+    return { orders: new RedisOrderStore(drivers.redis, drivers.keyPrefix), channel: new RedisDriverChannel(drivers.redis, drivers.keyPrefix, log) };
+  }
+  throw new Error(`no order store for a ${drivers.kind} driver store`);
+}
+
+/** Builds dispatch (stores, pool, ETA, saga, batch matcher, deadline poller) for one gateway. */
+export function createDispatch(config: Config, drivers: DriverStore, metrics: Metrics, log: Logger): Dispatch {
+  const { orders, channel } = backendOf(drivers, log);
+  const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue });
+  const dispatchMetrics = new DispatchMetrics(metrics.registry, {
+    poolQueue: () => pool.queueSize,
+    poolUtilization: () => pool.utilization,
+    openAssignments: async () => (await orders.openOrders().catch(() => [])).length,
+  });
+  const greatCircle = new GreatCircleEtaProvider({ detourFactor: config.etaDetourFactor / 100 });
+  const eta: EtaProvider = config.osrmUrl
+    ? new OsrmEtaProvider({
+      baseUrl: config.osrmUrl,
+      timeoutMs: config.osrmTimeoutMs,
+      retries: config.osrmRetries,
+      breakerThreshold: config.osrmBreakerThreshold,
+      halfOpenAfterMs: config.osrmHalfOpenAfterMs,
+      fallback: greatCircle,
+      hooks: {
+        onBreakerState: (state) => {
+          for (const s of ['closed', 'open', 'half-open']) dispatchMetrics.breakerState.set({ state: s }, s === state ? 1 : 0);
+          if (state !== 'closed') log.warn({ state }, 'routing service circuit breaker');
+        },
+      },
+    })
+    : greatCircle;
+  const events = new InProcessEventSink();
+  const saga = new OrderSaga({
+    orders, drivers, eta, pool, channel, events, metrics: dispatchMetrics, log,
+    options: {
+      offerTimeoutMs: config.offerTimeoutMs,
+      leaseMarginMs: config.reservationMarginMs,
+      acceptedLeaseMs: config.acceptedLeaseMs,
+      searchLeaseMs: config.searchLeaseMs,
+      maxAttempts: config.matchMaxAttempts,
+      candidates: config.matchCandidates,
+      staleMs: config.staleMs,
+      orderRetentionMs: config.orderRetentionMs,
+    },
+  });
+  const batch = new BatchMatcher(saga, pool, log, { windowMs: config.batchWindowMs, areaResolution: config.batchAreaResolution });
+  const match = new MatchService(saga, orders, batch, dispatchMetrics, config.idempotencyTtlMs);
+  const poller = new DeadlinePoller(orders, saga, log, config.deadlinePollMs);
+  poller.start();
+  return {
+    orders, saga, match, channel, events, pool, poller, metrics: dispatchMetrics,
+    async close() {
+      await poller.stop();
+      batch.close();
+      await pool.close();
+      await channel.close();
+      await orders.close();
+    },
+  };
+}
