@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { detailOf } from '../errors/error-codes.js';
+import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { OrderSaga } from './order-saga.js';
 import type { OrderStore } from './order-store.js';
 
@@ -13,21 +14,19 @@ const BATCH = 100;
  * gateway polls next acts, and the saga's compare-and-set lets one win.
  */
 export class DeadlinePoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly orders: OrderStore,
     private readonly saga: OrderSaga,
     private readonly log: Logger,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.periodic = new PeriodicTask(() => this.poll(), intervalMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.poll().then(() => undefined).finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async poll(): Promise<number> {
@@ -48,8 +47,7 @@ export class DeadlinePoller {
     return handled;
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { detailOf } from '../errors/error-codes.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { DriverStore } from './driver-store.js';
 
 /**
@@ -10,21 +11,19 @@ import type { DriverStore } from './driver-store.js';
  * the next tick.
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly store: DriverStore,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.periodic = new PeriodicTask(() => this.runOnce(), intervalMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.runOnce().finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async runOnce(): Promise<void> {
@@ -39,8 +38,7 @@ export class Sweeper {
     }
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../bench/lib/prng.js';
 import { EARTH_RADIUS_M } from '../../src/geo/geodesy.js';
 
 /**
@@ -5,17 +6,8 @@ import { EARTH_RADIUS_M } from '../../src/geo/geodesy.js';
  * Every random data set is drawn from a seeded PRNG, so a failure replays.
  */
 
-/** mulberry32: a tiny seeded PRNG, good enough for test data, returns [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG returning [0, 1) (mulberry32, shared with the benchmarks). */
+export const seededRandom = mulberry32;
 
 const RAD = Math.PI / 180;
 

@@ -1,10 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../../bench/lib/bench-redis.js';
 import { waitFor } from './wait-for.js';
+
+export { freePort };
 
 export const REDIS_MISSING =
   'redis-server was not found on PATH. Tests need a real Redis: install it with ' +
@@ -17,18 +19,6 @@ export function assertRedisInstalled(): void {
   } catch {
     throw new Error(REDIS_MISSING);
   }
-}
-
-/** A free TCP port on loopback (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**
