@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ROLES, type Role, TokenService } from './auth/tokens.js';
-import { ConfigError, configHelp, loadConfig } from './config/load-config.js';
+import { destination } from 'pino';
+import { ConfigError, configHelp, loadConfig, selectedStore } from './config/load-config.js';
+import { createDispatch } from './dispatch/create-dispatch.js';
+import { formatReport } from './dispatch/reconcile-report.js';
 import { isVehicleType, VEHICLE_TYPES } from './dispatch/vehicle.js';
 import { startGateway } from './gateway.js';
+import { createDriverStore } from './geo/create-driver-store.js';
+import { RedisDriverStore } from './geo/redis-driver-store.js';
+import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './runtime/logger.js';
 
 const USAGE = `hexfleet: real-time driver location engine
@@ -14,6 +20,11 @@ Usage:
                                             print a signed token for local use
                                             (roles: ${ROLES.join(', ')};
                                              vehicles: ${VEHICLE_TYPES.join(', ')})
+  hexfleet reconcile [--json]               find and repair, once, what the shared Redis
+                                            holds inconsistently (orphaned reservations,
+                                            stuck orders, silent accepted drivers, the
+                                            cell index); prints a table, or JSON; needs
+                                            REDIS_URL (exit 2 without it)
   hexfleet --help                           this text
 
 Configuration (environment variables):
@@ -65,6 +76,46 @@ async function token(args: string[]): Promise<void> {
   process.stdout.write(jwt + '\n');
 }
 
+/**
+ * One reconciliation against the shared Redis, from outside the gateways
+ * (which also run it every HEXFLEET_RECONCILE_INTERVAL_MS). With the memory
+ * store it refuses (exit 2) rather than report on an empty store of its own:
+ * each gateway's memory is private, and a clean report would mislead.
+ */
+async function reconcile(args: string[]): Promise<void> {
+  let json: boolean | undefined;
+  try {
+    ({ values: { json } } = parseArgs({ args, options: { json: { type: 'boolean' } } }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const config = loadConfig();
+  if (selectedStore(config) !== 'redis') {
+    throw new ConfigError(
+      'reconcile repairs the state gateways share in Redis; set REDIS_URL. With the embedded memory store ' +
+      "each gateway's state is private to it, and each reconciles itself every HEXFLEET_RECONCILE_INTERVAL_MS.",
+    );
+  }
+  // Logs (a warning per repair) go to stderr: stdout is the report.
+  const log = createLogger(config.logLevel, destination({ dest: 2, sync: true }));
+  const store = createDriverStore(config);
+  if (!(store instanceof RedisDriverStore)) throw new Error(`expected the Redis store, got ${store.kind}`);
+  store.redis.on('error', () => {}); // waitUntilReady and each call report it
+  try {
+    // A few reconnect attempts (ioredis backs off up to 1 s) before giving up.
+    await store.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));
+    const dispatch = createDispatch(config, store, new Metrics(), log, { background: false });
+    try {
+      const report = await dispatch.reconciler.run(Date.now());
+      process.stdout.write(json ? JSON.stringify(report) + '\n' : formatReport(report));
+    } finally {
+      await dispatch.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
@@ -73,6 +124,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'serve') return serve();
   if (command === 'token') return token(rest);
+  if (command === 'reconcile') return reconcile(rest);
   throw new ConfigError(`unknown command "${command}"; see hexfleet --help`);
 }
 

@@ -23,8 +23,11 @@ export interface BenchContext {
 /** Other processes below this share of one core count as quiet (a shell, an editor, the kernel). */
 const QUIET_OTHERS_PCT = 15;
 
+/** What awaitQuietMachine needs of a run's context (bench:ingest's and bench:match's both have it). */
+export type QuietContext = Pick<BenchContext, 'redis' | 'progress'> & { options: { waitQuietS: number } };
+
 /** Honours --wait-quiet before a measured window; logs what it waited for. */
-export async function awaitQuietMachine(ctx: BenchContext, phase: string, ours: ReadonlyMap<string, number>): Promise<void> {
+export async function awaitQuietMachine(ctx: QuietContext, phase: string, ours: ReadonlyMap<string, number>): Promise<void> {
   if (ctx.options.waitQuietS <= 0) return;
   const all = new Map([...ours, ['redis-server', ctx.redis.pid], ['bench', process.pid]]);
   const quiet = await waitForQuiet(all, QUIET_OTHERS_PCT, ctx.options.waitQuietS, (pct) =>

@@ -62,6 +62,8 @@ function cell(s: string): string {
 
 /** The whole report: run header, machine, and the table. */
 export function renderReport(args: {
+  /** Default "hexfleet ingest benchmark". */
+  title?: string;
   startedAt: Date;
   command: string;
   runKind: string;
@@ -71,7 +73,7 @@ export function renderReport(args: {
 }): string {
   const m = args.machine;
   const lines = [
-    `# hexfleet ingest benchmark`,
+    `# ${args.title ?? 'hexfleet ingest benchmark'}`,
     '',
     `Run ${args.startedAt.toISOString()} with \`${args.command}\` (${args.runKind}).`,
     '',

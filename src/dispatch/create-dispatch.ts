@@ -17,6 +17,7 @@ import { MatchService } from './match-service.js';
 import { MemoryOrderStore } from './memory-order-store.js';
 import { OrderSaga } from './order-saga.js';
 import type { OrderStore } from './order-store.js';
+import { Reconciler } from './reconciler.js';
 import { RedisDriverChannel } from './redis-driver-channel.js';
 import { RedisOrderStore } from './redis-order-store.js';
 
@@ -28,6 +29,7 @@ export interface Dispatch {
   events: InProcessEventSink;
   pool: DispatchPool;
   poller: DeadlinePoller;
+  reconciler: Reconciler;
   metrics: DispatchMetrics;
   close(): Promise<void>;
 }
@@ -41,8 +43,20 @@ function backendOf(drivers: DriverStore, log: Logger): { orders: OrderStore; cha
   throw new Error(`no order store for a ${drivers.kind} driver store`);
 }
 
-/** Builds dispatch (stores, pool, ETA, saga, batch matcher, deadline poller) for one gateway. */
-export function createDispatch(config: Config, drivers: DriverStore, metrics: Metrics, log: Logger): Dispatch {
+/**
+ * Deadline polls give an order this many poll intervals (at least
+ * RECONCILE_GRACE_MIN_MS) before reconciliation calls it stuck: a busy poller
+ * works through its due list in batches, and that backlog is not a fault.
+ */
+const RECONCILE_GRACE_POLLS = 10;
+const RECONCILE_GRACE_MIN_MS = 5_000;
+
+/**
+ * Builds dispatch (stores, pool, ETA, saga, batch matcher, deadline poller,
+ * reconciler) for one gateway. `background: false` (the reconcile command)
+ * starts neither the deadline poller nor the periodic reconciliation.
+ */
+export function createDispatch(config: Config, drivers: DriverStore, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
   const { orders, channel } = backendOf(drivers, log);
   const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue });
   const dispatchMetrics = new DispatchMetrics(metrics.registry, {
@@ -73,7 +87,6 @@ export function createDispatch(config: Config, drivers: DriverStore, metrics: Me
     options: {
       offerTimeoutMs: config.offerTimeoutMs,
       leaseMarginMs: config.reservationMarginMs,
-      acceptedLeaseMs: config.acceptedLeaseMs,
       searchLeaseMs: config.searchLeaseMs,
       maxAttempts: config.matchMaxAttempts,
       candidates: config.matchCandidates,
@@ -84,10 +97,18 @@ export function createDispatch(config: Config, drivers: DriverStore, metrics: Me
   const batch = new BatchMatcher(saga, pool, log, { windowMs: config.batchWindowMs, areaResolution: config.batchAreaResolution });
   const match = new MatchService(saga, orders, batch, dispatchMetrics, config.idempotencyTtlMs);
   const poller = new DeadlinePoller(orders, saga, log, config.deadlinePollMs);
-  poller.start();
+  const reconciler = new Reconciler({
+    orders, drivers, saga, metrics: dispatchMetrics, log,
+    options: { offlineMs: config.offlineMs, graceMs: Math.max(RECONCILE_GRACE_MIN_MS, RECONCILE_GRACE_POLLS * config.deadlinePollMs) },
+  });
+  if (background) {
+    poller.start();
+    if (config.reconcileIntervalMs > 0) reconciler.start(config.reconcileIntervalMs);
+  }
   return {
-    orders, saga, match, channel, events, pool, poller, metrics: dispatchMetrics,
+    orders, saga, match, channel, events, pool, poller, reconciler, metrics: dispatchMetrics,
     async close() {
+      await reconciler.stop();
       await poller.stop();
       batch.close();
       await pool.close();

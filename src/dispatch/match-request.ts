@@ -38,7 +38,8 @@ export function parseMatchRequest(body: unknown, limits: { defaultRadiusM: numbe
     const vehicle = (b.requirements as Record<string, unknown>).vehicle;
     if (vehicle !== undefined) {
       if (!Array.isArray(vehicle) || !vehicle.every(isVehicleType)) throw bad('requirements.vehicle', 'must be an array of walk, bike, scooter, car');
-      request.requirements = { vehicle: [...new Set(vehicle as VehicleType[])].sort() };
+      // An empty list requires nothing: the same request as no list (and the same hash).
+      if (vehicle.length > 0) request.requirements = { vehicle: [...new Set(vehicle as VehicleType[])].sort() };
     }
   }
   if (b.mode !== undefined) {

@@ -49,7 +49,7 @@ export class MemoryOrderStore implements OrderStore {
     }
     if (fx.extend) {
       const r = this.live(fx.extend.driverId, now);
-      if (r && r.orderId === doc.orderId && r.fence === fx.extend.fence) r.expiresAt = now + fx.extend.leaseMs;
+      if (r && r.orderId === doc.orderId && r.fence === fx.extend.fence) r.expiresAt = fx.extend.leaseMs === 0 ? Infinity : now + fx.extend.leaseMs;
     }
     const saved: OrderDoc = structuredClone({ ...doc, version: version + 1, ...(fence !== undefined ? { fence } : {}) });
     const open = isOpen(doc.state);

@@ -13,7 +13,6 @@ export interface SagaOptions {
   offerTimeoutMs: number;
   /** How long a reservation outlives its offer deadline (the lease must outlive the offer). */
   leaseMarginMs: number;
-  acceptedLeaseMs: number;
   searchLeaseMs: number;
   maxAttempts: number;
   candidates: number;
@@ -120,7 +119,12 @@ export class OrderSaga {
   async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[]): Promise<OrderDoc> {
     let current = doc;
     const refused = new Set<string>();
-    for (let round = 0; round < 3; round++) {
+    // Rounds go on until nearby() has no driver left that was not refused: a
+    // fixed number of rounds answered no_driver while free drivers waited
+    // behind the reserved ones nearest the pickup (more than 3 × candidates
+    // of them, e.g. at a busy restaurant). Each round offers, or refuses every
+    // driver it got and asks for that many more, so the loop ends.
+    for (let round = 0; ; round++) {
       if (current.attempt >= this.d.options.maxAttempts) return this.fail(current, 'max_attempts', now);
       const list = (ranked && round === 0 ? ranked : await this.candidates(current, now, refused.size))
         .filter((c) => !refused.has(c.driver.driverId));
@@ -210,7 +214,7 @@ export class OrderSaga {
       if (accept) {
         const next: OrderDoc = { ...d, state: 'accepted', updatedAt: now, history: [...d.history, { at: now, event: 'accepted', attempt: d.attempt, driverId }] };
         delete next.offerExpiresAt;
-        return { doc: next, effects: { extend: { driverId, fence: d.fence!, leaseMs: this.d.options.acceptedLeaseMs }, deadline: null }, event: 'assignment.accepted' };
+        return { doc: next, effects: { extend: { driverId, fence: d.fence!, leaseMs: 0 }, deadline: null }, event: 'assignment.accepted' };
       }
       return this.releaseToSearch(d, 'rejected', now);
     });
@@ -277,6 +281,26 @@ export class OrderSaga {
     return doc;
   }
 
+  /**
+   * Flags an accepted order whose driver has gone silent (reconciliation):
+   * a `driver_silent` history entry and an `assignment.driver_silent` event.
+   * Nothing else changes: no reassignment, the reservation stays; the driver
+   * may be riding with a dead phone, and people decide. The entry is
+   * committed like a transition, so of several gateways reconciling at once
+   * one flags it, and an order is flagged once per silence (not again while
+   * the driver's last fix, `lastSeenAt`, is older than the flag; null when
+   * the driver has no record). Returns whether this call flagged it.
+   */
+  async flagSilentDriver(doc: OrderDoc, lastSeenAt: number | null, now: number): Promise<boolean> {
+    const out = await this.transition(doc.orderId, now, (d) => {
+      if (d.state !== 'accepted' || d.driverId !== doc.driverId || isFlaggedSilent(d, lastSeenAt)) return null;
+      const reason = lastSeenAt === null ? 'no_driver_record' : 'silent_past_offline';
+      const next: OrderDoc = { ...d, updatedAt: now, history: [...d.history, { at: now, event: 'driver_silent', attempt: d.attempt, driverId: d.driverId!, reason }] };
+      return { doc: next, effects: { deadline: null }, event: 'assignment.driver_silent', reason };
+    });
+    return out !== null;
+  }
+
   /** offered → searching (owned by this process), releasing the driver: the compensation of an offer. */
   private releaseToSearch(d: OrderDoc, outcome: 'rejected' | 'expired', now: number): Change {
     const leaseUntil = now + this.d.options.searchLeaseMs;
@@ -285,7 +309,8 @@ export class OrderSaga {
       ...d, state: 'searching', leaseUntil, updatedAt: now,
       history: [...d.history, { at: now, event: history, attempt: d.attempt, driverId: d.driverId! }],
     };
-    delete next.offerExpiresAt;
+    // The released driver is history now: a searching order names no driver.
+    for (const k of ['offerExpiresAt', 'driverId', 'fence', 'distanceM', 'etaS', 'etaSource'] as const) delete next[k];
     const event: AssignmentEventType = outcome === 'rejected' ? 'assignment.rejected' : 'assignment.expired';
     return { doc: next, effects: { ...this.releaseOf(d), deadline: leaseUntil }, event };
   }
@@ -323,4 +348,9 @@ export class OrderSaga {
     if (reason) event.reason = reason;
     this.d.events.publish(event);
   }
+}
+
+/** Whether an accepted order was already flagged for its driver's current silence (see OrderSaga.flagSilentDriver). */
+export function isFlaggedSilent(doc: OrderDoc, lastSeenAt: number | null): boolean {
+  return doc.history.some((h) => h.event === 'driver_silent' && h.driverId === doc.driverId && h.at > (lastSeenAt ?? -Infinity));
 }

@@ -11,7 +11,11 @@ export interface CommitEffects {
   reserve?: { driverId: string; leaseMs: number; staleMs: number };
   /** Release the driver's reservation, but only if it is still this order's with this fence. */
   release?: { driverId: string; fence: number };
-  /** Extend the driver's reservation, only if it is this order's with this fence. */
+  /**
+   * Extend the driver's reservation, only if it is this order's with this
+   * fence; `leaseMs: 0` holds it until released (an accepted order keeps its
+   * driver until it completes or is cancelled).
+   */
   extend?: { driverId: string; fence: number; leaseMs: number };
   /** When the order next needs attention (offer deadline, search lease), or null. */
   deadline: number | null;

@@ -32,7 +32,8 @@ export interface OrderRequest {
   mode: 'immediate' | 'batch';
 }
 
-export type HistoryEvent = 'offered' | 'accepted' | 'rejected' | 'expired' | 'cancelled' | 'failed' | 'completed' | 'search_resumed';
+/** `driver_silent`: reconciliation flagged the accepted driver as silent past the offline threshold (no state change). */
+export type HistoryEvent = 'offered' | 'accepted' | 'rejected' | 'expired' | 'cancelled' | 'failed' | 'completed' | 'search_resumed' | 'driver_silent';
 
 export interface HistoryEntry {
   at: number;

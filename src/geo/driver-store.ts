@@ -92,6 +92,14 @@ export interface SweepOutcome {
   removed: number;
 }
 
+/** What repairIndex() found wrong in the cell index and how much of it it repaired. */
+export interface RepairOutcome {
+  /** Disagreements between the index and the records. */
+  found: number;
+  /** Of those, the ones repaired by this call. */
+  fixed: number;
+}
+
 export interface DriverStore {
   readonly kind: 'memory' | 'redis';
 
@@ -130,6 +138,28 @@ export interface DriverStore {
    * gateways at once.
    */
   sweep(now: number): Promise<SweepOutcome>;
+
+  /**
+   * Makes the cell index agree with the records, which are the truth
+   * (reconciliation; a healthy store has nothing to repair: this mends what a
+   * bug, a manual edit or a partial restore left). Guarantees:
+   * - an entry whose driver has no record, is out of the index, or is indexed
+   *   in another cell is removed;
+   * - an indexed record whose cell lacks its entry gets it back, or, when the
+   *   driver has been silent past offlineMs (judged at `now`), leaves the
+   *   index as sweep() would have made it; an entry that holds something
+   *   else than its record (Redis keeps a copy) is rewritten;
+   * - each disagreement is checked and repaired atomically against the
+   *   current record, so running it while pings are applied never removes a
+   *   live entry. It is not a snapshot: a disagreement created during the
+   *   run may be left for the next one.
+   * `found` counts disagreements, `fixed` those repaired; they differ only
+   * for one a backend cannot repair safely, which it leaves as it is.
+   * Idempotent; safe to run from several gateways at once (each repair is
+   * counted by the call that made it). Rejects with `store_unavailable` when
+   * the backend cannot be reached, after repairing any subset.
+   */
+  repairIndex(now: number): Promise<RepairOutcome>;
 
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
   check(): Promise<void>;

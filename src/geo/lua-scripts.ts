@@ -13,4 +13,7 @@ export function loadLuaScripts(redis: Redis): void {
   redis.defineCommand('hexfleetApplyPings', { numberOfKeys: 0, lua: read('applyPings') });
   redis.defineCommand('hexfleetNearby', { numberOfKeys: 0, lua: read('nearby') });
   redis.defineCommand('hexfleetSweep', { numberOfKeys: 0, lua: read('sweep') });
+  redis.defineCommand('hexfleetRepairIndex', { numberOfKeys: 0, lua: read('repairIndex') });
+  // No fixed key count: the first argument says how many cell keys follow.
+  redis.defineCommand('hexfleetRepairCells', { lua: read('repairCells') });
 }

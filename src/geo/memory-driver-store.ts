@@ -6,6 +6,7 @@ import {
   type DriverView,
   type NearbyDriver,
   type NearbyOptions,
+  type RepairOutcome,
   type StoreTiming,
   type SweepOutcome,
   viewOf,
@@ -129,6 +130,31 @@ export class MemoryDriverStore implements DriverStore {
       }
     }
     return { unindexed, removed };
+  }
+
+  /**
+   * Both directions in one synchronous pass, so nothing can change in
+   * between: stray ids leave their cells, then indexed records missing from
+   * their cell get back in (or out of the index when silent past offlineMs).
+   */
+  async repairIndex(now: number): Promise<RepairOutcome> {
+    let found = 0;
+    for (const [cell, ids] of this.cells) {
+      for (const id of ids) {
+        const rec = this.records.get(id);
+        if (rec?.indexed && rec.cell === cell) continue;
+        ids.delete(id);
+        found++;
+      }
+      if (ids.size === 0) this.cells.delete(cell);
+    }
+    for (const rec of this.records.values()) {
+      if (!rec.indexed || this.cells.get(rec.cell)?.has(rec.driverId)) continue;
+      found++;
+      if (now - rec.ts > this.timing.offlineMs) rec.indexed = false;
+      else this.index(rec);
+    }
+    return { found, fixed: found };
   }
 
   async check(): Promise<void> {}

@@ -8,6 +8,7 @@ import {
   type DriverView,
   type NearbyDriver,
   type NearbyOptions,
+  type RepairOutcome,
   type StoreTiming,
   type SweepOutcome,
   viewOf,
@@ -28,11 +29,17 @@ import type { RingPlanner, RingSlice } from './ring-planner.js';
 
 /** Buckets per sweep call: ~60 records each at 1M drivers, so one call stays near 10 ms. */
 const SWEEP_BUCKETS_PER_CALL = 256;
+/** Half the sweep's: repairIndex.lua also reads each indexed record's cell entry. */
+const REPAIR_BUCKETS_PER_CALL = 128;
+/** SCAN hint for cell keys; a cell holds a few dozen entries, so one repairCells call stays small too. */
+const REPAIR_SCAN_COUNT = 500;
 
 interface HexfleetRedis extends Redis {
   hexfleetApplyPings(prefix: string, payload: Buffer): Promise<number[]>;
   hexfleetNearbyBuffer(...args: (string | number)[]): Promise<(Buffer | number)[]>;
   hexfleetSweep(...args: (string | number)[]): Promise<[number, number]>;
+  hexfleetRepairIndex(...args: (string | number)[]): Promise<[number, number]>;
+  hexfleetRepairCells(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 export interface RedisDriverStoreOptions {
@@ -175,6 +182,32 @@ export class RedisDriverStore implements DriverStore {
       );
       total.unindexed += unindexed;
       total.removed += removed;
+    }
+    return total;
+  }
+
+  /**
+   * Cell side first (SCAN the cell keys, one repairCells.lua call per batch),
+   * then the record side (repairIndex.lua over bucket ranges). Every check
+   * runs inside a script, next to the record it compares with: a check done
+   * here between two round trips could race with a ping moving the driver.
+   */
+  async repairIndex(now: number): Promise<RepairOutcome> {
+    const total = { found: 0, fixed: 0 };
+    const add = ([found, fixed]: [number, number]): void => {
+      total.found += found;
+      total.fixed += fixed;
+    };
+    let cursor = '0';
+    do {
+      const [next, keys] = await redisCall(() => this.redis.scan(cursor, 'MATCH', this.keyPrefix + 'c:*', 'COUNT', REPAIR_SCAN_COUNT));
+      cursor = next;
+      if (keys.length > 0) add(await redisCall(() => this.redis.hexfleetRepairCells(keys.length, ...keys, this.keyPrefix, BUCKETS)));
+    } while (cursor !== '0');
+    const { offlineMs } = this.options.timing;
+    for (let first = 0; first < BUCKETS; first += REPAIR_BUCKETS_PER_CALL) {
+      const last = Math.min(BUCKETS, first + REPAIR_BUCKETS_PER_CALL) - 1;
+      add(await redisCall(() => this.redis.hexfleetRepairIndex(this.keyPrefix, now, offlineMs, first, last)));
     }
     return total;
   }

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../../src/dispatch/assignment-solver.js';
+import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost, type SolveOptions } from '../../src/dispatch/assignment-solver.js';
 import { mulberry32 } from '../../bench/lib/prng.js';
 
 const X = Infinity;
+
+/** Both searches must give the same optimum; `undefined` is the solver's own choice by density. */
+const METHODS: SolveOptions['method'][] = ['dense', 'sparse', undefined];
 
 function matrix(table: number[][]): { cost: Float64Array; rows: number; cols: number } {
   const rows = table.length;
@@ -175,9 +178,11 @@ describe('solveAssignment: known problems', () => {
 
   it.each(cases)('$name', ({ table, expected, total }) => {
     const { cost, rows, cols } = matrix(table);
-    const a = solveAssignment(cost, rows, cols);
-    expect(Array.from(a)).toEqual(expected);
-    expect(totalCost(cost, cols, a)).toBe(total);
+    for (const method of METHODS) {
+      const a = solveAssignment(cost, rows, cols, { method });
+      expect(Array.from(a), `method ${method}`).toEqual(expected);
+      expect(totalCost(cost, cols, a)).toBe(total);
+    }
   });
 
   it('ties: every row assigned, total is the unique optimum, and the answer is deterministic', () => {
@@ -233,11 +238,13 @@ describe('solveAssignment: random problems against brute force', () => {
     for (const pForbidden of [0, 0.2, 0.6]) {
       for (let rep = 0; rep < reps; rep++) {
         const cost = randomProblem(rand, rows, cols, pForbidden);
-        const a = solveAssignment(cost, rows, cols);
-        expectValid(cost, cols, a);
         const best = bruteForce(cost, rows, cols);
-        expect(assignedCount(a)).toBe(best.count);
-        expect(totalCost(cost, cols, a)).toBe(best.total);
+        for (const method of METHODS) {
+          const a = solveAssignment(cost, rows, cols, { method });
+          expectValid(cost, cols, a);
+          expect(assignedCount(a), `method ${method}`).toBe(best.count);
+          expect(totalCost(cost, cols, a), `method ${method}`).toBe(best.total);
+        }
       }
     }
   });
@@ -248,11 +255,33 @@ describe('solveAssignment: random problems against brute force', () => {
       const cols = 2 + Math.floor(rand() * 6);
       const cost = new Float64Array(rows * cols);
       for (let k = 0; k < cost.length; k++) cost[k] = [0.5, 1.25, X][Math.floor(rand() * 3)]!;
-      const a = solveAssignment(cost, rows, cols);
-      expectValid(cost, cols, a);
       const best = bruteForce(cost, rows, cols);
-      expect(assignedCount(a)).toBe(best.count);
-      expect(totalCost(cost, cols, a)).toBe(best.total);
+      for (const method of METHODS) {
+        const a = solveAssignment(cost, rows, cols, { method });
+        expectValid(cost, cols, a);
+        expect(assignedCount(a), `method ${method}`).toBe(best.count);
+        expect(totalCost(cost, cols, a), `method ${method}`).toBe(best.total);
+      }
+    }
+  });
+});
+
+describe('solveAssignment: dense and sparse searches agree on larger problems', () => {
+  it.each([
+    [40, 60, 0],
+    [60, 40, 0.5],
+    [50, 50, 0.9],
+    [30, 90, 0.97],
+  ])('%i × %i with %d forbidden', (rows, cols, pForbidden) => {
+    const rand = mulberry32(rows * 1000 + cols);
+    for (let rep = 0; rep < 10; rep++) {
+      const cost = randomProblem(rand, rows, cols, pForbidden);
+      const dense = solveAssignment(cost, rows, cols, { method: 'dense' });
+      const sparse = solveAssignment(cost, rows, cols, { method: 'sparse' });
+      expectValid(cost, cols, dense);
+      expectValid(cost, cols, sparse);
+      expect(assignedCount(sparse)).toBe(assignedCount(dense));
+      expect(totalCost(cost, cols, sparse)).toBe(totalCost(cost, cols, dense));
     }
   });
 });

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DispatchPool, resolveWorkerFile } from '../../src/dispatch/dispatch-pool.js';
@@ -18,10 +19,18 @@ describe('DispatchPool (real worker threads)', () => {
   let pool: DispatchPool;
 
   beforeAll(() => {
-    // The workers load compiled JavaScript: build it from the current sources.
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+    // The workers load compiled JavaScript, which the global setup builds
+    // (`npm run build`) before any test file starts. Rebuilding here would
+    // rewrite dist/ under test files running in parallel that spawn dist/src/cli.js.
+    for (const name of ['dispatch-worker', 'assignment-solver']) {
+      const compiled = join(root, 'dist/src/dispatch', `${name}.js`);
+      const source = join(root, 'src/dispatch', `${name}.ts`);
+      if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {
+        throw new Error(`${compiled} is missing or older than ${source}; run \`npm run build\``);
+      }
+    }
     pool = new DispatchPool({ threads: 2, maxQueue: 8 });
-  }, 180_000);
+  });
 
   afterAll(async () => {
     await pool?.close();

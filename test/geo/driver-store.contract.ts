@@ -10,6 +10,7 @@ import type {
   StoreTiming,
 } from '../../src/geo/driver-store.js';
 import { distanceM, quantize, quantizeMetric } from '../../src/geo/geodesy.js';
+import type { IndexTamper } from '../support/index-tamper.js';
 import { destination } from './geo-fixtures.js';
 import {
   bruteForceNearby,
@@ -26,7 +27,7 @@ import {
 export type MakeStore = (
   timing: StoreTiming,
   resolution: number,
-) => Promise<{ store: DriverStore; cleanup: () => Promise<void> }>;
+) => Promise<{ store: DriverStore; tamper: IndexTamper; cleanup: () => Promise<void> }>;
 
 export const CONTRACT_TIMING: StoreTiming = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
 const T = CONTRACT_TIMING;
@@ -66,9 +67,11 @@ export function driverStoreContract(name: string, makeStore: MakeStore): void {
     afterEach(async () => {
       for (const cleanup of cleanups.splice(0)) await cleanup();
     });
+    const tampers = new WeakMap<DriverStore, IndexTamper>();
     async function open(resolution = 9): Promise<DriverStore> {
-      const { store, cleanup } = await makeStore(T, resolution);
+      const { store, tamper, cleanup } = await makeStore(T, resolution);
       cleanups.push(cleanup);
+      tampers.set(store, tamper);
       return store;
     }
     async function idsNear(store: DriverStore, at: [number, number], radiusM: number, options: Partial<NearbyOptions> = {}, now = NOW): Promise<string[]> {
@@ -320,6 +323,104 @@ export function driverStoreContract(name: string, makeStore: MakeStore): void {
         expect(await store.sweep(NOW + T.retentionMs + 1)).toEqual({ unindexed: 0, removed: 5 });
         for (const c of cases) expect(await store.get(c.id, NOW)).toBeNull();
         expect(await idsNear(store, at(0), 1_000, { includeStale: true })).toEqual([]);
+      });
+    });
+
+    describe('repairIndex: the index is made to agree with the records', () => {
+      const [A, B] = [berlin(0), berlin(900)] as const; // 900 m apart: two cells at resolution 9
+      const cellOf = (at: [number, number]): string => latLngToCell(quantize(at[0]), quantize(at[1]), 9);
+      const silent = NOW - T.offlineMs - 1;
+      const put = (store: DriverStore, id: string, seq: number, at: [number, number], ts = NOW): Promise<unknown> =>
+        store.applyBatches([{ driverId: id, pings: [ping(seq, at, ts, 'available')] }], NOW);
+      const cases: {
+        name: string;
+        arrange: (store: DriverStore, tamper: IndexTamper) => Promise<void>;
+        found: number;
+        /** After the repair: the drivers nearby() finds within 1.5 km (stale ones too; a driver twice if indexed twice). */
+        nearA: string[];
+        nearB: string[];
+        indexed: Record<string, boolean>;
+      }[] = [
+        {
+          name: 'an entry left behind in the cell the driver moved out of',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await put(store, 'drv-1', 2, B);
+            await tamper.addEntry(cellOf(A), 'drv-1');
+          },
+          found: 1, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true },
+        },
+        {
+          name: 'an indexed record whose cell lacks its entry',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await tamper.removeEntry(cellOf(A), 'drv-1');
+          },
+          found: 1, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true },
+        },
+        {
+          name: 'in a wrong cell and missing from its own: two disagreements',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await tamper.removeEntry(cellOf(A), 'drv-1');
+            await tamper.addEntry(cellOf(B), 'drv-1');
+          },
+          found: 2, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true },
+        },
+        {
+          name: 'an entry of a driver without a record',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await tamper.addEntry(cellOf(A), 'ghost');
+          },
+          found: 1, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true },
+        },
+        {
+          name: 'an entry of a driver the sweep took out of the index',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await put(store, 'drv-2', 1, A, silent);
+            expect(await store.sweep(NOW)).toEqual({ unindexed: 1, removed: 0 });
+            await tamper.addEntry(cellOf(A), 'drv-2');
+          },
+          found: 1, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true, 'drv-2': false },
+        },
+        {
+          name: 'a record missing its entry, silent past offlineMs: it leaves the index instead',
+          arrange: async (store, tamper) => {
+            await put(store, 'drv-1', 1, A);
+            await put(store, 'drv-2', 1, B, silent);
+            await tamper.removeEntry(cellOf(B), 'drv-2');
+          },
+          found: 1, nearA: ['drv-1'], nearB: ['drv-1'], indexed: { 'drv-1': true, 'drv-2': false },
+        },
+        {
+          name: 'a consistent store: nothing to repair',
+          arrange: async (store) => {
+            await put(store, 'drv-1', 1, A);
+            await put(store, 'drv-2', 1, B);
+            await put(store, 'drv-3', 1, B, silent); // silent past offlineMs but not swept yet: not an index disagreement
+          },
+          found: 0, nearA: ['drv-1', 'drv-2', 'drv-3'], nearB: ['drv-2', 'drv-3', 'drv-1'], indexed: { 'drv-1': true, 'drv-2': true, 'drv-3': true },
+        },
+      ];
+      it.each(cases)('$name', async ({ arrange, found, nearA, nearB, indexed }) => {
+        const store = await open();
+        await arrange(store, tampers.get(store)!);
+        expect(await store.repairIndex(NOW)).toEqual({ found, fixed: found });
+        expect(await idsNear(store, A, 1_500, { includeStale: true })).toEqual(nearA);
+        expect(await idsNear(store, B, 1_500, { includeStale: true })).toEqual(nearB);
+        for (const [id, want] of Object.entries(indexed)) expect((await store.get(id, NOW))?.indexed, id).toBe(want);
+        expect(await store.repairIndex(NOW)).toEqual({ found: 0, fixed: 0 });
+      });
+
+      it('a busy, consistent city has nothing to repair (and the ids of every printable character find their records)', async () => {
+        const store = await open();
+        const ds = cityDataSet(31_337, 1_000, NOW);
+        const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+        const drivers = ds.drivers.map((d, i) => ({ ...d, driverId: i < 94 ? `${printable.slice(i)}${printable.slice(0, i)}`.slice(0, 1 + (i % 94)) : d.driverId }));
+        await applyDrivers(store, drivers, NOW);
+        expect(await store.repairIndex(NOW)).toEqual({ found: 0, fixed: 0 });
       });
     });
 

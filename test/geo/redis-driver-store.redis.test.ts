@@ -3,9 +3,10 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HexfleetError } from '../../src/errors/error-codes.js';
 import type { DriverBatch, DriverStore, StoreTiming } from '../../src/geo/driver-store.js';
-import { decodeEntry } from '../../src/geo/redis-layout.js';
+import { decodeEntry, STATUS_CODE } from '../../src/geo/redis-layout.js';
 import { RedisDriverStore } from '../../src/geo/redis-driver-store.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
+import { redisIndexTamper } from '../support/index-tamper.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { CONTRACT_TIMING, driverStoreContract } from './driver-store.contract.js';
@@ -48,12 +49,12 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-driverStoreContract('RedisDriverStore', async (timing, resolution) => {
-  const { store, cleanup } = await openStore(timing, resolution);
-  return { store, cleanup };
-});
-
 const NOW = 1_750_000_000_000;
+
+driverStoreContract('RedisDriverStore', async (timing, resolution) => {
+  const { store, redis, prefix, cleanup } = await openStore(timing, resolution);
+  return { store, tamper: redisIndexTamper(redis, `${prefix}:v1:`, NOW), cleanup };
+});
 
 describe('RedisDriverStore on a real Redis', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -122,6 +123,34 @@ describe('RedisDriverStore on a real Redis', () => {
     await exercise(3);
     await redisAgain.script('FLUSH');
     await exercise(4);
+  });
+
+  describe('repairIndex, Redis only', () => {
+    it('rewrites an entry that holds something else than its record', async () => {
+      const { store, redis, prefix } = await open();
+      await store.applyBatches([{ driverId: 'drv-1', vehicle: 'bike', pings: [{ seq: 1, lat: 52.52, lng: 13.405, ts: NOW, status: 'available' }] }], NOW);
+      const { cell } = (await store.get('drv-1', NOW))!;
+      const key = `${prefix}:v1:c:${cell}`;
+      const good = (await redis.hgetBuffer(key, 'drv-1'))!;
+      const bad = Buffer.from(good);
+      bad.writeUInt8(STATUS_CODE.busy, 16);
+      await redis.hset(key, 'drv-1', bad);
+      expect(await store.nearby(52.52, 13.405, 10, { limit: 5, status: 'available' }, NOW)).toEqual([]);
+
+      expect(await store.repairIndex(NOW)).toEqual({ found: 1, fixed: 1 });
+      expect((await redis.hgetBuffer(key, 'drv-1'))!.equals(good)).toBe(true);
+      expect((await store.nearby(52.52, 13.405, 10, { limit: 5, status: 'available' }, NOW)).map((d) => d.driverId)).toEqual(['drv-1']);
+      expect(await store.repairIndex(NOW)).toEqual({ found: 0, fixed: 0 });
+    });
+
+    it('reports an entry whose id is not ASCII but leaves it (its record bucket cannot be computed in Lua)', async () => {
+      const { store, redis, prefix } = await open();
+      // The driver socket accepts only printable ASCII ids; the store API does not check.
+      await store.applyBatches([{ driverId: 'fahrer-ö', pings: [{ seq: 1, lat: 52.52, lng: 13.405, ts: NOW, status: 'available' }] }], NOW);
+      const { cell } = (await store.get('fahrer-ö', NOW))!;
+      for (let run = 0; run < 2; run++) expect(await store.repairIndex(NOW)).toEqual({ found: 1, fixed: 0 });
+      expect(await redis.hexists(`${prefix}:v1:c:${cell}`, 'fahrer-ö')).toBe(1);
+    });
   });
 
   describe('a batch is atomic: a driver is never in two cells', () => {

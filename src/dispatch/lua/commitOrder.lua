@@ -13,7 +13,7 @@
   ARGV[9]  reserve driverId or ""  ARGV[10] its record bucket
   ARGV[11] reserve lease ms      ARGV[12] stale ms
   ARGV[13] release driverId or ""  ARGV[14] release fence
-  ARGV[15] extend driverId or ""   ARGV[16] extend fence   ARGV[17] extend lease ms
+  ARGV[15] extend driverId or ""   ARGV[16] extend fence   ARGV[17] extend lease ms (0: no expiry)
   Returns: { 1, newVersion, fence or -1 }  or  { 0, reason }
            reason: conflict | driver_unavailable | driver_reserved
 
@@ -49,7 +49,9 @@ if ARGV[13] ~= '' then
 end
 if ARGV[15] ~= '' then
   local rkey = p .. 'res:' .. ARGV[15]
-  if redis.call('GET', rkey) == id .. ' ' .. ARGV[16] then redis.call('PEXPIRE', rkey, ARGV[17]) end
+  if redis.call('GET', rkey) == id .. ' ' .. ARGV[16] then
+    if ARGV[17] == '0' then redis.call('PERSIST', rkey) else redis.call('PEXPIRE', rkey, ARGV[17]) end
+  end
 end
 
 redis.call('HSET', okey, 'doc', ARGV[4], 'v', v + 1)
