@@ -81,10 +81,10 @@ export class BatchMatcher {
     const cost = new Float64Array(rows * width).fill(Infinity);
     lists.forEach((list, i) => list.forEach((c) => (cost[i * width + cols.get(c.driver.driverId)!] = c.etaS)));
     const assignment = await this.pool.solve(cost, rows, width);
+    const ids = [...cols.keys()];
     const taken = new Map<string, number>();
-    lists.forEach((list, i) => {
-      const col = assignment[i]!;
-      if (col >= 0) taken.set([...cols.keys()][col]!, i);
+    assignment.forEach((col, i) => {
+      if (col >= 0) taken.set(ids[col]!, i);
     });
     return lists.map((list, i) => {
       const mine = list.filter((c) => taken.get(c.driver.driverId) === i);
