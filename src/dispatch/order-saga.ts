@@ -171,7 +171,9 @@ export class OrderSaga {
     this.emit('assignment.offered', saved, now);
     this.d.metrics.offers.inc({ outcome: 'offered' });
     const { request } = saved;
-    await this.d.channel
+    // Not awaited: the answer to the order service need not wait for the publish,
+    // and an offer that never arrives simply expires and moves on.
+    void this.d.channel
       .send(driverId, { type: 'offer', orderId: saved.orderId, pickup: request.pickup, ...(request.dropoff ? { dropoff: request.dropoff } : {}), expiresAt: offerExpiresAt })
       .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message, orderId: saved.orderId, driverId }, 'offer not published; it will expire'));
     return { kind: 'offered', doc: saved };
