@@ -20,6 +20,7 @@ import { awaitQuietMachine } from './lib/context.js';
 import { GatewayProcess, metricSum, type Scrape } from './lib/gateway-process.js';
 import { Histogram } from './lib/histogram.js';
 import type { MatchContext } from './lib/match-context.js';
+import { NOISY_OTHERS_PCT } from './lib/match-options.js';
 import type { MatchLoadConfig, MatchLoadKind, MatchRunMessage, MatchRunResult, StatusCounts } from './lib/match-messages.js';
 import type { Message } from './lib/children.js';
 import { CpuWindow, statusBytes } from './lib/proc-stats.js';
@@ -45,8 +46,12 @@ interface RunOutcome {
   rss: number;
   peakRss: number;
   gatewayMeanMs: number;
+  /** Redis commands over the window (INFO commandstats): name → calls and CPU µs. */
+  redisCommands: Map<string, { calls: number; usec: number }>;
   openAfter: number;
   reservedAfter: number;
+  /** Other processes' CPU (% of one core) in the noisier attempts measured before this one and dropped. */
+  dropped: number[];
 }
 
 export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
@@ -68,8 +73,17 @@ export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
       { kind: 'closed', label: `max throughput (closed loop, ${o.maxConnections} connections)`, connections: o.maxConnections },
     ];
     for (const [i, run] of runs.entries()) {
-      const warmupS = o.warmupS + (i === 0 ? o.prewarmS : 0);
-      outcomes.push(await measure(ctx, gw, lg, run.kind, run.label, run.connections, warmupS));
+      const attempts: RunOutcome[] = [];
+      for (let a = 0; a <= o.noisyRetries; a++) {
+        const warmupS = o.warmupS + (i === 0 && a === 0 ? o.prewarmS : 0);
+        const x = await measure(ctx, gw, lg, run.kind, run.label, run.connections, warmupS);
+        attempts.push(x);
+        if (x.othersPct <= NOISY_OTHERS_PCT) break;
+        if (a < o.noisyRetries) ctx.progress.log(`${PHASE} ${run.kind}`, `other processes used ${fmtPct(x.othersPct)} of one core during the window: measuring again`);
+      }
+      const best = attempts.reduce((q, x) => (x.othersPct < q.othersPct ? x : q));
+      best.dropped = attempts.filter((x) => x !== best).map((x) => x.othersPct);
+      outcomes.push(best);
     }
   } finally {
     await lg.stop();
@@ -90,8 +104,10 @@ async function measure(
   await lg.next('measuring', (warmupS + 120) * 1000);
   const cpu = new CpuWindow(new Map([['gateway', gw.pid], ['redis-server', ctx.redis.pid], ['match-loadgen', lg.pid], ['bench', process.pid]]));
   const first = await gw.scrape();
+  const statsBefore = await commandStats(ctx);
   await lg.next('measured', (o.durationS + 60) * 1000);
   const c = cpu.end();
+  const statsAfter = await commandStats(ctx);
   const rss = statusBytes(gw.pid, 'VmRSS');
   const peakRss = statusBytes(gw.pid, 'VmHWM');
   const last = await gw.scrape();
@@ -110,7 +126,8 @@ async function measure(
     kind, label, r, connections, matchesPerS: o.rate,
     cpu: c.perProcess, othersPct: c.othersPct, machineBusyPct: c.machineBusyPct, rss, peakRss,
     gatewayMeanMs: meanMs(first, last, 'hexfleet_match_seconds'),
-    openAfter, reservedAfter,
+    redisCommands: diffStats(statsBefore, statsAfter),
+    openAfter, reservedAfter, dropped: [],
   };
   const h = latencyOf(outcome);
   ctx.progress.log(phase, `${fmtInt(okPerS(r))} matches/s, p50 ${fmtMs(h.percentile(0.5))} ms, p99 ${fmtMs(h.percentile(0.99))} ms; gateway ${fmtPct(c.perProcess.get('gateway') ?? NaN)} CPU`);
@@ -126,6 +143,26 @@ async function countKeys(ctx: MatchContext, pattern: string): Promise<number> {
     n += keys.length;
   } while (cursor !== '0');
   return n;
+}
+
+/** INFO commandstats: command → calls and total CPU µs inside Redis. */
+async function commandStats(ctx: MatchContext): Promise<Map<string, { calls: number; usec: number }>> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const [k, v] of Object.entries(await ctx.redis.info('commandstats'))) {
+    const calls = /calls=(\d+)/.exec(v);
+    const usec = /usec=(\d+)/.exec(v);
+    if (calls && usec) out.set(k.replace(/^cmdstat_/, ''), { calls: Number(calls[1]), usec: Number(usec[1]) });
+  }
+  return out;
+}
+
+function diffStats(a: Map<string, { calls: number; usec: number }>, b: Map<string, { calls: number; usec: number }>): Map<string, { calls: number; usec: number }> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const [k, v] of b) {
+    const p = a.get(k) ?? { calls: 0, usec: 0 };
+    if (v.calls > p.calls) out.set(k, { calls: v.calls - p.calls, usec: v.usec - p.usec });
+  }
+  return out;
 }
 
 /** Mean of a Prometheus histogram between two scrapes, in ms. */
@@ -214,10 +251,26 @@ function rows(ctx: MatchContext, outcomes: RunOutcome[]): Row[] {
       value: `${Object.entries(r.drain).map(([k, n]) => `${k}: ${fmtInt(n)}`).join(', ') || 'none'}; ${fmtInt(x.openAfter)} / ${fmtInt(x.reservedAfter)}`,
     });
     out.push({ scenario: s, figure: 'gateway CPU / RSS at the end (peak)', value: `${fmtPct(x.cpu.get('gateway') ?? NaN)} of one core (all its threads) / ${fmtMB(x.rss)} (${fmtMB(x.peakRss)})` });
+    // CPU time per answered match and its cancel: what one more match/s costs each process.
+    const per = (name: string): string => fmtMs(((x.cpu.get(name) ?? NaN) / 100 / ok) * 1000);
+    out.push({
+      scenario: s,
+      figure: 'CPU per match + its cancel: gateway / Redis / load generator (ms of one core)',
+      value: `${per('gateway')} / ${per('redis-server')} / ${per('match-loadgen')} ms`,
+    });
+    const okCount = r.matchStatus['200'] ?? 0;
+    const commands = [...x.redisCommands].filter(([k]) => k !== 'info').sort(([, a], [, b]) => b.usec - a.usec).slice(0, 6);
+    out.push({
+      scenario: s,
+      figure: 'Redis commands per match + its cancel, top 6 by CPU: calls (µs per call) (INFO commandstats; EVALSHA = every Lua script, including the commands it runs, which are also counted on their own)',
+      value: commands.map(([k, v]) => `${k} ${(v.calls / okCount).toFixed(2)} (${(v.usec / v.calls).toFixed(1)})`).join(', '),
+    });
     out.push({
       scenario: s,
       figure: 'CPU: Redis / load generator / other processes (% of one core); machine busy',
-      value: `${fmtPct(x.cpu.get('redis-server') ?? NaN)} / ${fmtPct(x.cpu.get('match-loadgen') ?? NaN)} / ${fmtPct(x.othersPct)}; ${fmtPct(x.machineBusyPct)} of all cores`,
+      value:
+        `${fmtPct(x.cpu.get('redis-server') ?? NaN)} / ${fmtPct(x.cpu.get('match-loadgen') ?? NaN)} / ${fmtPct(x.othersPct)}; ${fmtPct(x.machineBusyPct)} of all cores` +
+        (x.dropped.length > 0 ? ` (the quietest of ${x.dropped.length + 1} attempts; other processes used ${x.dropped.map(fmtPct).join(', ')} in the others)` : ''),
     });
     out.push({ scenario: s, figure: 'CPU-bound processes', value: cpuBound(x.cpu) });
   }

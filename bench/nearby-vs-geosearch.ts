@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { awaitQuietMachine } from './lib/context.js';
 import { Histogram } from './lib/histogram.js';
 import type { MatchContext } from './lib/match-context.js';
+import { NOISY_OTHERS_PCT } from './lib/match-options.js';
 import { type Area, pointIn } from './lib/driver-sim.js';
 import { mulberry32 } from './lib/prng.js';
 import { CpuWindow } from './lib/proc-stats.js';
@@ -60,6 +61,8 @@ interface Tally {
   latency: Histogram;
   redisCpuS: number;
   clientCpuS: number;
+  /** CPU-seconds the rest of the machine used meanwhile (other engineers' work on a shared machine). */
+  othersCpuS: number;
 }
 
 export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
@@ -105,12 +108,20 @@ export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
       // JIT and connection warm-up for both sides, not counted.
       await measure(ctx, viaNearby, shape, emptyTally(), WARMUP_S, QUERY_SEED - 1);
       await measure(ctx, viaGeosearch, shape, emptyTally(), WARMUP_S, QUERY_SEED - 1);
-      const a = emptyTally();
-      const b = emptyTally();
-      for (let round = 0; round < ROUNDS; round++) {
-        await measure(ctx, viaNearby, shape, a, o.nearbyS / ROUNDS, QUERY_SEED + round);
-        await measure(ctx, viaGeosearch, shape, b, o.nearbyS / ROUNDS, QUERY_SEED + round);
+      const attempts: [Tally, Tally][] = [];
+      for (let attempt = 0; attempt <= o.noisyRetries; attempt++) {
+        const a = emptyTally();
+        const b = emptyTally();
+        for (let round = 0; round < ROUNDS; round++) {
+          await measure(ctx, viaNearby, shape, a, o.nearbyS / ROUNDS, QUERY_SEED + round);
+          await measure(ctx, viaGeosearch, shape, b, o.nearbyS / ROUNDS, QUERY_SEED + round);
+        }
+        attempts.push([a, b]);
+        if (noise(a, b) <= NOISY_OTHERS_PCT) break;
+        if (attempt < o.noisyRetries) ctx.progress.log(PHASE, `${shape.name}: other processes used ${fmtPct(noise(a, b))} of one core: measuring again`);
       }
+      const [a, b] = attempts.reduce((q, x) => (noise(...x) < noise(...q) ? x : q));
+      const dropped = attempts.filter(([x]) => x !== a).map((x) => fmtPct(noise(...x)));
       const qa = a.queries / a.seconds;
       const qb = b.queries / b.seconds;
       const ratio = qa / qb;
@@ -118,7 +129,11 @@ export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
       const agree = await agreement(fleet.area, viaNearby, viaGeosearch, shape, o.agreementSample);
       const name = `${PHASE}: ${shape.name}`;
       rows.push(
-        { scenario: name, figure: 'nearby() queries/s', value: describe(a) },
+        {
+          scenario: name,
+          figure: 'nearby() queries/s',
+          value: describe(a) + (dropped.length > 0 ? ` — the quietest of ${dropped.length + 1} attempts (other processes used ${dropped.join(', ')} in the others)` : ''),
+        },
         { scenario: name, figure: 'GEOSEARCH queries/s (baseline)', value: describe(b) },
         {
           scenario: name,
@@ -173,8 +188,13 @@ async function warmRingCache(ctx: MatchContext, cells: [number, number][], shape
   await Promise.all(Array.from({ length: ctx.options.nearbyConcurrency }, lane));
 }
 
+/** Other processes' CPU over both sides' windows, % of one core. */
+function noise(a: Tally, b: Tally): number {
+  return ((a.othersCpuS + b.othersCpuS) / (a.seconds + b.seconds)) * 100;
+}
+
 function emptyTally(): Tally {
-  return { queries: 0, seconds: 0, returned: 0, latency: new Histogram(), redisCpuS: 0, clientCpuS: 0 };
+  return { queries: 0, seconds: 0, returned: 0, latency: new Histogram(), redisCpuS: 0, clientCpuS: 0, othersCpuS: 0 };
 }
 
 function describe(t: Tally): string {
@@ -182,7 +202,7 @@ function describe(t: Tally): string {
   return (
     `${fmtInt(qps)} (latency p50 / p99 ${fmtMs(t.latency.percentile(0.5))} / ${fmtMs(t.latency.percentile(0.99))} ms, ` +
     `${(t.returned / t.queries).toFixed(1)} drivers per answer; Redis ${fmtPct((t.redisCpuS / t.seconds) * 100)}, ` +
-    `client ${fmtPct((t.clientCpuS / t.seconds) * 100)} of one core)`
+    `client ${fmtPct((t.clientCpuS / t.seconds) * 100)}, other processes ${fmtPct((t.othersCpuS / t.seconds) * 100)} of one core)`
   );
 }
 
@@ -209,6 +229,7 @@ async function measure(ctx: MatchContext, query: Query, shape: Shape, into: Tall
   into.seconds += wallS;
   into.redisCpuS += ((c.perProcess.get('redis-server') ?? NaN) / 100) * wallS;
   into.clientCpuS += ((c.perProcess.get('bench') ?? NaN) / 100) * wallS;
+  into.othersCpuS += (c.othersPct / 100) * wallS;
 }
 
 /**

@@ -16,7 +16,7 @@ const USAGE = `hexfleet: real-time driver location engine
 
 Usage:
   hexfleet [serve]                          run the gateway (default)
-  hexfleet token --role ROLE --sub ID [--ttl SECONDS] [--vehicle TYPE]
+  hexfleet token --role ROLE --sub ID [--ttl SECONDS] [--vehicle TYPE] [--orders ID,ID]
                                             print a signed token for local use
                                             (roles: ${ROLES.join(', ')};
                                              vehicles: ${VEHICLE_TYPES.join(', ')})
@@ -53,9 +53,9 @@ async function serve(): Promise<void> {
 }
 
 async function token(args: string[]): Promise<void> {
-  let values: { role?: string; sub?: string; ttl?: string; vehicle?: string };
+  let values: { role?: string; sub?: string; ttl?: string; vehicle?: string; orders?: string };
   try {
-    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, vehicle: { type: 'string' } } }));
+    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, vehicle: { type: 'string' }, orders: { type: 'string' } } }));
   } catch (err) {
     // An unknown or incomplete option is a usage error like the others: exit 2, not 1.
     throw new ConfigError((err as Error).message);
@@ -71,8 +71,15 @@ async function token(args: string[]): Promise<void> {
   if (values.vehicle !== undefined && !isVehicleType(values.vehicle)) {
     throw new ConfigError(`--vehicle must be one of ${VEHICLE_TYPES.join(', ')}`);
   }
-  const claims = { role: values.role as Role, sub: values.sub, ttlS };
-  const jwt = await new TokenService(config.jwtSecret).sign(values.vehicle ? { ...claims, vehicle: values.vehicle } : claims);
+  const claims = {
+    role: values.role as Role,
+    sub: values.sub,
+    ttlS,
+    ...(values.vehicle ? { vehicle: values.vehicle } : {}),
+    // A customer token lists the orders it may watch on /v1/track.
+    ...(values.orders ? { orders: values.orders.split(',').filter(Boolean) } : {}),
+  };
+  const jwt = await new TokenService(config.jwtSecret).sign(claims);
   process.stdout.write(jwt + '\n');
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { us_listen_socket, WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/config-schema.js';
 import { CloseCodes } from './errors/error-codes.js';
@@ -16,6 +16,10 @@ import { type DriverSocketData, driverSocketBehavior } from './ingest/driver-soc
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { Metrics } from './metrics/metrics.js';
 import { loadUws } from './runtime/load-uws.js';
+import { createTracking, type Tracking } from './tracking/create-tracking.js';
+import { lastPositions } from './tracking/position-bus.js';
+import { registerTrackingRoutes } from './tracking/tracking-routes.js';
+import { type TrackSocketData, trackingSocketBehavior } from './tracking/tracking-socket.js';
 
 export interface Gateway {
   /** The port it listens on (useful with PORT=0). */
@@ -23,6 +27,7 @@ export interface Gateway {
   store: DriverStore;
   metrics: Metrics;
   dispatch: Dispatch;
+  tracking: Tracking;
   /**
    * Graceful stop: refuses new connections, writes and acks every accepted
    * batch, closes driver sockets with 1001, then closes the store.
@@ -46,18 +51,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ store: store.kind, h3Resolution: config.h3Resolution }, `geo store: ${store.kind}`);
   if (store instanceof RedisDriverStore) watchRedis(store, log);
 
+  const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
+  const dispatch = createDispatch(config, store, metrics, log);
+  const tracking = createTracking(config, store, dispatch, metrics, log);
   const pipeline = new IngestPipeline(store, metrics, log, {
     maxPending: config.ingestMaxPending,
     maxInflight: config.ingestMaxInflight,
     flushPings: config.ingestFlushPings,
+    onApplied: (batches, outcomes) => tracking.positions.publish(lastPositions(batches, outcomes)),
   });
-  const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
-  const dispatch = createDispatch(config, store, metrics, log);
   const sockets = new Set<WebSocket<DriverSocketData>>();
+  const trackSockets = new Set<WebSocket<TrackSocketData>>();
   let shuttingDown = false;
 
   const app = uws.App();
   app.ws<DriverSocketData>('/v1/driver', driverSocketBehavior({ config, tokens, pipeline, metrics, log, sockets, dispatch }));
+  app.ws<TrackSocketData>('/v1/track', trackingSocketBehavior({ config, tokens, hub: tracking.hub, metrics: tracking.metrics, log, sockets: trackSockets }));
+  registerTrackingRoutes(app, { config, tokens, log });
   registerHealthRoutes(app, { store, metrics, log, shuttingDown: () => shuttingDown });
   registerDriverRoutes(app, { config, tokens, store, log });
   registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
@@ -75,6 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     store,
     metrics,
     dispatch,
+    tracking,
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
@@ -86,6 +97,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         ws.getUserData().closed = true;
         ws.end(CloseCodes.going_away.code, 'going_away');
       }
+      for (const ws of trackSockets) {
+        ws.getUserData().closed = true;
+        ws.end(CloseCodes.going_away.code, 'going_away');
+      }
+      await tracking.close();
+      // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
+      // (close() is in the 20.30 binding but missing from its type definitions.)
+      (app as TemplatedApp & { close(): void }).close();
       await store.close();
       log.info('hexfleet gateway stopped');
     },

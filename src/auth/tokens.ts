@@ -2,7 +2,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { isVehicleType, type VehicleType } from '../dispatch/vehicle.js';
 
-export const ROLES = ['driver', 'service', 'admin'] as const;
+/**
+ * `customer` may watch the orders of its `orders` claim on /v1/track;
+ * `tracker` may watch the one order named by its `sub` (short-lived, issued by
+ * POST /v1/orders/:id/tracking-token).
+ */
+export const ROLES = ['driver', 'service', 'admin', 'customer', 'tracker'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Who a verified token speaks for. */
@@ -14,7 +19,12 @@ export interface Principal {
   expiresAt: number | undefined;
   /** A driver's vehicle (`vehicle` claim), when the token names a known one. */
   vehicle?: VehicleType;
+  /** The order ids a `customer` token may watch (`orders` claim). */
+  orders?: readonly string[];
 }
+
+/** Most order ids one `orders` claim may list: a customer has a handful of open orders, not thousands. */
+export const MAX_ORDERS_CLAIM = 100;
 
 /** Why a token was refused: `unauthorized` (no valid token) or `forbidden` (valid, wrong role). */
 export class TokenError extends Error {
@@ -36,8 +46,11 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(claims: { role: Role; sub: string; ttlS?: number; vehicle?: VehicleType }): Promise<string> {
-    const jwt = new SignJWT(claims.vehicle ? { role: claims.role, vehicle: claims.vehicle } : { role: claims.role })
+  async sign(claims: { role: Role; sub: string; ttlS?: number; vehicle?: VehicleType; orders?: readonly string[] }): Promise<string> {
+    const payload: Record<string, unknown> = { role: claims.role };
+    if (claims.vehicle) payload.vehicle = claims.vehicle;
+    if (claims.orders) payload.orders = [...claims.orders];
+    const jwt = new SignJWT(payload)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuedAt();
@@ -85,7 +98,7 @@ export class TokenService {
 }
 
 /** The principal of verified claims, if they carry a role among `allowed` and a subject. */
-function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown; vehicle?: unknown }, allowed: readonly Role[]): Principal {
+function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown; vehicle?: unknown; orders?: unknown }, allowed: readonly Role[]): Principal {
   const role = payload.role;
   if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string') {
     throw new TokenError('unauthorized', 'the token lacks a role or a subject');
@@ -95,6 +108,13 @@ function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown; ve
   }
   const principal: Principal = { role: role as Role, sub: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
   if (isVehicleType(payload.vehicle)) principal.vehicle = payload.vehicle;
+  if (payload.orders !== undefined) {
+    const orders = payload.orders;
+    if (!Array.isArray(orders) || orders.length > MAX_ORDERS_CLAIM || !orders.every((o) => typeof o === 'string' && o !== '')) {
+      throw new TokenError('unauthorized', `the orders claim must be an array of at most ${MAX_ORDERS_CLAIM} order ids`);
+    }
+    principal.orders = orders as string[];
+  }
   return principal;
 }
 

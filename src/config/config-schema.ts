@@ -83,6 +83,12 @@ export const configSchema = {
   osrmRetries: int(2, 0, 10, 'Retries of a routing service call after transient failures (exponential backoff, full jitter).'),
   osrmBreakerThreshold: int(5, 1, 1000, 'Consecutive routing service failures that open the circuit breaker.'),
   osrmHalfOpenAfterMs: int(10 * SECOND, 100, 1 * HOUR, 'How long the breaker stays open before one probe call.'),
+  trackingTokenTtlS: int(2 * 60 * 60, 10, 7 * 24 * 60 * 60, 'Lifetime of a tracker token from POST /v1/orders/:id/tracking-token, in seconds.'),
+  degradedMs: int(10 * SECOND, 1, 1 * HOUR, 'Tracking: a driver silent for longer is shown as degraded (last-known position with its age); lost past HEXFLEET_OFFLINE_MS.'),
+  trackMaxHz: int(2, 1, 1000, 'Tracking: most position frames per second per subscriber and stream (order, or driver of an area); latest wins.'),
+  trackMaxSubscriptions: int(100, 1, 10_000, 'Tracking: orders plus areas one /v1/track connection may watch at once.'),
+  trackBufferBytes: int(64 * 1024, 1024, 64 * 1024 * 1024, 'Tracking: unsent bytes above which a subscriber gets no positions (they wait, latest wins) until it reads.'),
+  trackSlowConsumerMs: int(10 * SECOND, 10, 10 * MINUTE, 'Tracking: a subscriber above HEXFLEET_TRACK_BUFFER_BYTES for this long is closed with 4008.'),
   logLevel: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'pino log level.'),
   allowUwsFallback: bool(false, 'Start even when the native uWebSockets.js binding did not load (slow JS imitation).'),
 } as const;

@@ -39,6 +39,11 @@ export const ErrorCodes = {
   offer_expired: { retry: false, http: 409, message: 'the offer expired or was withdrawn; it changed nothing' },
   not_offered: { retry: false, http: 409, message: 'this order was not offered to you; it changed nothing' },
 
+  // Live tracking (/v1/track): sent with the orderId or bbox of the refused frame.
+  not_allowed: { retry: false, http: 403, message: 'the token does not cover this order (or areas need role admin); nothing about it is sent' },
+  invalid_bbox: { retry: false, http: 400, message: 'bbox must be [minLng, minLat, maxLng, maxLat] with lng in [-180, 180], lat in [-90, 90] and minLat <= maxLat (minLng > maxLng crosses the antimeridian)' },
+  too_many_subscriptions: { retry: false, http: 429, message: 'this connection already holds HEXFLEET_TRACK_MAX_SUBSCRIPTIONS subscriptions; unsubscribe first' },
+
   // HTTP API.
   unauthorized: { retry: false, http: 401, message: 'a valid bearer token is required' },
   forbidden: { retry: false, http: 403, message: 'the token role may not use this endpoint' },
@@ -68,7 +73,7 @@ export const CloseCodes = {
   frame_too_large: { code: 1006, retry: false, reason: 'frame larger than HEXFLEET_MAX_FRAME_BYTES: uWebSockets.js drops the connection without a close frame, so the client sees 1006' },
   protocol_violation: { code: 4400, retry: false, reason: 'too many malformed frames' },
   token_expired: { code: 4401, retry: true, reason: 'the token expired; reconnect with a fresh one' },
-  slow_consumer: { code: 4008, retry: true, reason: 'the client does not read its replies; reconnect' },
+  slow_consumer: { code: 4008, retry: true, reason: 'the client does not read its replies (tracking: its unsent bytes stayed above HEXFLEET_TRACK_BUFFER_BYTES for HEXFLEET_TRACK_SLOW_CONSUMER_MS); reconnect' },
 } as const;
 
 /** The most specific message of an error: its cause's, when it wraps one (for logs and operators, not clients). */

@@ -18,6 +18,12 @@ export interface IngestPipelineOptions {
   maxInflight: number;
   /** Most pings in one store write. */
   flushPings: number;
+  /**
+   * Called after each successful store write (and journal append), before
+   * the acks, with the write's batches and outcomes (live tracking publishes
+   * positions from it). Must not throw and must not wait.
+   */
+  onApplied?: (batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]) => void;
 }
 
 interface Waiting {
@@ -101,11 +107,22 @@ export class IngestPipeline {
     this.metrics.pendingPings.set(this.pendingPings);
   }
 
+  private notifyApplied(batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]): void {
+    if (!this.options.onApplied) return;
+    try {
+      this.options.onApplied(batches, outcomes);
+    } catch (err) {
+      // Stored is stored: a listener's bug must not turn the write into a failure.
+      this.log.error({ err }, 'onApplied listener failed');
+    }
+  }
+
   private async write(items: Waiting[], pings: number): Promise<void> {
     const batches = items.map((w) => w.batch);
     try {
       const outcomes = await this.store.applyBatches(batches, Date.now());
       if (this.journal) await this.journal.append(batches);
+      this.notifyApplied(batches, outcomes);
       const done = performance.now();
       let applied = 0;
       for (let i = 0; i < items.length; i++) {

@@ -45,10 +45,11 @@ export class GatewayProcess {
    * Starts a gateway with the test JWT secret plus `env`, and resolves once it
    * answers /readyz with 200. A port taken meanwhile is retried with another.
    */
-  static async start(cleanup: Cleanup, env: Record<string, string>): Promise<GatewayProcess> {
+  static async start(cleanup: Cleanup, env: Record<string, string>, { port: fixedPort }: { port?: number } = {}): Promise<GatewayProcess> {
     let last = '';
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const port = await unusedFixedPort();
+    // A fixed port (a gateway restarted where its clients expect it) may still be held for a moment by the previous process's sockets.
+    for (let attempt = 0; attempt < (fixedPort === undefined ? 5 : 50); attempt++) {
+      const port = fixedPort ?? (await unusedFixedPort());
       const child = spawn(process.execPath, [CLI, 'serve'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,6 +68,7 @@ export class GatewayProcess {
       if (gp.running) return gp;
       last = gp.output;
       if (!/cannot listen/.test(last)) break;
+      if (fixedPort !== undefined) await new Promise((r) => setTimeout(r, 200)); // let the port free up before the next try
     }
     throw new Error(`hexfleet serve did not start: ${last}`);
   }

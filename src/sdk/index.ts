@@ -1,0 +1,12 @@
+/**
+ * hexfleet client SDK: runs in browsers and Node.js (pass the `ws` package's
+ * WebSocket class as `options.WebSocket` where there is no global one).
+ */
+export { DriverClient, type DriverClientEvents, type DriverClientOptions, type PingInput } from './driver-client.js';
+export { TrackingClient, type TrackingClientEvents, type TrackingClientOptions } from './tracking-client.js';
+export type { ConnectionState, StateInfo, TokenSource } from './reconnecting-socket.js';
+export { SdkError } from './sdk-error.js';
+export type { BackoffOptions } from './backoff.js';
+export type { Encoding } from './wire-codec.js';
+export type { WebSocketConstructor, WebSocketLike } from './web-socket.js';
+export type * from './wire-frames.js';

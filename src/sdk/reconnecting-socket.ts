@@ -1,0 +1,249 @@
+import { type BackoffOptions, fullJitter } from './backoff.js';
+import { closePolicy, SdkError } from './sdk-error.js';
+import { TypedEmitter } from './typed-emitter.js';
+import { decodeFrame, type Encoding, encodeFrame } from './wire-codec.js';
+import type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './web-socket.js';
+
+/** `connecting` also covers the wait before the next attempt; `closed` is final. */
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** A token, or a function that fetches a fresh one (called again when the gateway says it expired). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** Why the state changed. */
+export interface StateInfo {
+  /** The gateway URL (without the token) this is about. */
+  url?: string;
+  /** Close code and reason of the socket that just ended. */
+  code?: number;
+  reason?: string;
+  /** ms until the next attempt, when one is scheduled. */
+  retryInMs?: number;
+}
+
+export interface ReconnectingSocketOptions {
+  urls: readonly string[];
+  token: TokenSource;
+  encoding: Encoding;
+  backoff: BackoffOptions;
+  connectTimeoutMs: number;
+  WebSocket: WebSocketConstructor;
+}
+
+type SocketEvents = {
+  state: (state: ConnectionState, info: StateInfo) => void;
+  open: () => void;
+  frame: (frame: unknown) => void;
+  /** The open socket ended (after `open`); `abnormal` for 1006/1009. */
+  down: (code: number, abnormal: boolean) => void;
+  error: (err: SdkError) => void;
+};
+
+/** WebSocket.CLOSED. */
+const CLOSED = 3;
+/** A close handshake with a dead peer never completes; close() does not wait longer than this. */
+const CLOSE_WAIT_MS = 2_000;
+/** A token expiring within this margin is refreshed before a connect: clocks drift and handshakes take time. */
+const TOKEN_EXPIRY_MARGIN_MS = 5_000;
+
+/**
+ * One logical connection over several gateway URLs: connects to one, and when
+ * the socket ends (or cannot open) moves on to the next URL after a
+ * full-jitter backoff, until `close()` or a close code the table says not to
+ * retry. Tokens go in `?token=` because browsers cannot set headers on a
+ * WebSocket.
+ *
+ *   connecting ──open──▶ open ──socket ends──▶ connecting (next URL, backoff) ─▶ …
+ *        └────── close() / non-retryable close code ──────▶ closed
+ */
+export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
+  state: ConnectionState = 'connecting';
+  /** The URL of the current (or last) socket. */
+  url: string;
+  private ws: WebSocketLike | undefined;
+  private urlIndex = 0;
+  private attempt = 0;
+  private token: string | undefined;
+  private forceRefresh = false;
+  private stopped = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly o: ReconnectingSocketOptions) {
+    super();
+    this.url = o.urls[0]!;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Sends a frame in the chosen encoding; false when no socket is open. */
+  send(frame: object): boolean {
+    if (this.state !== 'open' || !this.ws) return false;
+    this.ws.send(encodeFrame(frame, this.o.encoding));
+    return true;
+  }
+
+  /** The peer answered: the connection works, so the next failure starts the backoff from the bottom. */
+  healthy(): void {
+    this.attempt = 0;
+  }
+
+  /**
+   * Gives up on the current socket without waiting for a close handshake (a
+   * dead peer never answers one) and reconnects, as if it had closed with `code`.
+   */
+  abandon(code: number, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.detach(ws);
+    this.ended(code, reason, this.state === 'open');
+  }
+
+  /** Stops for good; resolves once the socket is closed (or after CLOSE_WAIT_MS for a peer that never answers). */
+  close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const ws = this.ws;
+    this.ws = undefined;
+    if (this.state === 'open') this.emit('down', 1000, false);
+    this.setState('closed', { url: this.url });
+    if (!ws) return Promise.resolve();
+    ws.onopen = ws.onmessage = null;
+    ws.onerror = () => {};
+    if (ws.readyState === CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      ws.onclose = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.close(1000, 'client closing');
+    });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.url = this.o.urls[this.urlIndex % this.o.urls.length]!;
+    this.setState('connecting', { url: this.url });
+    let token: string;
+    try {
+      token = await this.currentToken();
+    } catch (err) {
+      this.emit('error', new SdkError('token_unavailable', `the token function failed: ${err instanceof Error ? err.message : String(err)}`, { retry: true, cause: err }));
+      return this.retryLater({ url: this.url });
+    }
+    if (this.stopped) return;
+    const target = this.url + (this.url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.o.WebSocket(target);
+    } catch (err) {
+      // A malformed URL: no other attempt at it can succeed either, but another URL may.
+      this.emit('error', new SdkError('bad_url', `cannot open ${this.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.urlIndex++;
+      return this.retryLater({ url: this.url });
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    let opened = false;
+    const connectTimer = setTimeout(() => {
+      if (!opened && this.ws === ws) {
+        this.detach(ws);
+        this.ended(1006, 'connect timeout', false);
+      }
+    }, this.o.connectTimeoutMs);
+    ws.onopen = () => {
+      opened = true;
+      clearTimeout(connectTimer);
+      this.setState('open', { url: this.url });
+      this.emit('open');
+    };
+    ws.onmessage = (ev: MessageEventLike) => {
+      let frame: unknown;
+      try {
+        frame = decodeFrame(ev.data);
+      } catch (err) {
+        this.emit('error', new SdkError('bad_frame', `the gateway sent a frame that does not decode: ${String(err)}`, { cause: err }));
+        return;
+      }
+      this.emit('frame', frame);
+    };
+    ws.onerror = () => {
+      // Always followed by close, which carries the code.
+    };
+    ws.onclose = (ev: CloseEventLike) => {
+      clearTimeout(connectTimer);
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.ended(ev.code, ev.reason, opened);
+    };
+  }
+
+  private detach(ws: WebSocketLike): void {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => {}; // ws emits 'error' on a socket torn down while connecting
+    try {
+      ws.close();
+    } catch {
+      // Already closing.
+    }
+    if (this.ws === ws) this.ws = undefined;
+  }
+
+  private ended(code: number, reason: string, wasOpen: boolean): void {
+    if (wasOpen) this.emit('down', code, code === 1006 || code === 1009);
+    if (this.stopped) return;
+    const policy = closePolicy(code);
+    if (!policy.reconnect) {
+      this.stopped = true;
+      this.setState('closed', { url: this.url, code, reason });
+      this.emit('error', new SdkError(policy.name, `the gateway closed the connection with ${code} (${policy.name}); not reconnecting`, { retry: false }));
+      return;
+    }
+    if (policy.refreshToken) this.forceRefresh = true;
+    // Every failure moves to the next gateway: the one that just failed is the likeliest to fail again.
+    this.urlIndex++;
+    this.retryLater({ url: this.url, code, reason });
+  }
+
+  private retryLater(info: StateInfo): void {
+    if (this.stopped) return;
+    const delay = fullJitter(this.attempt++, this.o.backoff);
+    this.setState('connecting', { ...info, retryInMs: delay });
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private async currentToken(): Promise<string> {
+    const source = this.o.token;
+    if (typeof source === 'string') return source;
+    if (this.token === undefined || this.forceRefresh || expiresSoon(this.token)) {
+      this.token = await source();
+      this.forceRefresh = false;
+    }
+    return this.token;
+  }
+
+  /** Emits on changes only: a client failing to reach any gateway does not flood listeners. */
+  private setState(state: ConnectionState, info: StateInfo): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state, info);
+  }
+}
+
+/** True when a JWT's `exp` is past or near; false for anything that is not a readable JWT (the server decides). */
+function expiresSoon(token: string): boolean {
+  const payload = token.split('.')[1];
+  if (!payload) return false;
+  try {
+    const json = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
+    return typeof json.exp === 'number' && json.exp * 1000 - TOKEN_EXPIRY_MARGIN_MS <= Date.now();
+  } catch {
+    return false;
+  }
+}

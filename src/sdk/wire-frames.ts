@@ -1,0 +1,126 @@
+/**
+ * The frames of `/v1/driver` and `/v1/track` as the SDK sees them. Both
+ * endpoints accept JSON text or msgpack binary frames of the same shape and
+ * answer in kind; see the README for the full protocol.
+ */
+
+/** Driver status as the gateway stores it (sticky until changed). */
+export type DriverStatus = 'available' | 'busy' | 'offline';
+
+/** One GPS fix as it travels in a `pings` frame. */
+export interface WirePing {
+  /** Per-driver, strictly increasing; the store applies each seq at most once. */
+  seq: number;
+  lat: number;
+  lng: number;
+  /** Fix time, ms since the epoch. */
+  ts: number;
+  acc?: number;
+  spd?: number;
+  hdg?: number;
+  status?: DriverStatus;
+}
+
+/** A point as the dispatch API sends it. */
+export interface WirePoint {
+  lat: number;
+  lng: number;
+}
+
+// ── /v1/driver ──────────────────────────────────────────────────────────────
+
+/** Client → server: a batch of pings. */
+export interface PingsFrame {
+  type: 'pings';
+  pings: WirePing[];
+}
+
+/** Client → server: the answer to an offer. */
+export interface OfferReplyFrame {
+  type: 'offer_reply';
+  orderId: string;
+  accept: boolean;
+}
+
+/** Server → client: every non-rejected ping of the batch with seq ≤ `seq` is stored. */
+export interface AckFrame {
+  type: 'ack';
+  seq: number;
+}
+
+/**
+ * Server → client: a rejection. With `seq` for a ping (or, for
+ * `store_unavailable`/`overloaded`/`shutting_down`, the whole batch ending at
+ * `seq`); with `orderId` for an offer reply; with neither for a frame.
+ */
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  seq?: number;
+  orderId?: string;
+}
+
+/** Server → client: an order offered to this driver. */
+export interface OfferFrame {
+  type: 'offer';
+  orderId: string;
+  pickup: WirePoint;
+  dropoff?: WirePoint;
+  /** ms since the epoch; an answer after it gets `offer_expired`. */
+  expiresAt: number;
+}
+
+/** Server → client: the outcome of an `offer_reply`. */
+export interface OfferResultFrame {
+  type: 'offer_result';
+  orderId: string;
+  state: 'accepted' | 'rejected';
+}
+
+export type DriverClientFrame = PingsFrame | OfferReplyFrame;
+export type DriverServerFrame = AckFrame | ErrorFrame | OfferFrame | OfferResultFrame;
+
+// ── /v1/track ───────────────────────────────────────────────────────────────
+
+/** Client → server: start or stop watching an order. */
+export interface SubscriptionFrame {
+  type: 'subscribe' | 'unsubscribe';
+  orderId: string;
+}
+
+/** Server → client: the courier's position; `ageMs` is computed by the server when it sends the frame. */
+export interface PositionFrame {
+  type: 'position';
+  orderId: string;
+  driverId: string;
+  lat: number;
+  lng: number;
+  ts: number;
+  ageMs: number;
+  hdg?: number;
+  spd?: number;
+}
+
+/** How fresh the tracking of an order is. */
+export type TrackingState = 'waiting' | 'live' | 'degraded' | 'lost';
+
+/** Server → client: the tracking state of an order (sent on subscribe and on every change). */
+export interface StatusFrame {
+  type: 'status';
+  orderId: string;
+  state: TrackingState;
+  lastTs?: number | null;
+  ageMs?: number | null;
+}
+
+/** Server → client: a saga transition of the order (offered, accepted, …). */
+export interface AssignmentFrame {
+  type: 'assignment';
+  orderId: string;
+  state: string;
+  [field: string]: unknown;
+}
+
+export type TrackingClientFrame = SubscriptionFrame;
+export type TrackingServerFrame = PositionFrame | StatusFrame | AssignmentFrame | ErrorFrame;

@@ -1,0 +1,81 @@
+/** What POST /v1/match answered, reduced to what the simulator acts on. */
+export type MatchOutcome =
+  | { kind: 'ok'; driverId: string; state: string }
+  | { kind: 'no_driver' }
+  /** 409 match_in_flight, 503 overloaded, …: worth another try later; the simulator drops the order. */
+  | { kind: 'retryable'; code: string }
+  | { kind: 'error'; code: string };
+
+/** An order-service view of the HTTP dispatch API, with a service token. */
+export interface MatchRequestBody {
+  orderId: string;
+  pickup: { lat: number; lng: number };
+  dropoff: { lat: number; lng: number };
+}
+
+/** One HTTP call never takes longer: the gateway answers a match in milliseconds, a dead one never. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The match API over HTTP (Node's fetch), round-robin over the gateways'
+ * `http(s)://` roots; a call that cannot reach one gateway tries the next
+ * once. Never throws for an HTTP status: outcomes are values.
+ */
+export class MatchApi {
+  private next = 0;
+
+  constructor(
+    private readonly httpRoots: readonly string[],
+    private readonly serviceToken: string,
+  ) {}
+
+  async match(body: MatchRequestBody): Promise<MatchOutcome> {
+    const r = await this.call('POST', '/v1/match', body);
+    if (r.status === 200) {
+      const b = r.body as { driverId?: string; state?: string };
+      return { kind: 'ok', driverId: b.driverId ?? '', state: b.state ?? '' };
+    }
+    const code = (r.body as { code?: string } | undefined)?.code ?? `http_${r.status}`;
+    if (r.status === 404 && code === 'no_driver') return { kind: 'no_driver' };
+    if (r.status === 409 || r.status === 503) return { kind: 'retryable', code };
+    return { kind: 'error', code };
+  }
+
+  /** Completes (`complete`) or cancels (`cancel`) an order; resolves with the HTTP status and error code. */
+  async finish(orderId: string, action: 'complete' | 'cancel'): Promise<{ status: number; code?: string }> {
+    const r = await this.call('POST', `/v1/orders/${encodeURIComponent(orderId)}/${action}`);
+    const code = (r.body as { code?: string } | undefined)?.code;
+    return code === undefined || r.status === 200 ? { status: r.status } : { status: r.status, code };
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    let lastErr: unknown;
+    for (let tries = 0; tries < Math.min(2, this.httpRoots.length); tries++) {
+      const root = this.httpRoots[this.next++ % this.httpRoots.length]!;
+      try {
+        const res = await fetch(root + path, {
+          method,
+          headers: { authorization: `Bearer ${this.serviceToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        const text = await res.text();
+        let parsed: unknown;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        return { status: res.status, body: parsed };
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+  }
+}
+
+/** `ws://h:p` → `http://h:p`, `wss://` → `https://`. */
+export function httpRootOf(wsRoot: string): string {
+  return wsRoot.replace(/^ws(s?):/, 'http$1:');
+}

@@ -1,0 +1,46 @@
+/**
+ * A seeded pseudo-random generator (mulberry32): the same `--seed` gives the
+ * same fleet, waypoints and decisions, so a run can be repeated. Not for
+ * anything secret.
+ */
+export class Rng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform in [min, max). */
+  between(min: number, max: number): number {
+    return min + (max - min) * this.next();
+  }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  /** One of `items`, each weighted by `weight(item)`. */
+  weighted<T>(items: readonly T[], weight: (item: T) => number): T {
+    const total = items.reduce((s, i) => s + weight(i), 0);
+    let r = this.next() * total;
+    for (const item of items) {
+      r -= weight(item);
+      if (r < 0) return item;
+    }
+    return items[items.length - 1]!;
+  }
+
+  /** Exponentially distributed with the given mean (time to the next event of a Poisson process). */
+  exponential(mean: number): number {
+    return -Math.log(1 - this.next()) * mean;
+  }
+}

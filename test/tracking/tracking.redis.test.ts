@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { httpRequest, MatchApi, offset } from '../support/dispatch-client.js';
+import { RedisServer } from '../support/redis-server.js';
+import { adminRedis, Cleanup, deleteKeys, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
+import { waitFor } from '../support/wait-for.js';
+import { Courier } from './courier.js';
+import { frameAfter, framesOf, openTrack, statusOf, subscribe, type TrackClient, type TrackFrame } from './track-client.js';
+
+/**
+ * Two gateways sharing one Redis, as behind a load balancer: the driver is
+ * connected to gateway A, its customer to gateway B. Positions cross through
+ * the Redis position bus, saga transitions through the assignment bus,
+ * whichever gateway commits them.
+ */
+describe('live tracking across two gateways sharing one Redis', () => {
+  const cleanup = new Cleanup();
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterEach(() => cleanup.run());
+  afterAll(() => server?.stop());
+
+  async function twoGateways() {
+    const prefix = uniquePrefix();
+    const admin = adminRedis(cleanup, server.url);
+    cleanup.add(() => deleteKeys(admin, prefix));
+    const env = { HEXFLEET_OFFER_TIMEOUT_MS: '600000' };
+    const a = await startRedisGateway(cleanup, server.url, prefix, env);
+    const b = await startRedisGateway(cleanup, server.url, prefix, env);
+    await Promise.all([waitForReady(a.port, 200), waitForReady(b.port, 200)]);
+    // Both gateways receive the other's positions and events before the test starts.
+    await Promise.all([a.gateway.tracking.ready, b.gateway.tracking.ready]);
+    return { a, b };
+  }
+
+  async function track(port: number, token: string): Promise<TrackClient> {
+    const c = await openTrack(port, token);
+    cleanup.add(() => c.terminate());
+    return c;
+  }
+
+  it('shows a customer on B the driver on A: assignment transitions, status and positions, both ways', async () => {
+    const { a, b } = await twoGateways();
+    const at = { lat: 48.137, lng: 11.575 };
+    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
+    cleanup.add(() => driver.client.terminate());
+    await driver.ping(at);
+
+    const orderId = `o-${randomUUID().slice(0, 8)}`;
+    const issued = await httpRequest(b.port, 'POST', `/v1/orders/${orderId}/tracking-token`, { token: await service() });
+    expect(issued.status, issued.text).toBe(200);
+    const onB = await track(b.port, issued.json.token);
+    const onA = await track(a.port, await tokens.sign({ role: 'customer', sub: 'c-1', orders: [orderId] }));
+    const ops = await track(b.port, await tokens.sign({ role: 'admin', sub: 'ops' }));
+    expect((await subscribe(onB, orderId)).state).toBe('waiting');
+    expect((await subscribe(onA, orderId)).state).toBe('waiting');
+    ops.send({ type: 'subscribe_area', bbox: [at.lng - 0.01, at.lat - 0.01, at.lng + 0.01, at.lat + 0.01] });
+    await ops.waitForReply((f) => f.type === 'area_subscribed', 'area_subscribed');
+
+    // Matched and accepted on A: B hears both transitions.
+    const match = await new MatchApi(a.port, await service()).match({ orderId, pickup: offset(at, 100) });
+    expect(match.json.driverId).toBe(driver.driverId);
+    await frameAfter(onB, 0, (f) => f.type === 'assignment' && f.state === 'offered', 'offered on B');
+    expect((await driver.answerOffer(orderId, true)).state).toBe('accepted');
+    const accepted = await frameAfter(onB, 0, (f) => f.type === 'assignment' && f.state === 'accepted', 'accepted on B');
+    expect(accepted).toMatchObject({ orderId, driverId: driver.driverId });
+    await statusOf(onB, orderId, 'live');
+
+    // Pings applied on A reach the customer and the operator on B.
+    let moved: { lat: number; lng: number } | undefined;
+    for (let i = 1; i <= 3; i++) {
+      moved = await driver.ping(offset(at, i * 50));
+      const lat = moved.lat;
+      await frameAfter(onB, 0, (f) => f.type === 'position' && f.lat === lat, `position ${i} on B`);
+      await frameAfter(ops, 0, (f) => f.type === 'position' && f.lat === lat && f.driverId === driver.driverId, `area position ${i} on B`);
+    }
+    const pos = framesOf(onB, 'position').at(-1)!;
+    expect(pos).toMatchObject({ orderId, driverId: driver.driverId, lng: moved!.lng });
+
+    // Completed on B: the customer on A hears it.
+    expect((await new MatchApi(b.port, await service()).complete(orderId)).status).toBe(200);
+    for (const c of [onA, onB]) await frameAfter(c, 0, (f) => f.type === 'assignment' && f.state === 'completed', 'completed');
+    expect(framesOf(onA, 'assignment').map((f: TrackFrame) => f.state)).toEqual(['offered', 'accepted', 'completed']);
+    expect(framesOf(onB, 'assignment').map((f: TrackFrame) => f.state)).toEqual(['offered', 'accepted', 'completed']);
+  });
+
+  it('gives a subscriber on B the last-known position of a driver that pinged A before it subscribed', async () => {
+    const { a, b } = await twoGateways();
+    const at = { lat: 48.2, lng: 11.6 };
+    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
+    cleanup.add(() => driver.client.terminate());
+    await driver.ping(at);
+    const orderId = `o-${randomUUID().slice(0, 8)}`;
+    await new MatchApi(a.port, await service()).match({ orderId, pickup: at });
+    expect((await driver.answerOffer(orderId, true)).state).toBe('accepted');
+    const last = await driver.ping(offset(at, 25));
+    const c = await track(b.port, await tokens.sign({ role: 'customer', sub: 'c-2', orders: [orderId] }));
+    expect(await subscribe(c, orderId)).toMatchObject({ state: 'live', lastTs: last.ts });
+    await waitFor(() => framesOf(c, 'position').some((f) => f.lat === last.lat && f.ts === last.ts), { what: 'the last-known position on B' });
+  });
+});
