@@ -11,6 +11,7 @@ import { createDriverStore } from './geo/create-driver-store.js';
 import { RedisDriverStore } from './geo/redis-driver-store.js';
 import { Metrics } from './metrics/metrics.js';
 import { createLogger } from './runtime/logger.js';
+import { runSimulate } from './simulator/simulate-command.js';
 
 const USAGE = `hexfleet: real-time driver location engine
 
@@ -25,6 +26,10 @@ Usage:
                                             stuck orders, silent accepted drivers, the
                                             cell index); prints a table, or JSON; needs
                                             REDIS_URL (exit 2 without it)
+  hexfleet simulate --url ws://HOST:PORT [--drivers N] [--orders-per-minute N] [--duration S] ...
+                                            drive simulated drivers, orders and customers
+                                            against running gateways (needs HEXFLEET_JWT_SECRET;
+                                            hexfleet simulate --help lists every flag)
   hexfleet --help                           this text
 
 Configuration (environment variables):
@@ -125,6 +130,11 @@ async function reconcile(args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
+  // Before the generic --help: simulate documents its own flags.
+  if (command === 'simulate') {
+    // Exit now rather than wait for idle HTTP keep-alive sockets to time out.
+    process.exit(await runSimulate(rest));
+  }
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(USAGE);
     return;

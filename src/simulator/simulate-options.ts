@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load-config.js';
 import { BERLIN_BBOX, type BBox } from './city-area.js';
 
 /** What `hexfleet simulate` was asked to do, validated. */
@@ -17,13 +18,6 @@ export interface SimulateOptions {
   progressIntervalS: number;
 }
 
-/** A command-line mistake: the CLI exits 2 with this message. */
-export class SimulateUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SimulateUsageError';
-  }
-}
 
 export const SIMULATE_HELP = `hexfleet simulate: drive a simulated fleet, orders and customers against running gateways
 
@@ -56,7 +50,7 @@ function int(v: string | undefined, flag: string, def: number, min: number, max:
   if (v === undefined) return def;
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new SimulateUsageError(`--${flag} must be a whole number in [${min}, ${max}], got "${v}"`);
+    throw new ConfigError(`--${flag} must be a whole number in [${min}, ${max}], got "${v}"`);
   }
   return n;
 }
@@ -66,7 +60,7 @@ function bboxOf(v: string | undefined): BBox {
   const parts = v.split(',').map((s) => Number(s.trim()));
   const [w, s, e, n] = parts as [number, number, number, number];
   if (parts.length !== 4 || !parts.every(Number.isFinite) || w < -180 || e > 180 || s < -90 || n > 90 || w >= e || s >= n) {
-    throw new SimulateUsageError(`--bbox must be minLng,minLat,maxLng,maxLat with minLng < maxLng and minLat < maxLat, got "${v}"`);
+    throw new ConfigError(`--bbox must be minLng,minLat,maxLng,maxLat with minLng < maxLng and minLat < maxLat, got "${v}"`);
   }
   return [w, s, e, n];
 }
@@ -76,13 +70,13 @@ function rootUrl(v: string): string {
   try {
     u = new URL(v);
   } catch {
-    throw new SimulateUsageError(`--url must be a ws:// or wss:// URL, got "${v}"`);
+    throw new ConfigError(`--url must be a ws:// or wss:// URL, got "${v}"`);
   }
-  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new SimulateUsageError(`--url must be a ws:// or wss:// URL, got "${v}"`);
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new ConfigError(`--url must be a ws:// or wss:// URL, got "${v}"`);
   return `${u.protocol}//${u.host}`;
 }
 
-/** Parses the arguments after `simulate`; throws `SimulateUsageError` naming the flag at fault. */
+/** Parses the arguments after `simulate`; throws `ConfigError` (the CLI's usage error, exit 2) naming the flag at fault. */
 export function parseSimulateArgs(args: string[]): SimulateOptions | 'help' {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
@@ -105,16 +99,16 @@ export function parseSimulateArgs(args: string[]): SimulateOptions | 'help' {
       },
     }));
   } catch (err) {
-    throw new SimulateUsageError(`${(err as Error).message}; see hexfleet simulate --help`);
+    throw new ConfigError(`${(err as Error).message}; see hexfleet simulate --help`);
   }
   if (values.help) return 'help';
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const urls = (values.url as string[] | undefined) ?? [];
-  if (urls.length === 0) throw new SimulateUsageError('--url is required (e.g. --url ws://127.0.0.1:8080); see hexfleet simulate --help');
+  if (urls.length === 0) throw new ConfigError('--url is required (e.g. --url ws://127.0.0.1:8080); see hexfleet simulate --help');
   const p = str('accept-probability');
   const acceptProbability = p === undefined ? 0.8 : Number(p);
   if (p !== undefined && (p.trim() === '' || !Number.isFinite(acceptProbability) || acceptProbability < 0 || acceptProbability > 1)) {
-    throw new SimulateUsageError(`--accept-probability must be a number in [0, 1], got "${p}"`);
+    throw new ConfigError(`--accept-probability must be a number in [0, 1], got "${p}"`);
   }
   const duration = str('duration');
   return {
