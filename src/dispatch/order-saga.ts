@@ -72,11 +72,16 @@ export class OrderSaga {
   async begin(request: OrderRequest, requestHash: string, now: number): Promise<
     { kind: 'claimed'; doc: OrderDoc } | { kind: 'existing'; doc: OrderDoc } | { kind: 'conflict' } | { kind: 'in_flight' }
   > {
+    // Most orders are new: try to create the order blind (expected version 0),
+    // which saves a read; only a conflict means there is something to look at.
+    let doc: OrderDoc | null = null;
     for (let race = 0; race < MAX_RACES; race++) {
-      const doc = await this.d.orders.get(request.orderId);
-      if (doc && doc.requestHash !== requestHash) return { kind: 'conflict' };
-      if (doc?.state === 'searching' && (doc.leaseUntil ?? 0) > now) return { kind: 'in_flight' };
-      if (doc && doc.state !== 'searching' && doc.state !== 'failed') return { kind: 'existing', doc };
+      if (race > 0) {
+        doc = await this.d.orders.get(request.orderId);
+        if (doc && doc.requestHash !== requestHash) return { kind: 'conflict' };
+        if (doc?.state === 'searching' && (doc.leaseUntil ?? 0) > now) return { kind: 'in_flight' };
+        if (doc && doc.state !== 'searching' && doc.state !== 'failed') return { kind: 'existing', doc };
+      }
       const leaseUntil = now + this.d.options.searchLeaseMs;
       const next: OrderDoc = doc
         ? { ...doc, state: 'searching', leaseUntil, updatedAt: now, history: [...doc.history, { at: now, event: 'search_resumed', attempt: doc.attempt }] }
