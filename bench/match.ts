@@ -77,6 +77,8 @@ async function main(): Promise<number> {
 
   const progress = new Progress();
   const startedAt = new Date();
+  // Taken now, not at the end: others may commit to this tree while the run goes on.
+  const built = gitState();
   const tmpDir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
   let redis: BenchRedis | undefined;
   let store: RedisDriverStore | undefined;
@@ -165,7 +167,7 @@ async function main(): Promise<number> {
         'The 409 retry works around a race found while building this benchmark: a cancel that reaches the gateway while the same order is still being created answers ' +
         '409 "the order is searching; only open orders can be cancelled" and the order is then offered anyway (OrderSaga.cancel: its transition finds no document, ' +
         'the re-read finds it searching). Measured cycles never hit it: each cancel follows its match\'s 200.',
-      `Built from ${gitState()}.`,
+      `Built from ${built} (as found when the run started).`,
     ];
     if (overrides.length > 0) notes.push(`HEXFLEET_* overrides taken from the environment: ${overrides.join(', ')}.`);
     const runKind = [
