@@ -261,7 +261,7 @@ export class OrderSaga {
   }
 
   /** Cancels an open order and releases its driver; a cancelled order stays cancelled. */
-  async cancel(orderId: string, now: number): Promise<OrderDoc> {
+  async cancel(orderId: string, now: number, tries = MAX_RACES): Promise<OrderDoc> {
     const out = await this.transition(orderId, now, (d) => {
       if (!isOpen(d.state)) return null;
       const next: OrderDoc = { ...d, state: 'cancelled', updatedAt: now, history: [...d.history, { at: now, event: 'cancelled', attempt: d.attempt, ...(d.driverId ? { driverId: d.driverId } : {}) }] };
@@ -271,6 +271,8 @@ export class OrderSaga {
     });
     const doc = out ?? (await this.d.orders.get(orderId));
     if (!doc) throw new HexfleetError('not_found', `no order "${orderId.slice(0, 128)}"`);
+    // Created between the transition's read and this one (a cancel racing its own match): cancel it now.
+    if (isOpen(doc.state) && tries > 1) return this.cancel(orderId, now, tries - 1);
     if (doc.state !== 'cancelled') throw new HexfleetError('order_closed', `the order is ${doc.state}; only open orders can be cancelled`);
     return doc;
   }
