@@ -4,6 +4,7 @@ import { httpRequest, MatchApi, offset } from '../support/dispatch-client.js';
 import { RedisServer } from '../support/redis-server.js';
 import { adminRedis, Cleanup, deleteKeys, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
 import { waitFor } from '../support/wait-for.js';
+import { GatewayProcess } from '../support/dispatch-process.js';
 import { Courier } from './courier.js';
 import { frameAfter, framesOf, openTrack, statusOf, subscribe, type TrackClient, type TrackFrame } from './track-client.js';
 
@@ -99,5 +100,32 @@ describe('live tracking across two gateways sharing one Redis', () => {
     const c = await track(b.port, await tokens.sign({ role: 'customer', sub: 'c-2', orders: [orderId] }));
     expect(await subscribe(c, orderId)).toMatchObject({ state: 'live', lastTs: last.ts });
     await waitFor(() => framesOf(c, 'position').some((f) => f.lat === last.lat && f.ts === last.ts), { what: 'the last-known position on B' });
+  });
+  it('works across two gateway processes (hexfleet serve) sharing one Redis', async () => {
+    const prefix = uniquePrefix();
+    const admin = adminRedis(cleanup, server.url);
+    cleanup.add(() => deleteKeys(admin, prefix));
+    const env = { REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix, HEXFLEET_OFFER_TIMEOUT_MS: '600000' };
+    const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
+    const at = { lat: 48.15, lng: 11.55 };
+    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
+    cleanup.add(() => driver.client.terminate());
+    await driver.ping(at);
+    const orderId = `o-${randomUUID().slice(0, 8)}`;
+    const match = await new MatchApi(a.port, await service()).match({ orderId, pickup: offset(at, 80) });
+    expect(match.json.driverId, match.text).toBe(driver.driverId);
+    expect((await driver.answerOffer(orderId, true)).state).toBe('accepted');
+    const onB = await track(b.port, await tokens.sign({ role: 'customer', sub: 'c-3', orders: [orderId] }));
+    expect((await subscribe(onB, orderId)).state).toBe('live');
+    // B subscribes to the position channel when it starts; keep the driver moving until a fresh fix crosses over.
+    // Positions are throttled (latest wins), so any of the pings sent after subscribing may be the one delivered.
+    let step = 0;
+    const sent = new Set<number>();
+    await waitFor(async () => {
+      sent.add((await driver.ping(offset(at, ++step * 20))).lat);
+      return framesOf(onB, 'position').some((f) => sent.has(f.lat as number) && f.driverId === driver.driverId);
+    }, { what: 'a position pinged on process A to reach the customer on process B', intervalMs: 100 });
+    expect((await new MatchApi(b.port, await service()).complete(orderId)).status).toBe(200);
+    await frameAfter(onB, 0, (f) => f.type === 'assignment' && f.state === 'completed', 'completed on B');
   });
 });
