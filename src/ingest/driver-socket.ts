@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import type { Config } from '../config/config-schema.js';
-import { type TokenService, TokenError, tokenFrom } from '../auth/tokens.js';
+import { type TokenService, TokenError } from '../auth/tokens.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
 import type { VehicleType } from '../dispatch/vehicle.js';
 import type { DriverChannel } from '../dispatch/driver-channel.js';
 import type { OrderSaga } from '../dispatch/order-saga.js';
 import type { Ping } from '../geo/driver-store.js';
+import { readUpgrade, refuseUpgrade } from '../http/ws-upgrade.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { decodeFrame, encodeReply } from './frame-codec.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
@@ -159,11 +160,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const token = tokenFrom(req.getHeader('authorization'), req.getQuery('token'));
-      const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
-      const extensions = req.getHeader('sec-websocket-extensions');
-      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const { token, key, protocol, extensions, remote } = readUpgrade(res, req);
       let data: DriverSocketData;
       try {
         // Synchronous on purpose: an upgrade completed after an await can be
@@ -184,11 +181,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
           detach: undefined,
         };
       } catch (err: unknown) {
-        const code = err instanceof TokenError ? err.code : 'internal';
-        if (!(err instanceof TokenError)) log.error({ err }, 'driver upgrade failed');
-        res.writeStatus(code === 'forbidden' ? '403 Forbidden' : code === 'unauthorized' ? '401 Unauthorized' : '500 Internal Server Error')
-          .writeHeader('content-type', 'application/json')
-          .end(JSON.stringify({ code, message: err instanceof Error ? err.message : ErrorCodes.internal.message }));
+        refuseUpgrade(res, err, log, '/v1/driver');
         return;
       }
       res.upgrade(data, key, protocol, extensions, context);

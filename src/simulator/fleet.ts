@@ -40,11 +40,11 @@ export class Fleet {
   private slot = 0;
   private startedAt = 0;
 
-  private constructor(private readonly o: FleetOptions) {}
+  private constructor() {}
 
   /** Creates the drivers (and signs their tokens); call `start` to bring them online. */
   static async create(o: FleetOptions): Promise<Fleet> {
-    const fleet = new Fleet(o);
+    const fleet = new Fleet();
     const n = o.wsRoots.length;
     for (let i = 0; i < o.drivers; i++) {
       const id = `${o.runId}-d${i}`;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import { type TokenService, TokenError, tokenFrom } from '../auth/tokens.js';
+import { type TokenService, TokenError } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
 import { decodeFrame, encodeReply } from '../ingest/frame-codec.js';
+import { readUpgrade, refuseUpgrade } from '../http/ws-upgrade.js';
 import { bboxKey } from './bbox.js';
 import { parseTrackRequest, type TrackRequest } from './track-frames.js';
 import { type SubscriberLimits, type TrackGrant, TrackSubscriber } from './track-subscriber.js';
@@ -117,20 +118,12 @@ export function trackingSocketBehavior(deps: TrackingSocketDeps): WebSocketBehav
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const token = tokenFrom(req.getHeader('authorization'), req.getQuery('token'));
-      const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
-      const extensions = req.getHeader('sec-websocket-extensions');
-      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const { token, key, protocol, extensions, remote } = readUpgrade(res, req);
       let grant: TrackGrant;
       try {
         grant = grantOf(tokens, token);
       } catch (err: unknown) {
-        const code = err instanceof TokenError ? err.code : 'internal';
-        if (!(err instanceof TokenError)) log.error({ err }, 'tracking upgrade failed');
-        res.writeStatus(code === 'forbidden' ? '403 Forbidden' : code === 'unauthorized' ? '401 Unauthorized' : '500 Internal Server Error')
-          .writeHeader('content-type', 'application/json')
-          .end(JSON.stringify({ code, message: err instanceof Error ? err.message : ErrorCodes.internal.message }));
+        refuseUpgrade(res, err, log, '/v1/track');
         return;
       }
       const now = Date.now();
