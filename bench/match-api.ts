@@ -54,6 +54,7 @@ interface RunOutcome {
   dropped: number[];
 }
 
+/** Starts the gateway and the load generator, runs fixed rate, paced and max throughput, and stops both. */
 export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
   const o = ctx.options;
   ctx.progress.log(PHASE, 'starting the gateway');

@@ -65,6 +65,7 @@ interface Tally {
   othersCpuS: number;
 }
 
+/** Loads the GEO key, warms both sides, measures both shapes and the agreement; the GEO key is deleted afterwards. */
 export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
   const { fleet, store } = ctx;
   const o = ctx.options;

@@ -4,6 +4,7 @@ import { UsageError } from './options.js';
 /** Other processes above this share of one core during a window make it noisy (see noisyRetries). */
 export const NOISY_OTHERS_PCT = 25;
 
+/** The scenarios of bench:match, in the order a run measures them. */
 export type MatchScenario = 'api' | 'nearby' | 'solver';
 export const MATCH_SCENARIOS: readonly MatchScenario[] = ['api', 'nearby', 'solver'];
 
@@ -44,6 +45,7 @@ export interface MatchBenchOptions {
   agreementSample: number;
 }
 
+/** `npm run bench:match -- --help`. */
 export const MATCH_USAGE = `npm run bench:match [-- options]
 
   --quick              smoke run: 10,000 drivers, 1 s warm-up, 3 s windows,

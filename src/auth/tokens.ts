@@ -70,9 +70,10 @@ export class TokenService {
    */
   verify(token: string | undefined, allowed: readonly Role[]): Principal {
     if (!token) throw new TokenError('unauthorized', 'no token: pass ?token=… or Authorization: Bearer …');
-    const bad = new TokenError('unauthorized', 'the token is malformed or badly signed');
+    // Built only when needed: verification runs on every request.
+    const bad = (): TokenError => new TokenError('unauthorized', 'the token is malformed or badly signed');
     const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) throw bad;
+    if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) throw bad();
     const [h, p, sig] = parts as [string, string, string];
     let header: Record<string, unknown>;
     let payload: Record<string, unknown>;
@@ -80,18 +81,18 @@ export class TokenService {
       header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
       payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
     } catch {
-      throw bad;
+      throw bad();
     }
-    if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || header.crit !== undefined) throw bad;
+    if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || header.crit !== undefined) throw bad();
     const expected = createHmac('sha256', this.key).update(`${h}.${p}`).digest();
     const given = Buffer.from(sig, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad;
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw bad;
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw bad();
     const nowS = Math.floor(Date.now() / 1000);
     for (const claim of ['iat', 'nbf', 'exp']) {
-      if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad;
+      if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad();
     }
-    if (payload.nbf !== undefined && (payload.nbf as number) > nowS) throw bad;
+    if (payload.nbf !== undefined && (payload.nbf as number) > nowS) throw bad();
     if (payload.exp !== undefined && (payload.exp as number) <= nowS) throw new TokenError('unauthorized', 'the token has expired');
     return principalOf(payload, allowed);
   }
