@@ -25,7 +25,7 @@ export class RedisDriverChannel implements DriverChannel {
     log: Logger,
   ) {
     this.channel = prefix + 'drivers';
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub.on('error', () => {}); // The main connection reports Redis outages.
     this.sub.subscribe(this.channel).catch((err: Error) => log.warn({ err: err.message }, 'driver channel subscribe failed; retried on reconnect'));
     this.sub.on('message', (_channel: string, raw: string) => {

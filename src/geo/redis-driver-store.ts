@@ -83,9 +83,6 @@ export class RedisDriverStore implements DriverStore {
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: Math.max(1000, options.commandTimeoutMs),
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
-      // Commands issued in the same event-loop turn (many concurrent matches,
-      // reads and writes) go out in one socket write instead of one each.
-      enableAutoPipelining: true,
       lazyConnect: false,
       ...options.redisOptions,
     }) as HexfleetRedis;

@@ -34,7 +34,7 @@ export class RedisAssignmentBus implements AssignmentBus {
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'assignments';
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub.on('error', () => {}); // The main connection reports Redis outages.
     this.ready = this.sub.subscribe(this.channel).then(
       () => undefined,

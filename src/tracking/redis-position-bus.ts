@@ -45,7 +45,7 @@ export class RedisPositionBus implements PositionBus {
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'positions';
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub.on('error', () => {}); // The main connection reports Redis outages.
     this.ready = this.sub.subscribe(this.channel).then(
       () => undefined,
