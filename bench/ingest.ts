@@ -13,12 +13,12 @@
  * missed target is a result, not a failure.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLatency } from './latency.js';
-import { BenchRedis, RedisMissingError } from './lib/bench-redis.js';
+import { RedisMissingError } from './lib/bench-redis.js';
+import { BenchSession } from './lib/bench-session.js';
 import { stopAllChildren } from './lib/children.js';
 import { Progress } from './lib/clock.js';
 import { type BenchContext, makeGatewayEnv } from './lib/context.js';
@@ -50,27 +50,14 @@ async function main(): Promise<number> {
 
   const progress = new Progress();
   const startedAt = new Date();
-  const tmpDir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
-  let redis: BenchRedis | undefined;
-  let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> =>
-    (cleaned ??= (async () => {
-      await stopAllChildren(true);
-      await redis?.stop();
-      if (options.keepLogs) progress.log('run', `kept ${tmpDir} (gateway logs, Redis data)`);
-      else rmSync(tmpDir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      progress.log('run', `${signal}: stopping every process this run started`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const session = new BenchSession(progress, options.keepLogs);
+  const { tmpDir } = session;
+  const cleanup = (): Promise<void> => session.cleanup();
 
   let crashed = false;
   try {
     progress.log('run', `scenarios ${options.scenarios.join(', ')}${options.quick ? ' (quick)' : ''}; starting redis-server`);
-    redis = await BenchRedis.start(tmpDir);
+    const redis = await session.startRedis();
     const jwtSecret = randomBytes(32).toString('hex');
     const { gatewayEnv, gatewayConfig, userOverrides } = makeGatewayEnv(redis.url, jwtSecret, process.env);
     const ctx: BenchContext = { options, redis, tmpDir, progress, jwtSecret, gatewayEnv, gatewayConfig, userOverrides };

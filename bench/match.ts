@@ -18,8 +18,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load-config.js';
@@ -27,7 +26,8 @@ import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
 import { RingPlanner } from '../src/geo/ring-planner.js';
 import { runMatchApi } from './match-api.js';
 import { runNearbyVsGeosearch } from './nearby-vs-geosearch.js';
-import { BenchRedis, RedisMissingError } from './lib/bench-redis.js';
+import { RedisMissingError } from './lib/bench-redis.js';
+import { BenchSession } from './lib/bench-session.js';
 import { stopAllChildren } from './lib/children.js';
 import { Progress, sleep } from './lib/clock.js';
 import { awaitQuietMachine, makeGatewayEnv } from './lib/context.js';
@@ -79,29 +79,18 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   // Taken now, not at the end: others may commit to this tree while the run goes on.
   const built = gitState();
-  const tmpDir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
-  let redis: BenchRedis | undefined;
+  const session = new BenchSession(progress, options.keepLogs);
+  const { tmpDir } = session;
+  const cleanup = (): Promise<void> => session.cleanup();
   let store: RedisDriverStore | undefined;
-  let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> =>
-    (cleaned ??= (async () => {
-      await stopAllChildren(true);
-      await store?.close();
-      await redis?.stop();
-      if (options.keepLogs) progress.log('run', `kept ${tmpDir} (gateway log, Redis data)`);
-      else rmSync(tmpDir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      progress.log('run', `${signal}: stopping every process this run started`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  session.onCleanup(async () => {
+    await store?.close();
+  });
 
   let crashed = false;
   try {
     progress.log('run', `scenarios ${options.scenarios.join(', ')}${options.quick ? ' (quick)' : ''}; starting redis-server`);
-    redis = await BenchRedis.start(tmpDir);
+    const redis = await session.startRedis();
     const jwtSecret = randomBytes(32).toString('hex');
     // The caller's HEXFLEET_* go on last (callerOverrides), over the settings below too.
     const { gatewayEnv: ingestEnv } = makeGatewayEnv(redis.url, jwtSecret, {});

@@ -24,11 +24,11 @@
  * only if something crashed; a missed target is a result, not a failure.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchRedis, RedisMissingError } from './lib/bench-redis.js';
+import { type BenchRedis, RedisMissingError } from './lib/bench-redis.js';
+import { BenchSession } from './lib/bench-session.js';
 import { type Message, stopAllChildren, Worker } from './lib/children.js';
 import { nowMs, Progress, sleep, sleepUntil } from './lib/clock.js';
 import { awaitQuietMachine, makeGatewayEnv } from './lib/context.js';
@@ -72,27 +72,14 @@ async function main(): Promise<number> {
   }
   const progress = new Progress();
   const startedAt = new Date();
-  const tmpDir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
-  let redis: BenchRedis | undefined;
-  let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> =>
-    (cleaned ??= (async () => {
-      await stopAllChildren(true);
-      await redis?.stop();
-      if (options.keepLogs) progress.log('run', `kept ${tmpDir} (gateway logs, Redis data)`);
-      else rmSync(tmpDir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      progress.log('run', `${signal}: stopping every process this run started`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const session = new BenchSession(progress, options.keepLogs);
+  const { tmpDir } = session;
+  const cleanup = (): Promise<void> => session.cleanup();
 
   let crashed = false;
   try {
     progress.log('run', `${fmtInt(options.drivers)} drivers, ${fmtInt(options.subscribers)} subscribers${options.quick ? ' (quick)' : ''}; starting redis-server`);
-    redis = await BenchRedis.start(tmpDir);
+    const redis = await session.startRedis();
     const jwtSecret = randomBytes(32).toString('hex');
     const { gatewayEnv: baseEnv, userOverrides } = makeGatewayEnv(redis.url, jwtSecret, process.env);
     // Reconciliation off: the benchmark's accepted orders hold no reservation (see tracking-orders.ts).
