@@ -152,8 +152,8 @@ describe('gateway against a failing Redis', () => {
     await waitForReady(gw.port, 200);
 
     // Scripts flushed under a live connection: NOSCRIPT is healed inside the store.
+    // (No check that the script is gone right after the flush: a batch in flight may already have reloaded it.)
     await admin.script('FLUSH');
-    expect(await admin.script('EXISTS', APPLY_PINGS_SHA)).toEqual([0]);
     const flushedAt = streamers.map((s) => s.sentMax);
     await ackedAtLeast((s) => flushedAt[s.driver]! + 15, 'acks for batches sent after SCRIPT FLUSH');
     expect(await admin.script('EXISTS', APPLY_PINGS_SHA)).toEqual([1]);
