@@ -38,7 +38,7 @@ export interface Dispatch {
 function backendOf(drivers: DriverStore, log: Logger): { orders: OrderStore; channel: DriverChannel } {
   if (drivers instanceof MemoryDriverStore) return { orders: new MemoryOrderStore(drivers), channel: new LocalDriverChannel() };
   if (drivers instanceof RedisDriverStore) {
-    return { orders: new RedisOrderStore(drivers.redis, drivers.keyPrefix), channel: new RedisDriverChannel(drivers.redis, drivers.keyPrefix, log) };
+    return { orders: new RedisOrderStore(drivers.redis, drivers.keyPrefix), channel: new RedisDriverChannel(drivers.fanout, drivers.keyPrefix, log) };
   }
   throw new Error(`no order store for a ${drivers.kind} driver store`);
 }

@@ -16,6 +16,7 @@ import {
 import { COORD_SCALE, distanceM, quantizeMetric } from './geodesy.js';
 import { VEHICLE_CODE, vehicleMask } from '../dispatch/vehicle.js';
 import { redisCall } from '../runtime/redis-call.js';
+import { RedisFanout } from '../runtime/redis-fanout.js';
 import { loadLuaScripts } from './lua-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from './nearby-search.js';
 import {
@@ -74,6 +75,7 @@ export class RedisDriverStore implements DriverStore {
   readonly redis: HexfleetRedis;
   /** `<prefix>:v1:`: every key of this store starts with it (the order store shares it). */
   readonly keyPrefix: string;
+  private fanoutConnection: RedisFanout | undefined;
 
   constructor(private readonly options: RedisDriverStoreOptions) {
     this.keyPrefix = `${options.prefix}:v1:`;
@@ -216,7 +218,13 @@ export class RedisDriverStore implements DriverStore {
     await redisCall(() => this.redis.ping());
   }
 
+  /** Pub/sub between the gateways sharing this Redis (created on first use, closed with the store). */
+  get fanout(): RedisFanout {
+    return (this.fanoutConnection ??= new RedisFanout(this.redis));
+  }
+
   async close(): Promise<void> {
+    this.fanoutConnection?.close();
     this.redis.disconnect();
   }
 

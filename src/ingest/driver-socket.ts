@@ -7,6 +7,7 @@ import type { VehicleType } from '../dispatch/vehicle.js';
 import type { DriverChannel } from '../dispatch/driver-channel.js';
 import type { OrderSaga } from '../dispatch/order-saga.js';
 import type { Ping } from '../geo/driver-store.js';
+import { spendBadFrame } from '../http/bad-frame-budget.js';
 import { readUpgrade, refuseUpgrade } from '../http/ws-upgrade.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { decodeFrame, encodeReply } from './frame-codec.js';
@@ -33,7 +34,6 @@ export interface DriverSocketData {
 
 type DriverSocket = WebSocket<DriverSocketData>;
 
-const BAD_FRAME_WINDOW_MS = 60_000;
 /** Driver ids become Redis hash fields and log fields: keep them short and printable. */
 const DRIVER_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -83,11 +83,7 @@ export function driverSocketBehavior(deps: DriverSocketDeps): WebSocketBehavior<
   /** Counts a rejected frame; too many in a window closes the connection. */
   function badFrame(ws: DriverSocket, now: number): void {
     const data = ws.getUserData();
-    if (now - data.badWindowStart > BAD_FRAME_WINDOW_MS) {
-      data.badWindowStart = now;
-      data.badFrames = 0;
-    }
-    if (++data.badFrames > config.badFrameLimit && !data.closed) {
+    if (spendBadFrame(data, now, config.badFrameLimit) && !data.closed) {
       data.closed = true;
       metrics.connectionsClosed.inc({ reason: 'protocol_violation' });
       log.warn({ driverId: data.driverId, remote: data.remote }, 'closing driver connection: too many malformed frames');

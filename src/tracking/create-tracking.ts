@@ -39,8 +39,8 @@ function busesOf(drivers: DriverStore, dispatch: Dispatch, log: Logger): { posit
     return { positions: new MemoryPositionBus(), assignments: new MemoryAssignmentBus(dispatch.events), ready: Promise.resolve() };
   }
   if (drivers instanceof RedisDriverStore) {
-    const positions = new RedisPositionBus(drivers.redis, drivers.keyPrefix, log);
-    const assignments = new RedisAssignmentBus(drivers.redis, drivers.keyPrefix, dispatch.events, log);
+    const positions = new RedisPositionBus(drivers.fanout, drivers.keyPrefix, log);
+    const assignments = new RedisAssignmentBus(drivers.fanout, drivers.keyPrefix, dispatch.events, log);
     return { positions, assignments, ready: Promise.all([positions.ready, assignments.ready]).then(() => undefined) };
   }
   throw new Error(`no tracking buses for a ${drivers.kind} driver store`);

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AssignmentEvent, InProcessEventSink } from '../dispatch/assignment-events.js';
+import type { RedisFanout } from '../runtime/redis-fanout.js';
 import type { AssignmentBus } from './assignment-bus.js';
 
 /**
@@ -10,7 +9,7 @@ import type { AssignmentBus } from './assignment-bus.js';
  * events from the other gateways are delivered to local listeners.
  *
  *   saga (A) ──InProcessEventSink──▶ local listeners (A)
- *                                └─▶ PUBLISH <prefix>assignments {from, event} ──▶ listeners (B, C …)
+ *                                └─▶ PUBLISH <prefix>assignments event ──▶ listeners (B, C …)
  *
  * Pub/sub, not streams, for the reason positions use it: a watcher that
  * missed an event (it was not connected) reads the order from the order
@@ -20,27 +19,21 @@ import type { AssignmentBus } from './assignment-bus.js';
  */
 export class RedisAssignmentBus implements AssignmentBus {
   private readonly listeners = new Set<(event: AssignmentEvent) => void>();
-  private readonly id = randomUUID();
   private readonly channel: string;
-  private readonly sub: Redis;
   private readonly offLocal: () => void;
   /** Resolves once this gateway receives other gateways' events. */
   readonly ready: Promise<void>;
 
   constructor(
-    private readonly pub: Redis,
+    private readonly fanout: RedisFanout,
     prefix: string,
     local: InProcessEventSink,
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'assignments';
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.sub.on('error', () => {}); // The main connection reports Redis outages.
-    this.ready = this.sub.subscribe(this.channel).then(
-      () => undefined,
-      (err: Error) => log.warn({ err: err.message }, 'assignment bus subscribe failed; retried on reconnect'),
-    );
-    this.sub.on('message', (_channel: string, raw: string) => this.onMessage(raw));
+    this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw.toString())).catch((err: Error) => {
+      log.warn({ err: err.message }, 'assignment bus subscribe failed; retried on reconnect');
+    });
     this.offLocal = local.subscribe((event) => this.onLocal(event));
   }
 
@@ -52,26 +45,25 @@ export class RedisAssignmentBus implements AssignmentBus {
   async close(): Promise<void> {
     this.offLocal();
     this.listeners.clear();
-    this.sub.disconnect();
   }
 
   private onLocal(event: AssignmentEvent): void {
     this.deliver(event);
-    this.pub.publish(this.channel, JSON.stringify({ from: this.id, event })).catch((err: Error) => {
+    this.fanout.publish(this.channel, JSON.stringify(event)).catch((err: Error) => {
       this.log.warn({ err: err.message, orderId: event.orderId, type: event.type }, 'assignment event not published to other gateways');
     });
   }
 
   private onMessage(raw: string): void {
-    let m: { from: string; event: AssignmentEvent };
+    let event: AssignmentEvent;
     try {
-      m = JSON.parse(raw) as { from: string; event: AssignmentEvent };
-      if (typeof m.event?.orderId !== 'string' || typeof m.event.state !== 'string') throw new Error('no event');
+      event = JSON.parse(raw) as AssignmentEvent;
+      if (typeof event?.orderId !== 'string' || typeof event.state !== 'string') throw new Error('no event');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'unreadable assignment bus message');
       return;
     }
-    if (m.from !== this.id) this.deliver(m.event);
+    this.deliver(event);
   }
 
   private deliver(event: AssignmentEvent): void {

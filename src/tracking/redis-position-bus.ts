@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
+import type { RedisFanout } from '../runtime/redis-fanout.js';
 import type { DriverPosition, PositionBus } from './position-bus.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -13,7 +12,7 @@ type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number 
  * Positions across gateways on one Redis pub/sub channel.
  *
  *   gateway A: store write ok ──▶ local listeners (at once)
- *                              └─▶ PUBLISH <prefix>positions msgpack{from, rows[]} ──▶ gateway B, C … (ignore own)
+ *                              └─▶ PUBLISH <prefix>positions msgpack rows[] ──▶ gateway B, C …
  *
  * Pub/sub, not streams: positions are latest-wins (an old one is worth
  * nothing once a newer exists), nobody needs a replay (a new subscriber reads
@@ -33,25 +32,19 @@ type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number 
  */
 export class RedisPositionBus implements PositionBus {
   private readonly listeners = new Set<(positions: readonly DriverPosition[]) => void>();
-  private readonly id = randomUUID();
   private readonly channel: string;
-  private readonly sub: Redis;
   /** Resolves once this gateway receives other gateways' positions. */
   readonly ready: Promise<void>;
 
   constructor(
-    private readonly pub: Redis,
+    private readonly fanout: RedisFanout,
     prefix: string,
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'positions';
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.sub.on('error', () => {}); // The main connection reports Redis outages.
-    this.ready = this.sub.subscribe(this.channel).then(
-      () => undefined,
-      (err: Error) => log.warn({ err: err.message }, 'position bus subscribe failed; retried on reconnect'),
-    );
-    this.sub.on('messageBuffer', (_channel: Buffer, raw: Buffer) => this.onMessage(raw));
+    this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw)).catch((err: Error) => {
+      log.warn({ err: err.message }, 'position bus subscribe failed; retried on reconnect');
+    });
   }
 
   publish(positions: readonly DriverPosition[]): void {
@@ -59,7 +52,7 @@ export class RedisPositionBus implements PositionBus {
     for (const l of this.listeners) l(positions);
     const rows: Row[] = positions.map((p) => [p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null]);
     // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
-    this.pub.publish(this.channel, packr.pack({ from: this.id, rows })).catch((err: Error) => {
+    this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
       this.log.debug({ err: err.message }, 'position not published; the next ping carries a newer one');
     });
   }
@@ -71,21 +64,19 @@ export class RedisPositionBus implements PositionBus {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    this.sub.disconnect();
   }
 
   private onMessage(raw: Buffer): void {
-    let m: { from: string; rows: Row[] };
+    let rows: Row[];
     try {
-      m = packr.unpack(raw) as { from: string; rows: Row[] };
-      if (m.from === this.id) return;
-      if (!Array.isArray(m.rows)) throw new Error('no rows');
+      rows = packr.unpack(raw) as Row[];
+      if (!Array.isArray(rows)) throw new Error('no rows');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'unreadable position bus message');
       return;
     }
     const positions: DriverPosition[] = [];
-    for (const r of m.rows) {
+    for (const r of rows) {
       const p: DriverPosition = { driverId: r[0], lat: r[1], lng: r[2], ts: r[3] };
       if (r[4] !== null) p.hdg = r[4];
       if (r[5] !== null) p.spd = r[5];

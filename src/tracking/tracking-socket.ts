@@ -4,6 +4,7 @@ import { type TokenService, TokenError } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
 import { decodeFrame, encodeReply } from '../ingest/frame-codec.js';
+import { spendBadFrame } from '../http/bad-frame-budget.js';
 import { readUpgrade, refuseUpgrade } from '../http/ws-upgrade.js';
 import { bboxKey } from './bbox.js';
 import { parseTrackRequest, type TrackRequest } from './track-frames.js';
@@ -26,7 +27,6 @@ export interface TrackSocketData {
 
 type TrackSocket = WebSocket<TrackSocketData>;
 
-const BAD_FRAME_WINDOW_MS = 60_000;
 
 export interface TrackingSocketDeps {
   config: Config;
@@ -78,11 +78,7 @@ export function trackingSocketBehavior(deps: TrackingSocketDeps): WebSocketBehav
 
   function badFrame(ws: TrackSocket, now: number): void {
     const data = ws.getUserData();
-    if (now - data.badWindowStart > BAD_FRAME_WINDOW_MS) {
-      data.badWindowStart = now;
-      data.badFrames = 0;
-    }
-    if (++data.badFrames > config.badFrameLimit && !data.closed) {
+    if (spendBadFrame(data, now, config.badFrameLimit) && !data.closed) {
       data.closed = true;
       metrics.disconnects.inc({ reason: 'protocol_violation' });
       ws.end(CloseCodes.protocol_violation.code, 'protocol_violation');

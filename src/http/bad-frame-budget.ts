@@ -1,0 +1,20 @@
+/** The window in which HEXFLEET_BAD_FRAME_LIMIT rejected frames are tolerated. */
+const BAD_FRAME_WINDOW_MS = 60_000;
+
+/** Per-connection state of the budget (kept in the socket's user data). */
+export interface BadFrameCounter {
+  badFrames: number;
+  badWindowStart: number;
+}
+
+/**
+ * Counts one rejected frame of a connection; true once it has sent more than
+ * `limit` in the current one-minute window (the caller closes it with 4400).
+ */
+export function spendBadFrame(c: BadFrameCounter, now: number, limit: number): boolean {
+  if (now - c.badWindowStart > BAD_FRAME_WINDOW_MS) {
+    c.badWindowStart = now;
+    c.badFrames = 0;
+  }
+  return ++c.badFrames > limit;
+}
