@@ -13,9 +13,6 @@
  * missed target is a result, not a failure.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runLatency } from './latency.js';
 import { RedisMissingError } from './lib/bench-redis.js';
 import { BenchSession } from './lib/bench-session.js';
@@ -23,11 +20,10 @@ import { stopAllChildren } from './lib/children.js';
 import { Progress } from './lib/clock.js';
 import { type BenchContext, makeGatewayEnv } from './lib/context.js';
 import { type BenchOptions, parseOptions, type Scenario, USAGE, UsageError } from './lib/options.js';
-import { machineInfo, renderReport, type Row } from './lib/report.js';
+import { commandLine, machineInfo, publishReport, renderReport, type Row } from './lib/report.js';
 import { runMemory } from './memory.js';
 import { runThroughput } from './throughput.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 const SCENARIO_RUNNERS: Record<Scenario, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
   A: { name: 'A throughput', run: runThroughput },
@@ -94,12 +90,9 @@ async function main(): Promise<number> {
       options.scenarios.length < 3 ? `scenarios ${options.scenarios.join(', ')} only` : 'all scenarios',
       ...(options.waitQuietS > 0 ? [`each window waited up to ${options.waitQuietS} s for other processes to go quiet`] : []),
     ].join(', ');
-    const command = ['npm run bench:ingest', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+    const command = commandLine('bench:ingest');
     const report = renderReport({ startedAt, command, runKind, machine, rows, notes });
-    const file = join(RESULTS_DIR, resultFileName(options));
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(file, report);
-    process.stdout.write('\n' + report + '\n');
+    const file = publishReport(report, resultFileName(options));
     progress.log('run', `table written to ${file}`);
   } catch (err) {
     crashed = true;

@@ -18,8 +18,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load-config.js';
 import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
@@ -37,10 +35,9 @@ import { MATCH_SCENARIOS, MATCH_USAGE, type MatchBenchOptions, type MatchScenari
 import { UsageError } from './lib/options.js';
 import { ParkedFleet } from './lib/parked-fleet.js';
 import { CpuWindow } from './lib/proc-stats.js';
-import { fmtInt, fmtMB, fmtMs, fmtPct, machineInfo, renderReport, type Row } from './lib/report.js';
+import { fmtInt, fmtMB, fmtMs, fmtPct, commandLine, machineInfo, publishReport, renderReport, type Row } from './lib/report.js';
 import { startSolver } from './lib/solver-child.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 /** The gateway's key prefix; the fleet is written under it so the gateway matches it. */
 const PREFIX = 'hfbench-match';
 const FLEET_SEED = 0xf1ee7;
@@ -165,12 +162,9 @@ async function main(): Promise<number> {
       ...(options.waitQuietS > 0 ? [`each window waited up to ${options.waitQuietS} s for other processes to go quiet`] : []),
       ...(options.noisyRetries > 0 ? [`a window where other processes used over ${NOISY_OTHERS_PCT} % of one core was measured again, up to ${options.noisyRetries} more time${options.noisyRetries === 1 ? '' : 's'}, and the quietest attempt kept`] : []),
     ].join(', ');
-    const command = ['npm run bench:match', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+    const command = commandLine('bench:match');
     const report = renderReport({ title: 'hexfleet dispatch benchmark', startedAt, command, runKind, machine, rows, notes }) + appendix.map((a) => '\n' + a + '\n').join('');
-    const file = join(RESULTS_DIR, resultFileName(options));
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(file, report);
-    process.stdout.write('\n' + report + '\n');
+    const file = publishReport(report, resultFileName(options));
     progress.log('run', `table written to ${file}`);
   } catch (err) {
     crashed = true;

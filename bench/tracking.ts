@@ -24,9 +24,6 @@
  * only if something crashed; a missed target is a result, not a failure.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BenchRedis, RedisMissingError } from './lib/bench-redis.js';
 import { BenchSession } from './lib/bench-session.js';
 import { type Message, stopAllChildren, Worker } from './lib/children.js';
@@ -38,12 +35,11 @@ import { Histogram } from './lib/histogram.js';
 import type { LoadgenConfig, LoadgenConnected, LoadgenResult } from './lib/messages.js';
 import { UsageError } from './lib/options.js';
 import { CpuWindow, statusBytes } from './lib/proc-stats.js';
-import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, machineInfo, renderReport, type Row } from './lib/report.js';
+import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, commandLine, machineInfo, publishReport, renderReport, type Row } from './lib/report.js';
 import type { SubscriberConnected, SubscriberResult, SubscriberSubscribed } from './lib/tracking-messages.js';
 import { FULL_SUBSCRIBERS, parseTrackingOptions, TARGET_DELIVERIES_PER_S, type TrackingBenchOptions, TRACKING_USAGE } from './lib/tracking-options.js';
 import { commitAcceptedOrders } from './lib/tracking-orders.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const PREFIX = 'hfbench-track';
 const DRIVER_TAG = 'drt';
 const SEED = 0x7ac;
@@ -112,12 +108,9 @@ async function main(): Promise<number> {
       options.quick ? 'quick smoke run' : 'full run',
       ...(options.waitQuietS > 0 ? [`the window waited up to ${options.waitQuietS} s for other processes to go quiet`] : []),
     ].join(', ');
-    const command = ['npm run bench:tracking', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+    const command = commandLine('bench:tracking');
     const report = renderReport({ title: 'hexfleet tracking benchmark', startedAt, command, runKind, machine, rows, notes });
-    const file = join(RESULTS_DIR, `tracking-${options.quick ? 'quick' : 'latest'}.md`);
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(file, report);
-    process.stdout.write('\n' + report + '\n');
+    const file = publishReport(report, `tracking-${options.quick ? 'quick' : 'latest'}.md`);
     progress.log('run', `table written to ${file}`);
   } catch (err) {
     crashed = true;

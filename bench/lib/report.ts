@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchRedis } from './bench-redis.js';
 
 /** One line of the results table. `met` undefined: no target for this figure. */
@@ -89,4 +91,20 @@ export function renderReport(args: {
   ];
   if (args.notes.length > 0) lines.push('', ...args.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
+}
+
+const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+
+/** `npm run <script> -- <args>` as this run was started, for the report's header. */
+export function commandLine(script: string): string {
+  return [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+}
+
+/** Prints the report and writes it to bench/results/<fileName>; returns the path. */
+export function publishReport(report: string, fileName: string): string {
+  const file = join(RESULTS_DIR, fileName);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(file, report);
+  process.stdout.write('\n' + report + '\n');
+  return file;
 }
