@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load-config.js';
-import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
+import { RedisDriverStore } from '../src/backend/redis/redis-driver-store.js';
 import { RingPlanner } from '../src/geo/ring-planner.js';
 import { runMatchApi } from './match-api.js';
 import { runNearbyVsGeosearch } from './nearby-vs-geosearch.js';
@@ -186,7 +186,7 @@ function callerOverrides(): Record<string, string> {
 /** Commit and whether the work tree had changes: the figures belong to that code. */
 function gitState(): string {
   try {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const root = fileURLToPath(new URL('../..', import.meta.url));
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
     return dirty ? `commit ${head} with uncommitted changes under src/` : `commit ${head}, src/ unchanged`;

@@ -9,8 +9,8 @@
  *   npm run bench:resolution [-- --quick]
  */
 import { Redis } from 'ioredis';
-import { MemoryDriverStore } from '../src/geo/memory-driver-store.js';
-import { RedisDriverStore } from '../src/geo/redis-driver-store.js';
+import { MemoryDriverStore } from '../src/backend/memory/memory-driver-store.js';
+import { RedisDriverStore } from '../src/backend/redis/redis-driver-store.js';
 import { RingPlanner } from '../src/geo/ring-planner.js';
 import type { DriverBatch, DriverStore, NearbyOptions, StoreTiming } from '../src/geo/driver-store.js';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -18,8 +18,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { munkres } from 'munkres';
-import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../src/dispatch/assignment-solver.js';
-import { DispatchPool } from '../src/dispatch/dispatch-pool.js';
+import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../src/solver/assignment-solver.js';
+import { DispatchPool } from '../src/matching/dispatch-pool.js';
 import { mulberry32 } from './lib/prng.js';
 
 const quick = process.argv.includes('--quick');

@@ -2,7 +2,7 @@
 // compiled schema and error table (run after npm run build). test/docs checks they agree.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { configSchema, envName } from '../dist/src/config/config-schema.js';
-import { CloseCodes, ErrorCodes } from '../dist/src/errors/error-codes.js';
+import { CloseCodes, ErrorCodes } from '../dist/src/protocol/error-codes.js';
 
 const rows = (header, lines) => [header, ...lines].join('\n');
 const config = rows('| variable | default | range | meaning |\n|---|---|---|---|', Object.entries(configSchema).map(([k, s]) => {

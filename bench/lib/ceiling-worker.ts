@@ -5,7 +5,7 @@
  * no WebSocket. Forked by the throughput scenario.
  */
 import type { DriverBatch, DriverStore } from '../../src/geo/driver-store.js';
-import { RedisDriverStore } from '../../src/geo/redis-driver-store.js';
+import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
 import type { Message } from './children.js';
 import { nowMs, sleepUntil } from './clock.js';

@@ -7,7 +7,7 @@ import { stopProcess, track } from './children.js';
 import { freePort } from './bench-redis.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** Prometheus samples of one scrape: `name{labels}` → value, plus when it was taken. */
 export interface Scrape {

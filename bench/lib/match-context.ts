@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config/config-schema.js';
-import type { RedisDriverStore } from '../../src/geo/redis-driver-store.js';
+import type { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
 import type { BenchRedis } from './bench-redis.js';
 import type { Progress } from './clock.js';
 import type { MatchBenchOptions } from './match-options.js';

@@ -6,8 +6,8 @@
  */
 import type { DriverBatch } from '../../src/geo/driver-store.js';
 import type { DriverStore } from '../../src/geo/driver-store.js';
-import { MemoryDriverStore } from '../../src/geo/memory-driver-store.js';
-import { RedisDriverStore } from '../../src/geo/redis-driver-store.js';
+import { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
+import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
 import type { Message } from './children.js';
 import { nowMs } from './clock.js';

@@ -93,7 +93,7 @@ export function renderReport(args: {
   return lines.join('\n') + '\n';
 }
 
-const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results', import.meta.url));
 
 /** `npm run <script> -- <args>` as this run was started, for the report's header. */
 export function commandLine(script: string): string {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { track } from './children.js';
 
 const SOLVER = fileURLToPath(new URL('../solver.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export interface SolverRun {
   pid: number;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { RedisOrderStore } from '../../src/dispatch/redis-order-store.js';
-import type { OrderDoc } from '../../src/dispatch/order.js';
+import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import type { OrderDoc } from '../../src/orders/order.js';
 import { CITY_BOX, driverId } from './driver-sim.js';
 
 /** Commits in flight while loading (each one Lua call). */

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { isVehicleType, type VehicleType } from '../dispatch/vehicle.js';
+import { isVehicleType, type VehicleType } from '../domain/vehicle.js';
 
 /**
  * `customer` may watch the orders of its `orders` claim on /v1/track;

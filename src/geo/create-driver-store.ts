@@ -1,8 +1,8 @@
 import type { Config } from '../config/config-schema.js';
 import { selectedStore } from '../config/load-config.js';
 import type { DriverStore, StoreTiming } from './driver-store.js';
-import { MemoryDriverStore } from './memory-driver-store.js';
-import { RedisDriverStore } from './redis-driver-store.js';
+import { MemoryDriverStore } from '../backend/memory/memory-driver-store.js';
+import { RedisDriverStore } from '../backend/redis/redis-driver-store.js';
 import { RingPlanner } from './ring-planner.js';
 
 /** The store a configuration selects. An unknown choice cannot get here: the config schema rejects it. */

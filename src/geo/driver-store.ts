@@ -5,7 +5,7 @@
  * `MemoryDriverStore` (embedded default) and `RedisDriverStore`.
  */
 
-import type { StoredVehicle, VehicleType } from '../dispatch/vehicle.js';
+import type { StoredVehicle, VehicleType } from '../domain/vehicle.js';
 
 export const DRIVER_STATUSES = ['available', 'busy', 'offline'] as const;
 export type DriverStatus = (typeof DRIVER_STATUSES)[number];

@@ -1,4 +1,4 @@
-import type { StoredVehicle, VehicleType } from '../dispatch/vehicle.js';
+import type { StoredVehicle, VehicleType } from '../domain/vehicle.js';
 import type { NearbyDriver, NearbyOptions, StoredStatus } from './driver-store.js';
 import { distanceM } from './geodesy.js';
 import type { RingPlanner, RingSlice } from './ring-planner.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { detailOf } from '../errors/error-codes.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { detailOf } from '../protocol/error-codes.js';
+import type { Metrics } from '../runtime/metrics.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { DriverStore } from './driver-store.js';
 

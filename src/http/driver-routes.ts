@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config-schema.js';
 import type { TokenService } from '../auth/tokens.js';
-import { HexfleetError } from '../errors/error-codes.js';
+import { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStore, NearbyOptions, StoredStatus } from '../geo/driver-store.js';
 import { authorize, errorReply, respondAsync } from './http-reply.js';
 

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { detailOf } from '../errors/error-codes.js';
+import { detailOf } from '../protocol/error-codes.js';
 import type { DriverStore } from '../geo/driver-store.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Metrics } from '../runtime/metrics.js';
 import { respondAsync } from './http-reply.js';
 
 /** A readiness probe that hangs is as bad as a failing one: answer within this. */

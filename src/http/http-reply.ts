@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { Principal, Role, TokenService } from '../auth/tokens.js';
 import { TokenError, tokenFrom } from '../auth/tokens.js';
-import { type ErrorCode, ErrorCodes, HexfleetError } from '../errors/error-codes.js';
+import { type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
 
 export interface HttpReply {
   status: number;

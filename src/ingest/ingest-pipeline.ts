@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { detailOf, HexfleetError } from '../errors/error-codes.js';
+import { detailOf, HexfleetError } from '../protocol/error-codes.js';
 import type { ApplyOutcome, DriverBatch, DriverStore } from '../geo/driver-store.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Metrics } from '../runtime/metrics.js';
 
 /**
  * Where a later issue makes accepted batches durable in Kafka. When set, a

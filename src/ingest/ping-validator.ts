@@ -1,5 +1,5 @@
 import { DRIVER_STATUSES, type DriverStatus, type Ping } from '../geo/driver-store.js';
-import type { ErrorCode } from '../errors/error-codes.js';
+import type { ErrorCode } from '../protocol/error-codes.js';
 
 export interface PingLimits {
   maxFutureMs: number;

@@ -5,7 +5,7 @@ import { TypedEmitter } from './typed-emitter.js';
 import type { WebSocketConstructor } from './web-socket.js';
 import { resolveWebSocket } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
-import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, WirePing } from './wire-frames.js';
+import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, WirePing } from '../protocol/wire-frames.js';
 
 export interface DriverClientOptions {
   /** Gateway URLs of `/v1/driver` (ws:// or wss://); the client fails over between them in order. */

@@ -9,4 +9,4 @@ export { SdkError } from './sdk-error.js';
 export type { BackoffOptions } from './backoff.js';
 export type { Encoding } from './wire-codec.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket.js';
-export type * from './wire-frames.js';
+export type * from '../protocol/wire-frames.js';

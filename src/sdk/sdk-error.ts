@@ -1,4 +1,4 @@
-import { CloseCodes, ErrorCodes } from '../errors/error-codes.js';
+import { CloseCodes, ErrorCodes } from '../protocol/error-codes.js';
 
 /**
  * An error the SDK reports on its `error` event: a server error frame (its
@@ -43,7 +43,7 @@ export interface ClosePolicy {
 }
 
 /**
- * Reconnect or not, from the close-code table in src/errors/error-codes.ts.
+ * Reconnect or not, from the close-code table in src/protocol/error-codes.ts.
  *
  * 1006 is the exception: the table lists it as `frame_too_large` (not
  * retryable), but a browser or `ws` reports the very same 1006 for a gateway

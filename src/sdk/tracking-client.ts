@@ -4,7 +4,7 @@ import { SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { resolveWebSocket, type WebSocketConstructor } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
-import type { AssignmentFrame, PositionFrame, StatusFrame, TrackingServerFrame } from './wire-frames.js';
+import type { AssignmentFrame, PositionFrame, StatusFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
 
 export interface TrackingClientOptions {
   /** Gateway URLs of `/v1/track`; the client fails over between them in order. */

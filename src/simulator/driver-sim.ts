@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
-import type { VehicleType } from '../dispatch/vehicle.js';
+import type { VehicleType } from '../domain/vehicle.js';
 import { DriverClient } from '../sdk/driver-client.js';
-import type { OfferFrame } from '../sdk/wire-frames.js';
+import type { OfferFrame } from '../protocol/wire-frames.js';
 import { CityArea, type LatLng } from './city-area.js';
 import type { Rng } from './rng.js';
 import type { SimStats } from './sim-stats.js';

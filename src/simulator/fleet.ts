@@ -1,4 +1,4 @@
-import { VEHICLE_TYPES } from '../dispatch/vehicle.js';
+import { VEHICLE_TYPES } from '../domain/vehicle.js';
 import type { CityArea } from './city-area.js';
 import { DriverSim, VEHICLE_MIX } from './driver-sim.js';
 import type { Rng } from './rng.js';

@@ -1,5 +1,5 @@
 import { TokenService } from '../auth/tokens.js';
-import type { VehicleType } from '../dispatch/vehicle.js';
+import type { VehicleType } from '../domain/vehicle.js';
 
 /**
  * Signs the tokens the simulator's actors present, with the gateways'

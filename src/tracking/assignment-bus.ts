@@ -1,4 +1,4 @@
-import type { AssignmentEvent } from '../dispatch/assignment-events.js';
+import type { AssignmentEvent } from '../orders/assignment-events.js';
 
 /**
  * Saga events of every gateway, delivered to this process: what lets a

@@ -1,4 +1,4 @@
-import { HexfleetError } from '../errors/error-codes.js';
+import { HexfleetError } from '../protocol/error-codes.js';
 
 /** `[minLng, minLat, maxLng, maxLat]`, GeoJSON order. */
 export type Bbox = readonly [minLng: number, minLat: number, maxLng: number, maxLat: number];

@@ -1,4 +1,4 @@
-import { HexfleetError } from '../errors/error-codes.js';
+import { HexfleetError } from '../protocol/error-codes.js';
 import { type Bbox, parseBbox } from './bbox.js';
 
 /** Order ids as the match API accepts them: 1 to 128 printable ASCII characters. */

@@ -1,4 +1,4 @@
-import { CloseCodes } from '../errors/error-codes.js';
+import { CloseCodes } from '../protocol/error-codes.js';
 import type { Bbox } from './bbox.js';
 import type { DriverPosition } from './position-bus.js';
 import type { TrackingMetrics } from './tracking-metrics.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { AssignmentEvent } from '../dispatch/assignment-events.js';
-import type { OrderStore } from '../dispatch/order-store.js';
-import { HexfleetError } from '../errors/error-codes.js';
+import type { AssignmentEvent } from '../orders/assignment-events.js';
+import type { OrderStore } from '../orders/order-store.js';
+import { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { AssignmentBus } from './assignment-bus.js';
 import { type Bbox, bboxContains, bboxKey } from './bbox.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configSchema, envName, type ConfigKey } from '../../src/config/config-schema.js';
-import { CloseCodes, ErrorCodes } from '../../src/errors/error-codes.js';
+import { CloseCodes, ErrorCodes } from '../../src/protocol/error-codes.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CloseCodes } from '../../src/errors/error-codes.js';
+import { CloseCodes } from '../../src/protocol/error-codes.js';
 import {
   closeAllClients,
   metricValue,

@@ -48,7 +48,7 @@ function expectAt(rec: { seq: number; lat: number; lng: number } | null, driver:
 }
 
 const APPLY_PINGS_SHA = createHash('sha1')
-  .update(readFileSync(new URL('../../src/geo/lua/applyPings.lua', import.meta.url), 'utf8'))
+  .update(readFileSync(new URL('../../src/backend/redis/lua/applyPings.lua', import.meta.url), 'utf8'))
   .digest('hex');
 
 /**

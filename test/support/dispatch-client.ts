@@ -1,10 +1,10 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { expect } from 'vitest';
 import type { TokenService } from '../../src/auth/tokens.js';
-import type { AssignmentEvent, InProcessEventSink } from '../../src/dispatch/assignment-events.js';
-import type { OrderDoc, Point } from '../../src/dispatch/order.js';
-import type { OrderStore } from '../../src/dispatch/order-store.js';
-import type { VehicleType } from '../../src/dispatch/vehicle.js';
+import type { AssignmentEvent, InProcessEventSink } from '../../src/orders/assignment-events.js';
+import type { OrderDoc, Point } from '../../src/orders/order.js';
+import type { OrderStore } from '../../src/orders/order-store.js';
+import type { VehicleType } from '../../src/domain/vehicle.js';
 import type { DriverStatus } from '../../src/geo/driver-store.js';
 import { destination } from '../geo/geo-fixtures.js';
 import { DriverClient, type Reply } from './ws-client.js';

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { Point } from '../../src/dispatch/order.js';
-import type { OrderStore } from '../../src/dispatch/order-store.js';
+import type { Point } from '../../src/orders/order.js';
+import type { OrderStore } from '../../src/orders/order-store.js';
 import { seededRandom } from '../geo/geo-fixtures.js';
 import { expectNoDoubleAssignment, type MatchApi, type OfferDriver, offset } from './dispatch-client.js';
 

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { type Role, TokenService } from '../../src/auth/tokens.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
+import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { type ConnectOptions, DriverClient, type Encoding } from './ws-client.js';
 
 /** 40 characters: above the 32 that HS256 needs. */

@@ -1,7 +1,7 @@
 import { cellToLatLng } from 'h3-js';
 import type { Redis } from 'ioredis';
-import type { MemoryDriverStore } from '../../src/geo/memory-driver-store.js';
-import { bucketOf, STATUS_CODE } from '../../src/geo/redis-layout.js';
+import type { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
+import { bucketOf, STATUS_CODE } from '../../src/backend/redis/redis-layout.js';
 
 /**
  * Changes a driver store's cell index behind its back, the way a bug, a

@@ -9,8 +9,8 @@ import WebSocket from 'ws';
 import { TokenService } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { DriverRecord } from '../../src/geo/driver-store.js';
-import { bucketOf, decodeRecord } from '../../src/geo/redis-layout.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
+import { bucketOf, decodeRecord } from '../../src/backend/redis/redis-layout.js';
+import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { waitFor } from './wait-for.js';
 
 /**

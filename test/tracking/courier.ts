@@ -1,5 +1,5 @@
 import type { TokenService } from '../../src/auth/tokens.js';
-import type { Point } from '../../src/dispatch/order.js';
+import type { Point } from '../../src/orders/order.js';
 import { driverToken, type DispatchReply } from '../support/dispatch-client.js';
 import { DriverClient } from '../support/ws-client.js';
 

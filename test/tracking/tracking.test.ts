@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Point } from '../../src/dispatch/order.js';
+import type { Point } from '../../src/orders/order.js';
 import { httpRequest, MatchApi, offset } from '../support/dispatch-client.js';
 import { closeAllClients, stopAllGateways, TEST_JWT_SECRET, TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
 import { waitFor } from '../support/wait-for.js';

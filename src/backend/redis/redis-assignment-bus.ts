@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { AssignmentEvent, InProcessEventSink } from '../../orders/assignment-events.js';
+import type { RedisFanout } from './redis-fanout.js';
+import type { AssignmentBus } from '../../tracking/assignment-bus.js';
+
+/**
+ * Saga events across gateways: every event this process's saga publishes is
+ * delivered to local listeners at once and published on one Redis channel;
+ * events from the other gateways are delivered to local listeners.
+ *
+ *   saga (A) ──InProcessEventSink──▶ local listeners (A)
+ *                                └─▶ PUBLISH <prefix>assignments event ──▶ listeners (B, C …)
+ *
+ * Pub/sub, not streams, for the reason positions use it: a watcher that
+ * missed an event (it was not connected) reads the order from the order
+ * store on subscribe, so nothing needs a replay. The order store stays the
+ * truth; these events only make screens change sooner. A durable log of
+ * events is the Kafka EventSink's job, not this bus's.
+ */
+export class RedisAssignmentBus implements AssignmentBus {
+  private readonly listeners = new Set<(event: AssignmentEvent) => void>();
+  private readonly channel: string;
+  private readonly offLocal: () => void;
+  /** Resolves once this gateway receives other gateways' events. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly fanout: RedisFanout,
+    prefix: string,
+    local: InProcessEventSink,
+    private readonly log: Logger,
+  ) {
+    this.channel = prefix + 'assignments';
+    this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw.toString())).catch((err: Error) => {
+      log.warn({ err: err.message }, 'assignment bus subscribe failed; retried on reconnect');
+    });
+    this.offLocal = local.subscribe((event) => this.onLocal(event));
+  }
+
+  subscribe(listener: (event: AssignmentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.offLocal();
+    this.listeners.clear();
+  }
+
+  private onLocal(event: AssignmentEvent): void {
+    this.deliver(event);
+    this.fanout.publish(this.channel, JSON.stringify(event)).catch((err: Error) => {
+      this.log.warn({ err: err.message, orderId: event.orderId, type: event.type }, 'assignment event not published to other gateways');
+    });
+  }
+
+  private onMessage(raw: string): void {
+    let event: AssignmentEvent;
+    try {
+      event = JSON.parse(raw) as AssignmentEvent;
+      if (typeof event?.orderId !== 'string' || typeof event.state !== 'string') throw new Error('no event');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'unreadable assignment bus message');
+      return;
+    }
+    this.deliver(event);
+  }
+
+  private deliver(event: AssignmentEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.log.error({ err, orderId: event.orderId }, 'assignment listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import { redisCall } from './redis-call.js';
+import type { RedisFanout } from './redis-fanout.js';
+import { type DriverChannel, LocalDrivers } from '../../orders/driver-channel.js';
+
+/**
+ * Several gateways on one Redis: a message for a driver is delivered to this
+ * process's sockets at once, and published on one pub/sub channel for the
+ * others. Pub/sub rather than streams: an offer is worth nothing once its
+ * driver is gone or it has expired, so fire-and-forget fits, and the saga's
+ * deadlines cover a lost message.
+ *
+ *   gateway A ──PUBLISH <prefix>drivers {driverId, message}──▶ gateway B, C …
+ */
+export class RedisDriverChannel implements DriverChannel {
+  private readonly local = new LocalDrivers();
+  private readonly channel: string;
+
+  constructor(
+    private readonly fanout: RedisFanout,
+    prefix: string,
+    log: Logger,
+  ) {
+    this.channel = prefix + 'drivers';
+    fanout
+      .listen(this.channel, (raw) => {
+        try {
+          const m = JSON.parse(raw.toString()) as { driverId: string; message: object };
+          this.local.deliver(m.driverId, m.message);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'unreadable driver channel message');
+        }
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'driver channel subscribe failed; retried on reconnect'));
+  }
+
+  async send(driverId: string, message: object): Promise<void> {
+    this.local.deliver(driverId, message);
+    await redisCall(() => this.fanout.publish(this.channel, JSON.stringify({ driverId, message })));
+  }
+
+  attach(driverId: string, deliver: (message: object) => void): () => void {
+    return this.local.attach(driverId, deliver);
+  }
+
+  /** The fan-out connection belongs to the driver store, which closes it. */
+  async close(): Promise<void> {}
+}

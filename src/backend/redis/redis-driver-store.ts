@@ -1,0 +1,231 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { pack } from 'msgpackr';
+import { HexfleetError } from '../../protocol/error-codes.js';
+import {
+  type ApplyOutcome,
+  type DriverBatch,
+  type DriverStore,
+  type DriverView,
+  type NearbyDriver,
+  type NearbyOptions,
+  type RepairOutcome,
+  type StoreTiming,
+  type SweepOutcome,
+  viewOf,
+} from '../../geo/driver-store.js';
+import { COORD_SCALE, distanceM, quantizeMetric } from '../../geo/geodesy.js';
+import { VEHICLE_CODE, vehicleMask } from '../../domain/vehicle.js';
+import { redisCall } from './redis-call.js';
+import { RedisFanout } from './redis-fanout.js';
+import { loadLuaScripts } from './lua-scripts.js';
+import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from '../../geo/nearby-search.js';
+import {
+  BUCKETS,
+  bucketOf,
+  decodeEntry,
+  decodeRecord,
+  STATUS_CODE,
+} from './redis-layout.js';
+import type { RingPlanner, RingSlice } from '../../geo/ring-planner.js';
+
+/** Buckets per sweep call: ~60 records each at 1M drivers, so one call stays near 10 ms. */
+const SWEEP_BUCKETS_PER_CALL = 256;
+/** Half the sweep's: repairIndex.lua also reads each indexed record's cell entry. */
+const REPAIR_BUCKETS_PER_CALL = 128;
+/** SCAN hint for cell keys; a cell holds a few dozen entries, so one repairCells call stays small too. */
+const REPAIR_SCAN_COUNT = 500;
+
+interface HexfleetRedis extends Redis {
+  hexfleetApplyPings(prefix: string, payload: Buffer): Promise<number[]>;
+  hexfleetNearbyBuffer(...args: (string | number)[]): Promise<(Buffer | number)[]>;
+  hexfleetSweep(...args: (string | number)[]): Promise<[number, number]>;
+  hexfleetRepairIndex(...args: (string | number)[]): Promise<[number, number]>;
+  hexfleetRepairCells(...args: (string | number)[]): Promise<[number, number]>;
+}
+
+export interface RedisDriverStoreOptions {
+  url: string;
+  /** Application prefix; the store appends the layout version (":v1:"). */
+  prefix: string;
+  commandTimeoutMs: number;
+  timing: StoreTiming;
+  planner: RingPlanner;
+  /** Extra ioredis options (tests). */
+  redisOptions?: RedisOptions;
+}
+
+/**
+ * The geo store on a standalone Redis. Layout (see redis-layout.ts):
+ *
+ *   <prefix>:v1:r:<bucket>   hash  driverId → record (53 bytes)   16384 buckets
+ *   <prefix>:v1:c:<h3 cell>  hash  driverId → entry (17 bytes)    one per live cell
+ *
+ * Records sit in hash buckets rather than one key per driver: a key costs
+ * ~70 bytes of overhead, a listpack hash entry a few, which is what keeps a
+ * driver under 250 bytes. Every write is one Lua call (atomic); reads are one
+ * HGET or one Lua call per ring slice.
+ *
+ * Failure behaviour: the offline queue is off and a command does not retry,
+ * so while Redis is unreachable calls fail fast with `store_unavailable`
+ * instead of piling up; ioredis reconnects in the background, and scripts
+ * lost in a Redis restart are re-sent (EVALSHA falls back to EVAL).
+ */
+export class RedisDriverStore implements DriverStore {
+  readonly kind = 'redis' as const;
+  readonly redis: HexfleetRedis;
+  /** `<prefix>:v1:`: every key of this store starts with it (the order store shares it). */
+  readonly keyPrefix: string;
+  private fanoutConnection: RedisFanout | undefined;
+
+  constructor(private readonly options: RedisDriverStoreOptions) {
+    this.keyPrefix = `${options.prefix}:v1:`;
+    this.redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: Math.max(1000, options.commandTimeoutMs),
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+      lazyConnect: false,
+      ...options.redisOptions,
+    }) as HexfleetRedis;
+    loadLuaScripts(this.redis);
+  }
+
+  /** Resolves once connected (or rejects after `timeoutMs`). Start-up does not need it. */
+  async waitUntilReady(timeoutMs: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new HexfleetError('store_unavailable', `Redis not ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
+  }
+
+  async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
+    const payload: (string | number)[] = [batches.length];
+    const { planner } = this.options;
+    for (const { driverId, pings, vehicle } of batches) {
+      payload.push(driverId, bucketOf(driverId), vehicle ? VEHICLE_CODE[vehicle] : 0, pings.length);
+      // Only a ping whose ts beats every later applicable ping in the batch can
+      // end up as the stored position (see applyPings.lua), so only those need a
+      // cell. A ping whose seq is not above an earlier one in the batch is a
+      // duplicate whatever Redis holds: it neither wins nor beats anyone.
+      const inBatchDuplicate: boolean[] = [];
+      let maxSeq = -Infinity;
+      for (const p of pings) {
+        inBatchDuplicate.push(p.seq <= maxSeq);
+        maxSeq = Math.max(maxSeq, p.seq);
+      }
+      let laterMaxTs = -Infinity;
+      const base = payload.length;
+      for (let k = pings.length - 1; k >= 0; k--) {
+        const p = pings[k]!;
+        const latE7 = Math.round(p.lat * COORD_SCALE);
+        const lngE7 = Math.round(p.lng * COORD_SCALE);
+        const canWin = !inBatchDuplicate[k] && p.ts > laterMaxTs;
+        const cell = canWin ? planner.cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
+        if (!inBatchDuplicate[k]) laterMaxTs = Math.max(laterMaxTs, p.ts);
+        const at = base + k * 9;
+        payload[at] = p.seq;
+        payload[at + 1] = p.ts;
+        payload[at + 2] = latE7;
+        payload[at + 3] = lngE7;
+        // Rounded to 0.01 before the float32 in Redis, as MemoryDriverStore does:
+        // rounding the float32 afterwards turns e.g. 0.005 into 0, not 0.01.
+        payload[at + 4] = quantizeMetric(p.acc) ?? -1;
+        payload[at + 5] = quantizeMetric(p.spd) ?? -1;
+        payload[at + 6] = quantizeMetric(p.hdg) ?? -1;
+        payload[at + 7] = p.status ? STATUS_CODE[p.status] : 0;
+        payload[at + 8] = cell;
+      }
+    }
+    const applied = await redisCall(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
+    return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
+  }
+
+  async get(driverId: string, now: number): Promise<DriverView | null> {
+    const raw = await redisCall(() => this.redis.hgetBuffer(this.keyPrefix + 'r:' + bucketOf(driverId), driverId));
+    return raw ? viewOf(decodeRecord(driverId, raw), now, this.options.timing.staleMs) : null;
+  }
+
+  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
+    const q = nearbyQuery(lat, lng, radiusM, options, now, this.options.timing.staleMs);
+    const head = [
+      this.keyPrefix, lat, lng, radiusM, q.limit, now, q.staleMs, q.includeStale ? 1 : 0,
+      q.status === undefined ? -1 : STATUS_CODE[q.status],
+      q.vehicles === undefined ? 0 : vehicleMask(q.vehicles),
+    ];
+    return runNearby(this.options.planner, q, async (slice: RingSlice, prior): Promise<SliceResult> => {
+      const args: (string | number)[] = [...head, prior.length, ...prior, slice.rings.length];
+      slice.rings.forEach((ring, i) => args.push(slice.bounds[i]!, ring.length, ...ring));
+      const reply = await redisCall(() => this.redis.hexfleetNearbyBuffer(...args));
+      const found: (CellEntry & { distanceM: number })[] = [];
+      for (let k = 1; k + 1 < reply.length; k += 2) {
+        const e = decodeEntry((reply[k] as Buffer).toString(), reply[k + 1] as Buffer);
+        found.push({ ...e, distanceM: distanceM(q.lat, q.lng, e.lat, e.lng) });
+      }
+      return { found, complete: reply[0] === 1 };
+    });
+  }
+
+  async sweep(now: number): Promise<SweepOutcome> {
+    const { offlineMs, retentionMs } = this.options.timing;
+    const total = { unindexed: 0, removed: 0 };
+    for (let first = 0; first < BUCKETS; first += SWEEP_BUCKETS_PER_CALL) {
+      const last = Math.min(BUCKETS, first + SWEEP_BUCKETS_PER_CALL) - 1;
+      const [unindexed, removed] = await redisCall(() =>
+        this.redis.hexfleetSweep(this.keyPrefix, now, offlineMs, retentionMs, first, last),
+      );
+      total.unindexed += unindexed;
+      total.removed += removed;
+    }
+    return total;
+  }
+
+  /**
+   * Cell side first (SCAN the cell keys, one repairCells.lua call per batch),
+   * then the record side (repairIndex.lua over bucket ranges). Every check
+   * runs inside a script, next to the record it compares with: a check done
+   * here between two round trips could race with a ping moving the driver.
+   */
+  async repairIndex(now: number): Promise<RepairOutcome> {
+    const total = { found: 0, fixed: 0 };
+    const add = ([found, fixed]: [number, number]): void => {
+      total.found += found;
+      total.fixed += fixed;
+    };
+    let cursor = '0';
+    do {
+      const [next, keys] = await redisCall(() => this.redis.scan(cursor, 'MATCH', this.keyPrefix + 'c:*', 'COUNT', REPAIR_SCAN_COUNT));
+      cursor = next;
+      if (keys.length > 0) add(await redisCall(() => this.redis.hexfleetRepairCells(keys.length, ...keys, this.keyPrefix, BUCKETS)));
+    } while (cursor !== '0');
+    const { offlineMs } = this.options.timing;
+    for (let first = 0; first < BUCKETS; first += REPAIR_BUCKETS_PER_CALL) {
+      const last = Math.min(BUCKETS, first + REPAIR_BUCKETS_PER_CALL) - 1;
+      add(await redisCall(() => this.redis.hexfleetRepairIndex(this.keyPrefix, now, offlineMs, first, last)));
+    }
+    return total;
+  }
+
+  async check(): Promise<void> {
+    await redisCall(() => this.redis.ping());
+  }
+
+  /** Pub/sub between the gateways sharing this Redis (created on first use, closed with the store). */
+  get fanout(): RedisFanout {
+    return (this.fanoutConnection ??= new RedisFanout(this.redis));
+  }
+
+  async close(): Promise<void> {
+    this.fanoutConnection?.close();
+    this.redis.disconnect();
+  }
+
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { bucketOf } from './redis-layout.js';
+import { redisCall } from './redis-call.js';
+import type { OrderDoc } from '../../orders/order.js';
+import { isOpen } from '../../orders/order.js';
+import type { CommitEffects, CommitResult, OrderStore, Reservation } from '../../orders/order-store.js';
+
+interface OrderRedis extends Redis {
+  hexfleetCommitOrder(...args: (string | number)[]): Promise<[number, number | string, number?]>;
+  hexfleetReleaseReservation(key: string, value: string): Promise<number>;
+}
+
+const SCAN_COUNT = 500;
+
+/**
+ * Assignments in Redis, next to the driver records (same connection, same
+ * prefix), so a reservation can check the driver in the same atomic step.
+ * Layout: see lua/commitOrder.lua. The order document is JSON; its version
+ * and fence live beside it in the same hash.
+ */
+export class RedisOrderStore implements OrderStore {
+  readonly kind = 'redis' as const;
+  private readonly redis: OrderRedis;
+
+  constructor(
+    redis: Redis,
+    /** The versioned key prefix of the driver store, e.g. "hf:v1:". */
+    private readonly p: string,
+  ) {
+    this.redis = redis as OrderRedis;
+    const read = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    this.redis.defineCommand('hexfleetCommitOrder', { numberOfKeys: 0, lua: read('commitOrder') });
+    this.redis.defineCommand('hexfleetReleaseReservation', { numberOfKeys: 1, lua: read('releaseReservation') });
+  }
+
+  async get(orderId: string): Promise<OrderDoc | null> {
+    const [doc, v, f] = await redisCall(() => this.redis.hmget(this.p + 'o:' + orderId, 'doc', 'v', 'f'));
+    if (doc === null || doc === undefined) return null;
+    const parsed = JSON.parse(doc) as OrderDoc;
+    parsed.version = Number(v);
+    if (f !== null && f !== undefined && parsed.driverId !== undefined) parsed.fence = Number(f);
+    return parsed;
+  }
+
+  async commit(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number): Promise<CommitResult> {
+    const { version: _v, ...body } = doc;
+    const reply = await redisCall(() =>
+      this.redis.hexfleetCommitOrder(
+        this.p, doc.orderId, expectedVersion, JSON.stringify(body), now, isOpen(doc.state) ? 1 : 0,
+        fx.deadline ?? -1, fx.retainMs ?? 0,
+        fx.reserve?.driverId ?? '', fx.reserve ? bucketOf(fx.reserve.driverId) : 0, fx.reserve?.leaseMs ?? 0, fx.reserve?.staleMs ?? 0,
+        fx.release?.driverId ?? '', fx.release?.fence ?? 0,
+        fx.extend?.driverId ?? '', fx.extend?.fence ?? 0, fx.extend?.leaseMs ?? 0,
+      ),
+    );
+    if (reply[0] !== 1) return { ok: false, reason: reply[1] as 'conflict' | 'driver_unavailable' | 'driver_reserved' };
+    const version = Number(reply[1]);
+    const fence = Number(reply[2]);
+    return fence >= 0 ? { ok: true, version, fence } : { ok: true, version };
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    return redisCall(() => this.redis.zrangebyscore(this.p + 'o:due', '-inf', now, 'LIMIT', 0, limit));
+  }
+
+  async reservationOf(driverId: string): Promise<Reservation | null> {
+    const value = await redisCall(() => this.redis.get(this.p + 'res:' + driverId));
+    return value === null ? null : parseReservation(driverId, value);
+  }
+
+  async bindKey(key: string, orderId: string, ttlMs: number): Promise<string> {
+    const k = this.p + 'idem:' + key;
+    const set = await redisCall(() => this.redis.set(k, orderId, 'PX', ttlMs, 'NX'));
+    if (set === 'OK') return orderId;
+    return (await redisCall(() => this.redis.get(k))) ?? orderId;
+  }
+
+  async reservations(): Promise<Reservation[]> {
+    const out: Reservation[] = [];
+    const prefix = this.p + 'res:';
+    let cursor = '0';
+    do {
+      const [next, keys] = await redisCall(() => this.redis.scan(cursor, 'MATCH', prefix + '*', 'COUNT', SCAN_COUNT));
+      cursor = next;
+      if (keys.length === 0) continue;
+      const values = await redisCall(() => this.redis.mget(...keys));
+      keys.forEach((k, i) => {
+        const v = values[i];
+        if (v) out.push(parseReservation(k.slice(prefix.length), v));
+      });
+    } while (cursor !== '0');
+    return out;
+  }
+
+  async openOrders(): Promise<string[]> {
+    return redisCall(() => this.redis.smembers(this.p + 'o:open'));
+  }
+
+  async release(r: Reservation): Promise<boolean> {
+    const n = await redisCall(() => this.redis.hexfleetReleaseReservation(this.p + 'res:' + r.driverId, `${r.orderId} ${r.fence}`));
+    return n === 1;
+  }
+
+  /** The connection belongs to the driver store, which closes it. */
+  async close(): Promise<void> {}
+
+}
+
+function parseReservation(driverId: string, value: string): Reservation {
+  const at = value.lastIndexOf(' ');
+  return { driverId, orderId: value.slice(0, at), fence: Number(value.slice(at + 1)) };
+}

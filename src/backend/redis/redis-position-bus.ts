@@ -1,0 +1,87 @@
+import { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
+import type { RedisFanout } from './redis-fanout.js';
+import type { DriverPosition, PositionBus } from '../../tracking/position-bus.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** One row per position: compact on the wire (a write carries thousands at peak). */
+type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number | null, spd: number | null];
+
+/**
+ * Positions across gateways on one Redis pub/sub channel.
+ *
+ *   gateway A: store write ok ──▶ local listeners (at once)
+ *                              └─▶ PUBLISH <prefix>positions msgpack rows[] ──▶ gateway B, C …
+ *
+ * Pub/sub, not streams: positions are latest-wins (an old one is worth
+ * nothing once a newer exists), nobody needs a replay (a new subscriber reads
+ * the last-known position from the store, which is the truth), and a stream
+ * would add a write, trimming and per-gateway read cursors to every ping on
+ * the hottest path. A message lost while a gateway reconnects to Redis is
+ * covered by the next ping (seconds later) and by the status sweep, which
+ * shows `degraded` with the last-known age rather than a stale position that
+ * looks fresh.
+ *
+ * One channel for all drivers, one message per store write (the last
+ * position of each driver in it): each gateway filters by the drivers its
+ * subscribers watch. Per-driver channels would cost a SUBSCRIBE round trip
+ * per watched driver and churn on every assignment; at the volumes of one
+ * city (tens of thousands of positions/s fit one Redis channel) broadcast is
+ * simpler. Sharding the channel by H3 area is the next step if it is not.
+ */
+export class RedisPositionBus implements PositionBus {
+  private readonly listeners = new Set<(positions: readonly DriverPosition[]) => void>();
+  private readonly channel: string;
+  /** Resolves once this gateway receives other gateways' positions. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly fanout: RedisFanout,
+    prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.channel = prefix + 'positions';
+    this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw)).catch((err: Error) => {
+      log.warn({ err: err.message }, 'position bus subscribe failed; retried on reconnect');
+    });
+  }
+
+  publish(positions: readonly DriverPosition[]): void {
+    if (positions.length === 0) return;
+    for (const l of this.listeners) l(positions);
+    const rows: Row[] = positions.map((p) => [p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null]);
+    // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
+    this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
+      this.log.debug({ err: err.message }, 'position not published; the next ping carries a newer one');
+    });
+  }
+
+  subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  private onMessage(raw: Buffer): void {
+    let rows: Row[];
+    try {
+      rows = packr.unpack(raw) as Row[];
+      if (!Array.isArray(rows)) throw new Error('no rows');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'unreadable position bus message');
+      return;
+    }
+    const positions: DriverPosition[] = [];
+    for (const r of rows) {
+      const p: DriverPosition = { driverId: r[0], lat: r[1], lng: r[2], ts: r[3] };
+      if (r[4] !== null) p.hdg = r[4];
+      if (r[5] !== null) p.spd = r[5];
+      positions.push(p);
+    }
+    for (const l of this.listeners) l(positions);
+  }
+}

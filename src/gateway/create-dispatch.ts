@@ -1,0 +1,119 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config-schema.js';
+import type { DriverStore } from '../geo/driver-store.js';
+import { MemoryDriverStore } from '../backend/memory/memory-driver-store.js';
+import { RedisDriverStore } from '../backend/redis/redis-driver-store.js';
+import type { Metrics } from '../runtime/metrics.js';
+import { InProcessEventSink } from '../orders/assignment-events.js';
+import { BatchMatcher } from '../orders/batch-matcher.js';
+import { DeadlinePoller } from '../orders/deadline-poller.js';
+import { DispatchMetrics } from '../orders/dispatch-metrics.js';
+import { DispatchPool } from '../matching/dispatch-pool.js';
+import { type DriverChannel, LocalDriverChannel } from '../orders/driver-channel.js';
+import type { EtaProvider } from '../eta/eta-provider.js';
+import { GreatCircleEtaProvider } from '../eta/great-circle-eta-provider.js';
+import { OsrmEtaProvider } from '../eta/osrm-eta-provider.js';
+import { MatchService } from '../orders/match-service.js';
+import { MemoryOrderStore } from '../backend/memory/memory-order-store.js';
+import { OrderSaga } from '../orders/order-saga.js';
+import type { OrderStore } from '../orders/order-store.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { RedisDriverChannel } from '../backend/redis/redis-driver-channel.js';
+import { RedisOrderStore } from '../backend/redis/redis-order-store.js';
+
+export interface Dispatch {
+  orders: OrderStore;
+  saga: OrderSaga;
+  match: MatchService;
+  channel: DriverChannel;
+  events: InProcessEventSink;
+  pool: DispatchPool;
+  poller: DeadlinePoller;
+  reconciler: Reconciler;
+  metrics: DispatchMetrics;
+  close(): Promise<void>;
+}
+
+/** The order store and driver channel that go with a driver store (same backend, same connection). */
+function backendOf(drivers: DriverStore, log: Logger): { orders: OrderStore; channel: DriverChannel } {
+  if (drivers instanceof MemoryDriverStore) return { orders: new MemoryOrderStore(drivers), channel: new LocalDriverChannel() };
+  if (drivers instanceof RedisDriverStore) {
+    return { orders: new RedisOrderStore(drivers.redis, drivers.keyPrefix), channel: new RedisDriverChannel(drivers.fanout, drivers.keyPrefix, log) };
+  }
+  throw new Error(`no order store for a ${drivers.kind} driver store`);
+}
+
+/**
+ * Deadline polls give an order this many poll intervals (at least
+ * RECONCILE_GRACE_MIN_MS) before reconciliation calls it stuck: a busy poller
+ * works through its due list in batches, and that backlog is not a fault.
+ */
+const RECONCILE_GRACE_POLLS = 10;
+const RECONCILE_GRACE_MIN_MS = 5_000;
+
+/**
+ * Builds dispatch (stores, pool, ETA, saga, batch matcher, deadline poller,
+ * reconciler) for one gateway. `background: false` (the reconcile command)
+ * starts neither the deadline poller nor the periodic reconciliation.
+ */
+export function createDispatch(config: Config, drivers: DriverStore, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
+  const { orders, channel } = backendOf(drivers, log);
+  const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue });
+  const dispatchMetrics = new DispatchMetrics(metrics.registry, {
+    poolQueue: () => pool.queueSize,
+    poolUtilization: () => pool.utilization,
+    openAssignments: async () => (await orders.openOrders().catch(() => [])).length,
+  });
+  const greatCircle = new GreatCircleEtaProvider({ detourFactor: config.etaDetourFactor / 100 });
+  const eta: EtaProvider = config.osrmUrl
+    ? new OsrmEtaProvider({
+      baseUrl: config.osrmUrl,
+      timeoutMs: config.osrmTimeoutMs,
+      retries: config.osrmRetries,
+      breakerThreshold: config.osrmBreakerThreshold,
+      halfOpenAfterMs: config.osrmHalfOpenAfterMs,
+      fallback: greatCircle,
+      hooks: {
+        onBreakerState: (state) => {
+          for (const s of ['closed', 'open', 'half-open']) dispatchMetrics.breakerState.set({ state: s }, s === state ? 1 : 0);
+          if (state !== 'closed') log.warn({ state }, 'routing service circuit breaker');
+        },
+      },
+    })
+    : greatCircle;
+  const events = new InProcessEventSink();
+  const saga = new OrderSaga({
+    orders, drivers, eta, pool, channel, events, metrics: dispatchMetrics, log,
+    options: {
+      offerTimeoutMs: config.offerTimeoutMs,
+      leaseMarginMs: config.reservationMarginMs,
+      searchLeaseMs: config.searchLeaseMs,
+      maxAttempts: config.matchMaxAttempts,
+      candidates: config.matchCandidates,
+      staleMs: config.staleMs,
+      orderRetentionMs: config.orderRetentionMs,
+    },
+  });
+  const batch = new BatchMatcher(saga, pool, log, { windowMs: config.batchWindowMs, areaResolution: config.batchAreaResolution });
+  const match = new MatchService(saga, orders, batch, dispatchMetrics, config.idempotencyTtlMs);
+  const poller = new DeadlinePoller(orders, saga, log, config.deadlinePollMs);
+  const reconciler = new Reconciler({
+    orders, drivers, saga, metrics: dispatchMetrics, log,
+    options: { offlineMs: config.offlineMs, graceMs: Math.max(RECONCILE_GRACE_MIN_MS, RECONCILE_GRACE_POLLS * config.deadlinePollMs) },
+  });
+  if (background) {
+    poller.start();
+    if (config.reconcileIntervalMs > 0) reconciler.start(config.reconcileIntervalMs);
+  }
+  return {
+    orders, saga, match, channel, events, pool, poller, reconciler, metrics: dispatchMetrics,
+    async close() {
+      await reconciler.stop();
+      await poller.stop();
+      batch.close();
+      await pool.close();
+      await channel.close();
+      await orders.close();
+    },
+  };
+}

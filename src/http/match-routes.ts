@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { Config } from '../config/config-schema.js';
+import { HexfleetError } from '../protocol/error-codes.js';
+import { authorize, errorReply, readBody, respondAsync } from './http-reply.js';
+import { parseMatchRequest } from '../orders/match-request.js';
+import { assignmentView, type MatchService } from '../orders/match-service.js';
+import type { OrderSaga } from '../orders/order-saga.js';
+
+const SERVICES = ['service', 'admin'] as const;
+/** A match request is a few hundred bytes; anything near this is not one. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HexfleetError('invalid_body', 'the body is not valid JSON');
+  }
+}
+
+function orderIdParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HexfleetError('invalid_parameter', 'id is not valid percent-encoding');
+  }
+}
+
+/**
+ * POST /v1/match, GET /v1/orders/:id/assignment, POST /v1/orders/:id/cancel,
+ * POST /v1/orders/:id/complete (roles service, admin).
+ */
+export function registerMatchRoutes(
+  app: TemplatedApp,
+  deps: { config: Config; tokens: TokenService; match: MatchService; saga: OrderSaga; log: Logger },
+): void {
+  const { config, tokens, match, saga, log } = deps;
+  const limits = { defaultRadiusM: config.matchRadiusM, maxRadiusM: config.nearbyMaxRadiusM };
+  const headers = (r: { getHeader(k: string): string; getQuery(k: string): string | undefined }) => ({
+    auth: r.getHeader('authorization'),
+    token: r.getQuery('token'),
+  });
+
+  app.post('/v1/match', (res, req) =>
+    respondAsync(res, req, log,
+      (r, rs) => ({ ...headers(r), key: r.getHeader('idempotency-key') || undefined, body: readBody(rs, MAX_BODY_BYTES) }),
+      async ({ auth, token, key, body }) => {
+        authorize(tokens, SERVICES, auth, token);
+        if (key !== undefined && !/^[\x21-\x7e]{1,128}$/.test(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
+        const request = parseMatchRequest(parseJson(await body), limits);
+        return match.match(request, key);
+      }),
+  );
+
+  app.get('/v1/orders/:id/assignment', (res, req) =>
+    respondAsync(res, req, log, (r) => ({ ...headers(r), id: orderIdParam(r.getParameter(0)) }), async ({ auth, token, id }) => {
+      authorize(tokens, SERVICES, auth, token);
+      const doc = await saga.get(id);
+      if (!doc) return errorReply('not_found', `no order "${id.slice(0, 128)}"`);
+      return { status: 200, body: { ...assignmentView(doc), request: doc.request, tried: doc.tried, history: doc.history, createdAt: doc.createdAt, updatedAt: doc.updatedAt } };
+    }),
+  );
+
+  for (const [action, run] of [['cancel', saga.cancel.bind(saga)], ['complete', saga.complete.bind(saga)]] as const) {
+    app.post(`/v1/orders/:id/${action}`, (res, req) =>
+      respondAsync(res, req, log, (r, rs) => {
+        rs.onData(() => {}); // The body, if any, is ignored.
+        return { ...headers(r), id: orderIdParam(r.getParameter(0)) };
+      }, async ({ auth, token, id }) => {
+        authorize(tokens, SERVICES, auth, token);
+        return { status: 200, body: assignmentView(await run(id, Date.now())) };
+      }),
+    );
+  }
+}

@@ -1,0 +1,365 @@
+import type { Logger } from 'pino';
+import { HexfleetError } from '../protocol/error-codes.js';
+import type { DriverStore, NearbyDriver } from '../geo/driver-store.js';
+import type { AssignmentEvent, AssignmentEventType, EventSink } from './assignment-events.js';
+import type { DispatchMetrics } from './dispatch-metrics.js';
+import type { DispatchPool } from '../matching/dispatch-pool.js';
+import type { DriverChannel } from './driver-channel.js';
+import type { EtaProvider } from '../eta/eta-provider.js';
+import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
+import type { CommitEffects, OrderStore } from './order-store.js';
+
+export interface SagaOptions {
+  offerTimeoutMs: number;
+  /** How long a reservation outlives its offer deadline (the lease must outlive the offer). */
+  leaseMarginMs: number;
+  searchLeaseMs: number;
+  maxAttempts: number;
+  candidates: number;
+  staleMs: number;
+  orderRetentionMs: number;
+}
+
+export interface SagaDeps {
+  orders: OrderStore;
+  drivers: DriverStore;
+  eta: EtaProvider;
+  pool: DispatchPool;
+  channel: DriverChannel;
+  events: EventSink;
+  metrics: DispatchMetrics;
+  log: Logger;
+  options: SagaOptions;
+}
+
+/** A candidate driver with its estimate, in rank order. */
+export interface RankedCandidate {
+  driver: NearbyDriver;
+  etaS: number;
+  distanceM: number;
+  etaSource: 'provider' | 'fallback';
+}
+
+type Change = { doc: OrderDoc; effects: CommitEffects; event?: AssignmentEventType; reason?: string };
+
+/** Commit retries when another process keeps winning the race: each retry reloads, so this bounds pathologies only. */
+const MAX_RACES = 8;
+
+/**
+ * The offer saga. Every transition is a compare-and-set commit on the order
+ * (see OrderStore): a process decides from the document it loaded, and if
+ * another process committed first it reloads and decides again. So any
+ * gateway can run any step, a step run twice finds its own result and does
+ * nothing, and a process that dies mid-saga leaves an order that the next
+ * deadline hands to another process.
+ */
+export class OrderSaga {
+  constructor(private readonly d: SagaDeps) {}
+
+  get options(): SagaOptions {
+    return this.d.options;
+  }
+
+  get(orderId: string): Promise<OrderDoc | null> {
+    return this.d.orders.get(orderId);
+  }
+
+  /**
+   * Starts matching an order, or tells what is already there. Returns the
+   * document in `searching` state owned by this process (`claimed`), or the
+   * existing document, or a conflict.
+   */
+  async begin(request: OrderRequest, requestHash: string, now: number): Promise<
+    { kind: 'claimed'; doc: OrderDoc } | { kind: 'existing'; doc: OrderDoc } | { kind: 'conflict' } | { kind: 'in_flight' }
+  > {
+    // Most orders are new: try to create the order blind (expected version 0),
+    // which saves a read; only a conflict means there is something to look at.
+    let doc: OrderDoc | null = null;
+    for (let race = 0; race < MAX_RACES; race++) {
+      if (race > 0) {
+        doc = await this.d.orders.get(request.orderId);
+        if (doc && doc.requestHash !== requestHash) return { kind: 'conflict' };
+        if (doc?.state === 'searching' && (doc.leaseUntil ?? 0) > now) return { kind: 'in_flight' };
+        if (doc && doc.state !== 'searching' && doc.state !== 'failed') return { kind: 'existing', doc };
+      }
+      const leaseUntil = now + this.d.options.searchLeaseMs;
+      const next: OrderDoc = doc
+        ? { ...doc, state: 'searching', leaseUntil, updatedAt: now, history: [...doc.history, { at: now, event: 'search_resumed', attempt: doc.attempt }] }
+        : { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0 };
+      delete next.failReason;
+      const r = await this.d.orders.commit(next, doc?.version ?? 0, { deadline: leaseUntil }, now);
+      if (r.ok) return { kind: 'claimed', doc: { ...next, version: r.version } };
+    }
+    throw new HexfleetError('internal', 'order kept changing while starting the match');
+  }
+
+  /** The nearest suitable drivers not yet tried, ranked by ETA in the worker pool. */
+  async candidates(doc: OrderDoc, now: number, extra = 0): Promise<RankedCandidate[]> {
+    const { request } = doc;
+    const limit = this.d.options.candidates + doc.tried.length + extra;
+    const near = await this.d.drivers.nearby(request.pickup.lat, request.pickup.lng, request.radiusM, {
+      limit,
+      status: 'available',
+      ...(request.requirements?.vehicle?.length ? { vehicles: request.requirements.vehicle } : {}),
+    }, now);
+    const fresh = near.filter((c) => !doc.tried.includes(c.driverId));
+    if (fresh.length === 0) return [];
+    const eta = await this.d.eta.etas(fresh.map((c) => ({ lat: c.lat, lng: c.lng, vehicle: c.vehicle })), request.pickup);
+    this.d.metrics.etaSource.inc({ source: eta.source });
+    const order = await this.d.pool.rank(eta.etaS.slice(), eta.distanceM.slice());
+    return Array.from(order, (i) => ({
+      driver: fresh[i]!,
+      etaS: Math.round(eta.etaS[i]!),
+      distanceM: Math.round(eta.distanceM[i]!),
+      etaSource: eta.fallback[i] ? 'fallback' : 'provider',
+    }));
+  }
+
+  /**
+   * Offers the order to the best candidate that can still be reserved;
+   * fails the order when none is left. `doc` must be `searching` and owned
+   * by this process. Returns the resulting document (offered, failed, or
+   * whatever another process made of it).
+   */
+  async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[]): Promise<OrderDoc> {
+    let current = doc;
+    const refused = new Set<string>();
+    // Rounds go on until nearby() has no driver left that was not refused: a
+    // fixed number of rounds answered no_driver while free drivers waited
+    // behind the reserved ones nearest the pickup (more than 3 × candidates
+    // of them, e.g. at a busy restaurant). Each round offers, or refuses every
+    // driver it got and asks for that many more, so the loop ends.
+    for (let round = 0; ; round++) {
+      if (current.attempt >= this.d.options.maxAttempts) return this.fail(current, 'max_attempts', now);
+      const list = (ranked && round === 0 ? ranked : await this.candidates(current, now, refused.size))
+        .filter((c) => !refused.has(c.driver.driverId));
+      if (list.length === 0) break;
+      for (const c of list) {
+        const offered = await this.offer(current, c, now);
+        if (offered.kind === 'offered' || offered.kind === 'moved_on') return offered.doc;
+        refused.add(c.driver.driverId);
+        if (offered.kind === 'conflict') current = offered.doc;
+      }
+    }
+    return this.fail(current, 'no_driver', now);
+  }
+
+  /** Reserves one candidate and sends it the offer. */
+  private async offer(
+    doc: OrderDoc,
+    c: RankedCandidate,
+    now: number,
+  ): Promise<{ kind: 'offered' | 'moved_on' | 'conflict'; doc: OrderDoc } | { kind: 'refused' }> {
+    const { offerTimeoutMs, leaseMarginMs, staleMs } = this.d.options;
+    const driverId = c.driver.driverId;
+    const attempt = doc.attempt + 1;
+    const offerExpiresAt = now + offerTimeoutMs;
+    const next: OrderDoc = {
+      ...doc, state: 'offered', attempt, driverId, offerExpiresAt,
+      distanceM: c.distanceM, etaS: c.etaS, etaSource: c.etaSource,
+      tried: [...doc.tried, driverId],
+      history: [...doc.history, { at: now, event: 'offered', attempt, driverId }],
+      updatedAt: now,
+    };
+    delete next.leaseUntil;
+    const r = await this.d.orders.commit(next, doc.version, {
+      reserve: { driverId, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs },
+      deadline: offerExpiresAt,
+    }, now);
+    if (!r.ok) {
+      if (r.reason !== 'conflict') return { kind: 'refused' };
+      const fresh = await this.d.orders.get(doc.orderId);
+      if (!fresh || fresh.state !== 'searching') return { kind: 'moved_on', doc: fresh ?? doc };
+      return { kind: 'conflict', doc: fresh };
+    }
+    const saved: OrderDoc = { ...next, version: r.version, ...(r.fence !== undefined ? { fence: r.fence } : {}) };
+    this.emit('assignment.offered', saved, now);
+    this.d.metrics.offers.inc({ outcome: 'offered' });
+    const { request } = saved;
+    // Not awaited: the answer to the order service need not wait for the publish,
+    // and an offer that never arrives simply expires and moves on.
+    void this.d.channel
+      .send(driverId, { type: 'offer', orderId: saved.orderId, pickup: request.pickup, ...(request.dropoff ? { dropoff: request.dropoff } : {}), expiresAt: offerExpiresAt })
+      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message, orderId: saved.orderId, driverId }, 'offer not published; it will expire'));
+    return { kind: 'offered', doc: saved };
+  }
+
+  /**
+   * Ends a search that this process cannot finish (overload, store error):
+   * the order fails with `reason`, so the client's retry starts afresh instead
+   * of finding a search nobody runs.
+   */
+  abandon(doc: OrderDoc, reason: string, now: number): Promise<OrderDoc> {
+    return this.fail(doc, reason, now);
+  }
+
+  private async fail(doc: OrderDoc, reason: string, now: number): Promise<OrderDoc> {
+    const out = await this.transition(doc.orderId, now, (d) => {
+      if (d.state !== 'searching') return null;
+      const next: OrderDoc = { ...d, state: 'failed', failReason: reason, updatedAt: now, history: [...d.history, { at: now, event: 'failed', attempt: d.attempt, reason }] };
+      delete next.leaseUntil;
+      return { doc: next, effects: { deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.failed', reason };
+    });
+    return out ?? doc;
+  }
+
+  /** The driver's answer to an offer. Errors: `offer_expired`, `not_offered`. */
+  async reply(orderId: string, driverId: string, accept: boolean, now: number): Promise<OrderDoc> {
+    let refusal: 'offer_expired' | 'not_offered' | undefined;
+    const out = await this.transition(orderId, now, (d) => {
+      refusal = undefined;
+      if (d.state !== 'offered' || d.driverId !== driverId) {
+        // A repeated accept by the assigned driver finds its own result.
+        if (accept && d.state === 'accepted' && d.driverId === driverId) return null;
+        refusal = d.tried.includes(driverId) ? 'offer_expired' : 'not_offered';
+        return null;
+      }
+      if ((d.offerExpiresAt ?? 0) <= now) {
+        refusal = 'offer_expired';
+        return null;
+      }
+      if (accept) {
+        const next: OrderDoc = { ...d, state: 'accepted', updatedAt: now, history: [...d.history, { at: now, event: 'accepted', attempt: d.attempt, driverId }] };
+        delete next.offerExpiresAt;
+        return { doc: next, effects: { extend: { driverId, fence: d.fence!, leaseMs: 0 }, deadline: null }, event: 'assignment.accepted' };
+      }
+      return this.releaseToSearch(d, 'rejected', now);
+    });
+    if (refusal) throw new HexfleetError(refusal);
+    const doc = out ?? (await this.d.orders.get(orderId));
+    if (!doc) throw new HexfleetError('not_offered');
+    this.d.metrics.offers.inc({ outcome: accept ? 'accepted' : 'rejected' });
+    if (!accept && doc.state === 'searching' && out) return this.search(doc, now);
+    return doc;
+  }
+
+  /**
+   * Acts on an order whose deadline passed: expires an offer and offers the
+   * next candidate, or takes over a search whose process died. Safe to call
+   * from every gateway at once: one commit wins, the others find nothing to do.
+   */
+  async onDeadline(orderId: string, now: number): Promise<void> {
+    let expired = false;
+    const doc = await this.transition(orderId, now, (d) => {
+      expired = false;
+      if (d.state === 'offered' && (d.offerExpiresAt ?? 0) <= now) {
+        expired = true;
+        return this.releaseToSearch(d, 'expired', now);
+      }
+      if (d.state === 'searching' && (d.leaseUntil ?? 0) <= now) {
+        const leaseUntil = now + this.d.options.searchLeaseMs;
+        return { doc: { ...d, leaseUntil, updatedAt: now, history: [...d.history, { at: now, event: 'search_resumed', attempt: d.attempt }] }, effects: { deadline: leaseUntil } };
+      }
+      if (!isOpen(d.state) || d.state === 'accepted') {
+        // A stale deadline entry (the order moved on): clear it.
+        return { doc: { ...d }, effects: { deadline: null, ...(isOpen(d.state) ? {} : { retainMs: this.d.options.orderRetentionMs }) } };
+      }
+      return null;
+    });
+    if (expired) this.d.metrics.offers.inc({ outcome: 'expired' });
+    if (doc?.state === 'searching') await this.search(doc, now);
+  }
+
+  /** Cancels an open order and releases its driver; a cancelled order stays cancelled. */
+  async cancel(orderId: string, now: number, tries = MAX_RACES): Promise<OrderDoc> {
+    const out = await this.transition(orderId, now, (d) => {
+      if (!isOpen(d.state)) return null;
+      const next: OrderDoc = { ...d, state: 'cancelled', updatedAt: now, history: [...d.history, { at: now, event: 'cancelled', attempt: d.attempt, ...(d.driverId ? { driverId: d.driverId } : {}) }] };
+      delete next.leaseUntil;
+      delete next.offerExpiresAt;
+      return { doc: next, effects: { ...this.releaseOf(d), deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.cancelled' };
+    });
+    const doc = out ?? (await this.d.orders.get(orderId));
+    if (!doc) throw new HexfleetError('not_found', `no order "${orderId.slice(0, 128)}"`);
+    // Created between the transition's read and this one (a cancel racing its own match): cancel it now.
+    if (isOpen(doc.state) && tries > 1) return this.cancel(orderId, now, tries - 1);
+    if (doc.state !== 'cancelled') throw new HexfleetError('order_closed', `the order is ${doc.state}; only open orders can be cancelled`);
+    return doc;
+  }
+
+  /** The delivery is done: an accepted order completes and its driver is free again. */
+  async complete(orderId: string, now: number): Promise<OrderDoc> {
+    const out = await this.transition(orderId, now, (d) => {
+      if (d.state !== 'accepted') return null;
+      const next: OrderDoc = { ...d, state: 'completed', updatedAt: now, history: [...d.history, { at: now, event: 'completed', attempt: d.attempt, driverId: d.driverId! }] };
+      return { doc: next, effects: { ...this.releaseOf(d), deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.completed' };
+    });
+    const doc = out ?? (await this.d.orders.get(orderId));
+    if (!doc) throw new HexfleetError('not_found', `no order "${orderId.slice(0, 128)}"`);
+    if (doc.state !== 'completed') throw new HexfleetError('order_closed', `the order is ${doc.state}; only accepted orders can be completed`);
+    return doc;
+  }
+
+  /**
+   * Flags an accepted order whose driver has gone silent (reconciliation):
+   * a `driver_silent` history entry and an `assignment.driver_silent` event.
+   * Nothing else changes: no reassignment, the reservation stays; the driver
+   * may be riding with a dead phone, and people decide. The entry is
+   * committed like a transition, so of several gateways reconciling at once
+   * one flags it, and an order is flagged once per silence (not again while
+   * the driver's last fix, `lastSeenAt`, is older than the flag; null when
+   * the driver has no record). Returns whether this call flagged it.
+   */
+  async flagSilentDriver(doc: OrderDoc, lastSeenAt: number | null, now: number): Promise<boolean> {
+    const out = await this.transition(doc.orderId, now, (d) => {
+      if (d.state !== 'accepted' || d.driverId !== doc.driverId || isFlaggedSilent(d, lastSeenAt)) return null;
+      const reason = lastSeenAt === null ? 'no_driver_record' : 'silent_past_offline';
+      const next: OrderDoc = { ...d, updatedAt: now, history: [...d.history, { at: now, event: 'driver_silent', attempt: d.attempt, driverId: d.driverId!, reason }] };
+      return { doc: next, effects: { deadline: null }, event: 'assignment.driver_silent', reason };
+    });
+    return out !== null;
+  }
+
+  /** offered → searching (owned by this process), releasing the driver: the compensation of an offer. */
+  private releaseToSearch(d: OrderDoc, outcome: 'rejected' | 'expired', now: number): Change {
+    const leaseUntil = now + this.d.options.searchLeaseMs;
+    const history: HistoryEvent = outcome;
+    const next: OrderDoc = {
+      ...d, state: 'searching', leaseUntil, updatedAt: now,
+      history: [...d.history, { at: now, event: history, attempt: d.attempt, driverId: d.driverId! }],
+    };
+    // The released driver is history now: a searching order names no driver.
+    for (const k of ['offerExpiresAt', 'driverId', 'fence', 'distanceM', 'etaS', 'etaSource'] as const) delete next[k];
+    const event: AssignmentEventType = outcome === 'rejected' ? 'assignment.rejected' : 'assignment.expired';
+    return { doc: next, effects: { ...this.releaseOf(d), deadline: leaseUntil }, event };
+  }
+
+  private releaseOf(d: OrderDoc): Pick<CommitEffects, 'release'> {
+    return d.driverId && d.fence !== undefined && (d.state === 'offered' || d.state === 'accepted')
+      ? { release: { driverId: d.driverId, fence: d.fence } }
+      : {};
+  }
+
+  /**
+   * Load, decide, commit; on a lost race, reload and decide again. `decide`
+   * returns null when there is nothing to do. Returns the committed document,
+   * or null when nothing was committed.
+   */
+  private async transition(orderId: string, now: number, decide: (d: OrderDoc) => Change | null): Promise<OrderDoc | null> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const d = await this.d.orders.get(orderId);
+      if (!d) return null;
+      const change = decide(d);
+      if (!change) return null;
+      const r = await this.d.orders.commit(change.doc, d.version, change.effects, now);
+      if (r.ok) {
+        const saved = { ...change.doc, version: r.version };
+        if (change.event) this.emit(change.event, saved, now, change.reason, d.driverId);
+        return saved;
+      }
+    }
+    throw new HexfleetError('internal', `order ${orderId} kept changing; giving up after ${MAX_RACES} tries`);
+  }
+
+  private emit(type: AssignmentEventType, doc: OrderDoc, now: number, reason?: string, driverId = doc.driverId): void {
+    const event: AssignmentEvent = { type, orderId: doc.orderId, state: doc.state, attempt: doc.attempt, at: now };
+    if (driverId) event.driverId = driverId;
+    if (reason) event.reason = reason;
+    this.d.events.publish(event);
+  }
+}
+
+/** Whether an accepted order was already flagged for its driver's current silence (see OrderSaga.flagSilentDriver). */
+export function isFlaggedSilent(doc: OrderDoc, lastSeenAt: number | null): boolean {
+  return doc.history.some((h) => h.event === 'driver_silent' && h.driverId === doc.driverId && h.at > (lastSeenAt ?? -Infinity));
+}

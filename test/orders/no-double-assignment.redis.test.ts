@@ -1,0 +1,83 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import type { Point } from '../../src/orders/order.js';
+import { HolderTracker, MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
+import { runDoubleAssignmentScenario } from '../support/dispatch-double-assignment.js';
+import { GatewayProcess } from '../support/dispatch-process.js';
+import { Cleanup, deleteKeys, metricValue, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
+import { RedisServer } from '../support/redis-server.js';
+
+/**
+ * The same scenario as no-double-assignment.test.ts on a real Redis, where
+ * the reservation is a Lua script: first with one gateway, then with two
+ * `hexfleet serve` processes sharing the Redis and the prefix, the requests
+ * and the drivers split between them (offers cross over by pub/sub).
+ */
+
+const SITE: Point = { lat: 45.464, lng: 9.19 };
+const DRIVERS = 5;
+const ORDERS = 300;
+const ENV = {
+  HEXFLEET_OFFER_TIMEOUT_MS: '600000',
+  HEXFLEET_DISPATCH_MAX_QUEUE: '100000',
+  // Generous: hundreds of scripts queue up on a busy machine, and a timeout here is not what this test is about.
+  HEXFLEET_REDIS_COMMAND_TIMEOUT_MS: '10000',
+};
+
+describe('no double assignment (Redis)', () => {
+  const cleanup = new Cleanup();
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterEach(() => cleanup.run());
+  afterAll(() => server?.stop());
+
+  /** A connection of the test's own, reading the gateways' order store; deletes the prefix's keys at the end. */
+  function storeOf(prefix: string): RedisOrderStore {
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 2 });
+    redis.on('error', () => {});
+    cleanup.add(() => void redis.disconnect());
+    cleanup.add(() => deleteKeys(redis, prefix));
+    return new RedisOrderStore(redis, `${prefix}:v1:`);
+  }
+
+  async function onlineDrivers(urls: string[]): Promise<OfferDriver[]> {
+    const drivers: OfferDriver[] = [];
+    for (let i = 0; i < DRIVERS; i++) {
+      const d = await OfferDriver.open(urls[i % urls.length]!, tokens, `rd-${i}`);
+      cleanup.add(() => d.terminate());
+      await d.ping(offset(SITE, i * 150 - 300, 200));
+      drivers.push(d);
+    }
+    return drivers;
+  }
+
+  it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through one gateway`, async () => {
+    const prefix = uniquePrefix();
+    const orders = storeOf(prefix);
+    const g = await startRedisGateway(cleanup, server.url, prefix, ENV);
+    await waitForReady(g.port, 200);
+    const live = new HolderTracker([g.gateway.dispatch.events]);
+    cleanup.add(() => live.stop());
+    const drivers = await onlineDrivers([`ws://127.0.0.1:${g.port}/v1/driver`]);
+    await runDoubleAssignmentScenario({ apis: [new MatchApi(g.port, await service())], drivers, orders, site: SITE, ordersPerRound: ORDERS });
+    expect(live.violations).toEqual([]);
+  }, 180_000);
+
+  it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through two gateway processes sharing the Redis`, async () => {
+    const prefix = uniquePrefix();
+    const orders = storeOf(prefix);
+    const env = { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix };
+    const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
+    expect(a.port).not.toBe(b.port);
+    const drivers = await onlineDrivers([a.driverUrl, b.driverUrl]);
+    const token = await service();
+    await runDoubleAssignmentScenario({ apis: [new MatchApi(a.port, token), new MatchApi(b.port, token)], drivers, orders, site: SITE, ordersPerRound: ORDERS });
+    // Each process answered its half of both rounds.
+    expect(await metricValue(a.port, 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(await metricValue(b.port, 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(a.running && b.running).toBe(true);
+  }, 180_000);
+});

@@ -1,0 +1,455 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OrderDoc, OrderState } from '../../src/orders/order.js';
+import type { CommitEffects, OrderStore, Reservation } from '../../src/orders/order-store.js';
+import type { DriverStatus, DriverStore, StoreTiming } from '../../src/geo/driver-store.js';
+import { waitFor } from '../support/wait-for.js';
+
+/** An empty order store next to its driver store; `cleanup` closes both and removes what they stored. */
+export interface OrderStoreFixture {
+  orders: OrderStore;
+  drivers: DriverStore;
+  cleanup: () => Promise<void>;
+}
+
+export type MakeOrderStore = (timing: StoreTiming) => Promise<OrderStoreFixture>;
+
+/** Offline well above stale, so a driver can be fresh by `ts` and still out of the index after a sweep. */
+export const ORDER_CONTRACT_TIMING: StoreTiming = { staleMs: 30_000, offlineMs: 60_000, retentionMs: 3_600_000 };
+const STALE_MS = ORDER_CONTRACT_TIMING.staleMs;
+/** Far longer than any case: such a lease never runs out while a case looks at it. */
+const LONG_MS = 10 * 60_000;
+/**
+ * Short enough to wait for, long enough to still hold across the few store
+ * calls a case makes right after taking it, even on a busy 2-core machine.
+ */
+const SHORT_MS = 1_500;
+const BERLIN = { lat: 52.52, lng: 13.405 };
+
+/**
+ * The clock is real here (unlike the driver store contract): a Redis
+ * reservation expires by Redis's own clock (PX), so every `now` passed to the
+ * store is `Date.now()` and expiry is waited for as a condition.
+ */
+const clock = (): number => Date.now();
+
+function orderDoc(orderId: string, state: OrderState, over: Partial<OrderDoc> = {}): OrderDoc {
+  const now = clock();
+  return {
+    orderId, state,
+    request: { orderId, pickup: BERLIN, radiusM: 3000, mode: 'immediate' },
+    requestHash: `hash-${orderId}`,
+    attempt: 0, tried: [], history: [], createdAt: now, updatedAt: now, version: 0,
+    ...over,
+  };
+}
+
+/** The order offered to `driverId` (what the saga commits with a reservation). */
+function offeredTo(orderId: string, driverId: string, over: Partial<OrderDoc> = {}): OrderDoc {
+  return orderDoc(orderId, 'offered', { driverId, attempt: 1, tried: [driverId], offerExpiresAt: clock() + LONG_MS, ...over });
+}
+
+const reserve = (driverId: string, leaseMs = LONG_MS): CommitEffects['reserve'] => ({ driverId, leaseMs, staleMs: STALE_MS });
+
+const byDriver = (a: Reservation, b: Reservation): number => a.driverId.localeCompare(b.driverId);
+
+/**
+ * The OrderStore conformance suite (STYLE.md habit 8): the memory store and
+ * the Redis store must pass the same cases. Each case opens its own empty
+ * stores. Cases are tables where the input varies and the expectation is one
+ * rule ("refused, and nothing changed").
+ */
+export function orderStoreContract(name: string, make: MakeOrderStore): void {
+  describe(`OrderStore contract: ${name}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+    });
+
+    async function open(): Promise<OrderStoreFixture> {
+      const fixture = await make(ORDER_CONTRACT_TIMING);
+      cleanups.push(fixture.cleanup);
+      return fixture;
+    }
+
+    let seq = 0;
+    /** Puts a driver into the driver store: available and fresh unless told otherwise. */
+    async function putDriver(
+      drivers: DriverStore,
+      driverId: string,
+      { status = 'available', ageMs = 0 }: { status?: DriverStatus | null; ageMs?: number } = {},
+    ): Promise<void> {
+      const ts = clock() - ageMs;
+      const ping = status === null ? { seq: ++seq, ...BERLIN, ts } : { seq: ++seq, ...BERLIN, ts, status };
+      await drivers.applyBatches([{ driverId, pings: [ping] }], clock());
+    }
+
+    /** Everything a commit can change, for "refused, and nothing changed". */
+    async function snapshot(orders: OrderStore, orderIds: string[], driverIds: string[]) {
+      return {
+        docs: await Promise.all(orderIds.map((id) => orders.get(id))),
+        held: await Promise.all(driverIds.map((id) => orders.reservationOf(id))),
+        reservations: (await orders.reservations()).sort(byDriver),
+        // Every deadline, due or not, in order.
+        deadlines: await orders.due(clock() + 100 * LONG_MS, 1000),
+        open: (await orders.openOrders()).sort(),
+      };
+    }
+
+    /** Commits, expecting success; returns the new version and fence. */
+    async function commitOk(orders: OrderStore, doc: OrderDoc, expected: number, effects: CommitEffects): Promise<{ version: number; fence?: number }> {
+      const r = await orders.commit(doc, expected, effects, clock());
+      if (!r.ok) throw new Error(`commit of ${doc.orderId} at version ${expected} refused: ${r.reason}`);
+      return r;
+    }
+
+    describe('commit is a compare-and-set', () => {
+      it('writes a new order at version 1 and reads it back as written; an unknown order is null', async () => {
+        const { orders } = await open();
+        const doc = orderDoc('o-1', 'searching', { leaseUntil: clock() + LONG_MS, history: [{ at: 1, event: 'search_resumed', attempt: 0 }] });
+        expect(await orders.commit(doc, 0, { deadline: null }, clock())).toEqual({ ok: true, version: 1 });
+        expect(await orders.get('o-1')).toEqual({ ...doc, version: 1 });
+        expect(await orders.get('o-2')).toBeNull();
+        const next = { ...doc, state: 'failed' as const, failReason: 'no_driver' };
+        expect(await orders.commit(next, 1, { deadline: null }, clock())).toEqual({ ok: true, version: 2 });
+        expect(await orders.get('o-1')).toEqual({ ...next, version: 2 });
+      });
+
+      const conflicts: { name: string; existing: number; expected: number }[] = [
+        { name: 'a new order committed as if it existed', existing: 0, expected: 1 },
+        { name: 'an existing order committed as new', existing: 1, expected: 0 },
+        { name: 'a writer one version behind', existing: 2, expected: 1 },
+        { name: 'a writer ahead of the store', existing: 1, expected: 2 },
+      ];
+      it.each(conflicts)('$name → conflict, and neither the order nor any effect changes', async ({ existing, expected }) => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-free');
+        await putDriver(drivers, 'd-held');
+        await commitOk(orders, offeredTo('o-other', 'd-held'), 0, { reserve: reserve('d-held'), deadline: clock() + LONG_MS });
+        const held = (await orders.reservationOf('d-held'))!;
+        for (let v = 0; v < existing; v++) {
+          await commitOk(orders, orderDoc('o-1', 'searching', { attempt: v }), v, { deadline: clock() + LONG_MS + v });
+        }
+        const before = await snapshot(orders, ['o-1', 'o-other'], ['d-free', 'd-held']);
+
+        // Every kind of effect rides on the refused commit: none may apply.
+        const r = await orders.commit(offeredTo('o-1', 'd-free', { attempt: 9 }), expected, {
+          reserve: reserve('d-free'), deadline: clock() - 1, retainMs: 1,
+        }, clock());
+        expect(r).toEqual({ ok: false, reason: 'conflict' });
+        const releaseOther = await orders.commit(orderDoc('o-1', 'cancelled'), expected, {
+          release: { driverId: 'd-held', fence: held.fence }, extend: { driverId: 'd-held', fence: held.fence, leaseMs: 1 }, deadline: null,
+        }, clock());
+        expect(releaseOther).toEqual({ ok: false, reason: 'conflict' });
+        expect(await snapshot(orders, ['o-1', 'o-other'], ['d-free', 'd-held'])).toEqual(before);
+      });
+
+      it('of writers racing from the same version exactly one wins, with its effects only', async () => {
+        const { orders, drivers } = await open();
+        const ids = Array.from({ length: 12 }, (_, i) => `d-${i}`);
+        for (const id of ids) await putDriver(drivers, id);
+        await commitOk(orders, orderDoc('o-1', 'searching'), 0, { deadline: null });
+        const results = await Promise.all(ids.map((id) => orders.commit(offeredTo('o-1', id), 1, { reserve: reserve(id), deadline: clock() + LONG_MS }, clock())));
+        const winners = ids.filter((_, i) => results[i]!.ok);
+        expect(winners).toHaveLength(1);
+        expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.reason === 'conflict')).toBe(true);
+        const doc = (await orders.get('o-1'))!;
+        expect(doc).toMatchObject({ version: 2, state: 'offered', driverId: winners[0] });
+        expect(await orders.reservations()).toEqual([{ driverId: winners[0], orderId: 'o-1', fence: doc.fence }]);
+      });
+    });
+
+    describe('reserve', () => {
+      it('reserves an available, fresh, indexed, free driver and hands out a fencing token', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        await commitOk(orders, orderDoc('o-1', 'searching'), 0, { deadline: clock() + LONG_MS });
+        const r = await commitOk(orders, offeredTo('o-1', 'd-1'), 1, { reserve: reserve('d-1'), deadline: clock() + LONG_MS });
+        expect(r.version).toBe(2);
+        expect(r.fence).toEqual(expect.any(Number));
+        expect((await orders.get('o-1'))!.fence).toBe(r.fence);
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: r.fence });
+        expect(await orders.reservationOf('d-2')).toBeNull();
+        expect(await orders.reservations()).toEqual([{ driverId: 'd-1', orderId: 'o-1', fence: r.fence }]);
+        // A commit without a reservation hands out no fence.
+        expect((await orders.commit(orderDoc('o-2', 'searching'), 0, { deadline: null }, clock()))).toEqual({ ok: true, version: 1 });
+      });
+
+      type Setup = (f: OrderStoreFixture) => Promise<void>;
+      const refusals: { name: string; setup: Setup; reason: 'driver_unavailable' | 'driver_reserved' }[] = [
+        { name: 'a driver the store has never seen', setup: async () => {}, reason: 'driver_unavailable' },
+        { name: 'a busy driver', setup: ({ drivers }) => putDriver(drivers, 'd-x', { status: 'busy' }), reason: 'driver_unavailable' },
+        { name: 'an offline driver', setup: ({ drivers }) => putDriver(drivers, 'd-x', { status: 'offline' }), reason: 'driver_unavailable' },
+        { name: 'a driver that never sent a status', setup: ({ drivers }) => putDriver(drivers, 'd-x', { status: null }), reason: 'driver_unavailable' },
+        { name: 'a stale driver (silent past staleMs)', setup: ({ drivers }) => putDriver(drivers, 'd-x', { ageMs: STALE_MS + 5_000 }), reason: 'driver_unavailable' },
+        {
+          name: 'a driver out of the cell index (swept as offline)',
+          setup: async ({ drivers }) => {
+            await putDriver(drivers, 'd-x');
+            // Seen from a sweep's clock past offlineMs (but within retention) the driver leaves the index,
+            // while by the commit's clock its fix is fresh: only `indexed` refuses it.
+            await drivers.sweep(clock() + ORDER_CONTRACT_TIMING.offlineMs + 10_000);
+            expect(await drivers.get('d-x', clock())).toMatchObject({ status: 'available', stale: false, indexed: false });
+          },
+          reason: 'driver_unavailable',
+        },
+        {
+          name: 'a driver reserved by another order',
+          setup: async ({ orders, drivers }) => {
+            await putDriver(drivers, 'd-x');
+            await commitOk(orders, offeredTo('o-other', 'd-x'), 0, { reserve: reserve('d-x'), deadline: clock() + LONG_MS });
+          },
+          reason: 'driver_reserved',
+        },
+        {
+          name: 'a driver this very order already holds',
+          setup: async ({ orders, drivers }) => {
+            await putDriver(drivers, 'd-x');
+            await commitOk(orders, offeredTo('o-1', 'd-x'), 1, { reserve: reserve('d-x'), deadline: clock() + LONG_MS });
+          },
+          reason: 'driver_reserved',
+        },
+      ];
+      it.each(refusals)('refuses $name with $reason, and changes nothing', async ({ setup, reason }) => {
+        const f = await open();
+        const { orders, drivers } = f;
+        await commitOk(orders, orderDoc('o-1', 'searching'), 0, { deadline: clock() + LONG_MS });
+        await putDriver(drivers, 'd-held');
+        await commitOk(orders, offeredTo('o-held', 'd-held'), 0, { reserve: reserve('d-held'), deadline: clock() + LONG_MS });
+        const held = (await orders.reservationOf('d-held'))!;
+        await setup(f);
+        const current = (await orders.get('o-1'))!;
+        const before = await snapshot(orders, ['o-1', 'o-held', 'o-other'], ['d-x', 'd-held']);
+
+        // The refused commit also carries a release and an extend that would apply on their own: all or nothing.
+        const r = await orders.commit(offeredTo('o-1', 'd-x', { attempt: current.attempt + 1 }), current.version, {
+          reserve: reserve('d-x'),
+          release: { driverId: 'd-held', fence: held.fence },
+          extend: { driverId: 'd-held', fence: held.fence, leaseMs: 1 },
+          deadline: clock() - 1_000,
+        }, clock());
+        expect(r).toEqual({ ok: false, reason });
+        expect(await snapshot(orders, ['o-1', 'o-held', 'o-other'], ['d-x', 'd-held'])).toEqual(before);
+      });
+
+      it('a new order refused its reservation does not exist afterwards', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-busy', { status: 'busy' });
+        expect(await orders.commit(offeredTo('o-1', 'd-busy'), 0, { reserve: reserve('d-busy'), deadline: clock() }, clock()))
+          .toEqual({ ok: false, reason: 'driver_unavailable' });
+        expect(await orders.get('o-1')).toBeNull();
+        expect(await orders.openOrders()).toEqual([]);
+        expect(await orders.due(clock() + LONG_MS, 10)).toEqual([]);
+      });
+
+      it('of many orders racing for one driver exactly one gets it; the others are refused and not written', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        const ids = Array.from({ length: 25 }, (_, i) => `o-${i}`);
+        const results = await Promise.all(ids.map((id) => orders.commit(offeredTo(id, 'd-1'), 0, { reserve: reserve('d-1'), deadline: clock() + LONG_MS }, clock())));
+        const winners = ids.filter((_, i) => results[i]!.ok);
+        expect(winners).toHaveLength(1);
+        expect(results.filter((r) => !r.ok)).toEqual(Array(24).fill({ ok: false, reason: 'driver_reserved' }));
+        expect(await orders.openOrders()).toEqual(winners);
+        expect((await orders.reservationOf('d-1'))!.orderId).toBe(winners[0]);
+        for (const id of ids) if (id !== winners[0]) expect(await orders.get(id)).toBeNull();
+      });
+
+      it('fencing tokens only grow, across drivers, orders and re-reservations of one driver', async () => {
+        const { orders, drivers } = await open();
+        for (const id of ['d-1', 'd-2']) await putDriver(drivers, id);
+        const fences: number[] = [];
+        let one = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null });
+        fences.push(one.fence!);
+        fences.push((await commitOk(orders, offeredTo('o-2', 'd-2'), 0, { reserve: reserve('d-2'), deadline: null })).fence!);
+        for (let round = 0; round < 3; round++) {
+          // o-1 releases d-1 and takes it again: the same driver and order get a fresh, larger fence.
+          const released = await commitOk(orders, orderDoc('o-1', 'searching'), one.version, { release: { driverId: 'd-1', fence: one.fence! }, deadline: null });
+          expect(await orders.reservationOf('d-1')).toBeNull();
+          one = await commitOk(orders, offeredTo('o-1', 'd-1'), released.version, { reserve: reserve('d-1'), deadline: null });
+          fences.push(one.fence!);
+        }
+        for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+      });
+    });
+
+    describe('release and extend act only with the matching order and fence', () => {
+      it('a matching release frees the driver, and another order can reserve it', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        const { version, fence } = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1'), deadline: clock() + LONG_MS });
+        await commitOk(orders, orderDoc('o-1', 'cancelled'), version, { release: { driverId: 'd-1', fence: fence! }, deadline: null });
+        expect(await orders.reservationOf('d-1')).toBeNull();
+        expect(await orders.reservations()).toEqual([]);
+        const again = await commitOk(orders, offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null });
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-2', fence: again.fence });
+      });
+
+      const mismatches: { name: string; order: 'o-1' | 'o-2'; fenceDelta: number }[] = [
+        { name: 'an older fence of the same order', order: 'o-1', fenceDelta: -1 },
+        { name: 'a newer fence than the one held', order: 'o-1', fenceDelta: 1 },
+        { name: 'the right fence named by another order', order: 'o-2', fenceDelta: 0 },
+      ];
+      it.each(mismatches)('$name: the commit is written, the reservation is untouched; release() says false', async ({ order, fenceDelta }) => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        await commitOk(orders, orderDoc('o-2', 'searching'), 0, { deadline: null });
+        const { version, fence } = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null });
+        const held = { driverId: 'd-1', orderId: 'o-1', fence: fence! };
+        const wrong = fence! + fenceDelta;
+        const v = order === 'o-1' ? version : 1;
+        const r = await commitOk(orders, orderDoc(order, 'searching', { attempt: 7 }), v, {
+          release: { driverId: 'd-1', fence: wrong },
+          deadline: null,
+        });
+        expect(r.version).toBe(v + 1);
+        expect((await orders.get(order))!.attempt).toBe(7);
+        expect(await orders.reservationOf('d-1')).toEqual(held);
+        expect(await orders.release({ driverId: 'd-1', orderId: order, fence: wrong })).toBe(false);
+        expect(await orders.reservationOf('d-1')).toEqual(held);
+        // The holder's own release works once, and only once.
+        expect(await orders.release(held)).toBe(true);
+        expect(await orders.release(held)).toBe(false);
+        expect(await orders.reservationOf('d-1')).toBeNull();
+      });
+
+      it('release() of a driver nobody holds is false and creates nothing', async () => {
+        const { orders } = await open();
+        expect(await orders.release({ driverId: 'd-none', orderId: 'o-1', fence: 1 })).toBe(false);
+        expect(await orders.reservations()).toEqual([]);
+      });
+
+      it('a late writer holding an old fence can neither release nor extend the newer reservation of its driver', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        // o-1's reservation lapses (its process stalled past the lease) …
+        const old = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
+        await waitFor(async () => (await orders.reservationOf('d-1')) === null, { what: "o-1's short lease to run out" });
+        // … and o-2 takes the driver, briefly, so that an unwanted extend would show.
+        const newer = await commitOk(orders, offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1', 2 * SHORT_MS), deadline: null });
+        expect(newer.fence!).toBeGreaterThan(old.fence!);
+        const held = { driverId: 'd-1', orderId: 'o-2', fence: newer.fence! };
+
+        // The stalled writer wakes up and acts on what it last knew.
+        await commitOk(orders, orderDoc('o-1', 'cancelled'), old.version, { release: { driverId: 'd-1', fence: old.fence! }, deadline: null });
+        expect(await orders.reservationOf('d-1')).toEqual(held);
+        expect(await orders.release({ driverId: 'd-1', orderId: 'o-1', fence: old.fence! })).toBe(false);
+        await commitOk(orders, orderDoc('o-1', 'searching'), old.version + 1, { extend: { driverId: 'd-1', fence: old.fence!, leaseMs: LONG_MS }, deadline: null });
+        expect(await orders.reservationOf('d-1')).toEqual(held);
+        // Not extended: o-2's own short lease still runs out.
+        await waitFor(async () => (await orders.reservationOf('d-1')) === null, { what: "o-2's lease to run out, not extended by o-1's old fence" });
+      });
+
+      it('a matching extend keeps the reservation past its lease; a lapsed lease frees the driver', async () => {
+        const { orders, drivers } = await open();
+        for (const id of ['d-1', 'd-2']) await putDriver(drivers, id);
+        const one = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
+        const two = await commitOk(orders, offeredTo('o-2', 'd-2'), 0, { reserve: reserve('d-2', SHORT_MS), deadline: null });
+        await commitOk(orders, orderDoc('o-1', 'accepted', { driverId: 'd-1' }), one.version, { extend: { driverId: 'd-1', fence: one.fence!, leaseMs: LONG_MS }, deadline: null });
+        // d-2's lease (taken after d-1's) lapses: d-1's would have too, had it not been extended.
+        await waitFor(async () => (await orders.reservationOf('d-2')) === null, { what: "d-2's short lease to run out" });
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: one.fence });
+        expect(await orders.reservations()).toEqual([{ driverId: 'd-1', orderId: 'o-1', fence: one.fence }]);
+        // The lapsed reservation is gone for good: o-3 can reserve d-2; o-2's old fence cannot release it.
+        const three = await commitOk(orders, offeredTo('o-3', 'd-2'), 0, { reserve: reserve('d-2'), deadline: null });
+        expect(await orders.release({ driverId: 'd-2', orderId: 'o-2', fence: two.fence! })).toBe(false);
+        expect(await orders.reservationOf('d-2')).toEqual({ driverId: 'd-2', orderId: 'o-3', fence: three.fence });
+      });
+    });
+
+    describe('due', () => {
+      it('lists orders whose deadline has passed, oldest first, at most `limit`; null clears a deadline', async () => {
+        const { orders } = await open();
+        const now = clock();
+        const deadlines: [string, number | null][] = [
+          ['o-a', now - 500], ['o-b', now - 100], ['o-c', now - 300], ['o-d', now + LONG_MS], ['o-e', null], ['o-f', now],
+        ];
+        for (const [id, deadline] of deadlines) await commitOk(orders, orderDoc(id, 'searching'), 0, { deadline });
+        expect(await orders.due(now, 10)).toEqual(['o-a', 'o-c', 'o-b', 'o-f']);
+        expect(await orders.due(now, 2)).toEqual(['o-a', 'o-c']);
+        expect(await orders.due(now - 400, 10)).toEqual(['o-a']);
+        expect(await orders.due(now - 1_000, 10)).toEqual([]);
+        expect(await orders.due(now + LONG_MS, 10)).toEqual(['o-a', 'o-c', 'o-b', 'o-f', 'o-d']);
+
+        // A commit moves or clears the deadline.
+        await commitOk(orders, orderDoc('o-a', 'offered'), 1, { deadline: null });
+        await commitOk(orders, orderDoc('o-d', 'searching'), 1, { deadline: now - 1_000 });
+        await commitOk(orders, orderDoc('o-e', 'searching'), 1, { deadline: now - 200 });
+        expect(await orders.due(now, 10)).toEqual(['o-d', 'o-c', 'o-e', 'o-b', 'o-f']);
+        // A terminal order is never due again once its deadline is cleared.
+        await commitOk(orders, orderDoc('o-c', 'failed'), 1, { deadline: null, retainMs: LONG_MS });
+        expect(await orders.due(now, 10)).toEqual(['o-d', 'o-e', 'o-b', 'o-f']);
+      });
+    });
+
+    describe('bindKey', () => {
+      it('binds a key to the first order only, until its ttl passes', async () => {
+        const { orders } = await open();
+        expect(await orders.bindKey('k-1', 'o-1', SHORT_MS)).toBe('o-1');
+        expect(await orders.bindKey('k-1', 'o-2', LONG_MS)).toBe('o-1');
+        expect(await orders.bindKey('k-1', 'o-1', LONG_MS)).toBe('o-1');
+        expect(await orders.bindKey('k-2', 'o-2', LONG_MS)).toBe('o-2');
+        expect(await orders.bindKey('k-3', 'o-1', LONG_MS)).toBe('o-1');
+        // k-1's short ttl runs out (a second binding did not renew it); then it binds afresh.
+        await waitFor(async () => (await orders.bindKey('k-1', 'o-3', LONG_MS)) === 'o-3', { what: 'k-1 to be free again after its ttl' });
+        expect(await orders.bindKey('k-1', 'o-1', LONG_MS)).toBe('o-3');
+        expect(await orders.bindKey('k-2', 'o-3', LONG_MS)).toBe('o-2');
+      });
+    });
+
+    describe('openOrders and reservations', () => {
+      it('openOrders lists searching, offered and accepted orders; terminal ones leave, reopened ones return', async () => {
+        const { orders } = await open();
+        const states: OrderState[] = ['searching', 'offered', 'accepted', 'completed', 'failed', 'cancelled'];
+        for (const state of states) await commitOk(orders, orderDoc(`o-${state}`, state), 0, { deadline: null });
+        expect((await orders.openOrders()).sort()).toEqual(['o-accepted', 'o-offered', 'o-searching']);
+        await commitOk(orders, orderDoc('o-offered', 'cancelled'), 1, { deadline: null });
+        await commitOk(orders, orderDoc('o-failed', 'searching'), 1, { deadline: null });
+        expect((await orders.openOrders()).sort()).toEqual(['o-accepted', 'o-failed', 'o-searching']);
+      });
+
+      it('reservations lists every reservation held with its order and fence', async () => {
+        const { orders, drivers } = await open();
+        const ids = ['d-1', 'd-2', 'd-3', 'd-4'];
+        for (const id of ids) await putDriver(drivers, id);
+        const fences = new Map<string, { fence: number; version: number }>();
+        for (const [i, id] of ids.entries()) {
+          const r = await commitOk(orders, offeredTo(`o-${i}`, id), 0, { reserve: reserve(id, id === 'd-4' ? SHORT_MS : LONG_MS), deadline: null });
+          fences.set(id, { fence: r.fence!, version: r.version });
+        }
+        await commitOk(orders, orderDoc('o-1', 'cancelled'), fences.get('d-2')!.version, { release: { driverId: 'd-2', fence: fences.get('d-2')!.fence }, deadline: null });
+        await waitFor(async () => (await orders.reservationOf('d-4')) === null, { what: "d-4's short lease to run out" });
+        expect((await orders.reservations()).sort(byDriver)).toEqual([
+          { driverId: 'd-1', orderId: 'o-0', fence: fences.get('d-1')!.fence },
+          { driverId: 'd-3', orderId: 'o-2', fence: fences.get('d-3')!.fence },
+        ]);
+      });
+    });
+
+    describe('retention of terminal orders', () => {
+      it('a terminal order stays readable for retainMs, then is gone and its id is new again; open orders and retainMs 0 stay', async () => {
+        const { orders } = await open();
+        await commitOk(orders, orderDoc('o-forever', 'cancelled'), 0, { deadline: null, retainMs: 0 });
+        await commitOk(orders, orderDoc('o-open', 'offered'), 0, { deadline: null, retainMs: SHORT_MS });
+        await commitOk(orders, orderDoc('o-term', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
+        expect((await orders.get('o-term'))!.state).toBe('failed');
+        await waitFor(async () => (await orders.get('o-term')) === null, { what: 'the terminal order to expire after retainMs' });
+        expect((await orders.get('o-open'))!.state).toBe('offered');
+        expect((await orders.get('o-forever'))!.state).toBe('cancelled');
+        // Gone means gone: version 0 writes it as a new order, any other version conflicts.
+        expect(await orders.commit(orderDoc('o-term', 'searching'), 1, { deadline: null }, clock())).toEqual({ ok: false, reason: 'conflict' });
+        expect(await orders.commit(orderDoc('o-term', 'searching'), 0, { deadline: null }, clock())).toEqual({ ok: true, version: 1 });
+      });
+
+      it('reopening a retained terminal order keeps it for good', async () => {
+        const { orders } = await open();
+        await commitOk(orders, orderDoc('o-reopened', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
+        await commitOk(orders, orderDoc('o-reopened', 'searching'), 1, { deadline: null });
+        // Committed after the reopening with the same retention: once it is gone, o-reopened would have been too.
+        await commitOk(orders, orderDoc('o-witness', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
+        await waitFor(async () => (await orders.get('o-witness')) === null, { what: 'the witness order to expire' });
+        expect(await orders.get('o-reopened')).toMatchObject({ state: 'searching', version: 2 });
+        expect(await orders.openOrders()).toEqual(['o-reopened']);
+      });
+    });
+  });
+}
