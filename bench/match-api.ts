@@ -114,7 +114,7 @@ async function measure(
   const last = await gw.scrape();
   const r = await lg.next<MatchRunResult>('result', 120_000);
   gw.assertAlive();
-  const p = ctx.store.keyPrefix;
+  const p = ctx.keyPrefix;
   const openAfter = await ctx.redis.client.scard(p + 'o:open');
   const reservedAfter = await countKeys(ctx, p + 'res:*');
   if (openAfter > 0) {

@@ -20,14 +20,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load-config.js';
-import { RedisDriverStore } from '../src/backend/redis/redis-driver-store.js';
-import { RingPlanner } from '../src/geo/ring-planner.js';
+import type { Backend } from '../src/backend/backend.js';
 import { runMatchApi } from './match-api.js';
 import { runNearbyVsGeosearch } from './nearby-vs-geosearch.js';
 import { RedisMissingError } from './lib/bench-redis.js';
 import { BenchSession } from './lib/bench-session.js';
 import { stopAllChildren } from './lib/children.js';
 import { Progress, sleep } from './lib/clock.js';
+import { openBenchBackend } from './lib/bench-backend.js';
 import { awaitQuietMachine, makeGatewayEnv } from './lib/context.js';
 import { CITY_BOX } from './lib/driver-sim.js';
 import type { MatchContext } from './lib/match-context.js';
@@ -79,9 +79,9 @@ async function main(): Promise<number> {
   const session = new BenchSession(progress, options.keepLogs);
   const { tmpDir } = session;
   const cleanup = (): Promise<void> => session.cleanup();
-  let store: RedisDriverStore | undefined;
+  let backend: Backend | undefined;
   session.onCleanup(async () => {
-    await store?.close();
+    await backend?.close();
   });
 
   let crashed = false;
@@ -98,17 +98,11 @@ async function main(): Promise<number> {
       ...callerOverrides(),
     };
     const config = loadConfig({ ...gatewayEnv, PORT: '0' });
-    store = new RedisDriverStore({
-      url: redis.url,
-      prefix: config.redisPrefix,
-      // Generous: a slow call must be measured, not turned into an error.
-      commandTimeoutMs: 30_000,
-      timing: { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs },
-      planner: new RingPlanner(config.h3Resolution),
-    });
-    await store.waitUntilReady(10_000);
+    backend = await openBenchBackend({ redisUrl: redis.url, prefix: config.redisPrefix, h3Resolution: config.h3Resolution });
+    const store = backend.drivers;
+    const keyPrefix = `${config.redisPrefix}:v1:`;
     const fleet = new ParkedFleet(CITY_BOX, options.drivers, FLEET_SEED);
-    progress.log('run', `parking ${fmtInt(fleet.size)} available drivers over ${CITY_BOX.name} through RedisDriverStore.applyBatches (prefix ${store.keyPrefix})`);
+    progress.log('run', `parking ${fmtInt(fleet.size)} available drivers over ${CITY_BOX.name} through the Redis backend's DriverStore.applyBatches (prefix ${keyPrefix})`);
     const t0 = performance.now();
     const before = Number((await redis.info('memory')).used_memory);
     const applied = await fleet.load(store, Date.now());
@@ -116,14 +110,14 @@ async function main(): Promise<number> {
     const loadS = (performance.now() - t0) / 1000;
     progress.log('run', `${fmtInt(applied)} drivers stored in ${loadS.toFixed(1)} s (${fmtMB(storeBytes)} in Redis)`);
 
-    const ctx: MatchContext = { options, redis, tmpDir, progress, jwtSecret, gatewayEnv, config, fleet, store };
+    const ctx: MatchContext = { options, redis, tmpDir, progress, jwtSecret, gatewayEnv, config, fleet, store, keyPrefix };
     const machine = await machineInfo(redis);
     const rows: Row[] = [{
       scenario: 'fleet',
       figure: 'parameters',
       value:
         `${fmtInt(applied)} drivers, status available, one ping each (ts = load time), uniform over ${(2 * CITY_BOX.halfSideM) / 1000}×${(2 * CITY_BOX.halfSideM) / 1000} km around ` +
-        `${CITY_BOX.name} (${CITY_BOX.lat}, ${CITY_BOX.lng}), written with RedisDriverStore.applyBatches in calls of 2,000 under prefix ${store.keyPrefix} ` +
+        `${CITY_BOX.name} (${CITY_BOX.lat}, ${CITY_BOX.lng}), written with DriverStore.applyBatches in calls of 2,000 under prefix ${keyPrefix} ` +
         `in ${loadS.toFixed(1)} s; ${fmtMB(storeBytes)} in Redis (${fmtInt(storeBytes / applied)} bytes per driver)`,
     }];
     for (const s of MATCH_SCENARIOS.filter((x) => options.scenarios.includes(x))) {

@@ -9,20 +9,18 @@
  *   npm run bench:resolution [-- --quick]
  */
 import { Redis } from 'ioredis';
-import { MemoryDriverStore } from '../src/backend/memory/memory-driver-store.js';
-import { RedisDriverStore } from '../src/backend/redis/redis-driver-store.js';
 import { RingPlanner } from '../src/geo/ring-planner.js';
-import type { DriverBatch, DriverStore, NearbyOptions, StoreTiming } from '../src/geo/driver-store.js';
+import type { DriverBatch, DriverStore, NearbyOptions } from '../src/geo/driver-store.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openBenchBackend } from './lib/bench-backend.js';
 import { BenchRedis } from './lib/bench-redis.js';
 import { mulberry32 } from './lib/prng.js';
 
 const quick = process.argv.includes('--quick');
 const QUERY_SECONDS = quick ? 1 : 3;
 const CONCURRENCY = 16;
-const timing: StoreTiming = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
 const BOX = { lat: 52.52, lng: 13.405, halfKm: 15 };
 
 interface Scenario {
@@ -86,10 +84,10 @@ async function main(): Promise<void> {
       for (const res of [7, 8, 9, 10]) {
         await admin.flushall();
         const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
-        const planner = new RingPlanner(res);
-        const rstore = new RedisDriverStore({ url: redis.url, prefix: 'bench', commandTimeoutMs: 10_000, timing, planner });
-        const mstore = new MemoryDriverStore(new RingPlanner(res), timing);
-        await rstore.waitUntilReady(5000);
+        const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: res });
+        const mbackend = await openBenchBackend({ h3Resolution: res });
+        const rstore = rbackend.drivers;
+        const mstore = mbackend.drivers;
         await load(rstore, drivers, now);
         await load(mstore, drivers, now);
         const after = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
@@ -100,16 +98,16 @@ async function main(): Promise<void> {
           rows.push(row);
           console.error(row);
         }
-        await rstore.close();
-        await mstore.close();
+        await rbackend.close();
+        await mbackend.close();
       }
     }
     // Strategy at the chosen resolution: how many rings the first round trip reads.
     const strategies: string[] = [];
     await admin.flushall();
     for (const first of [0, 1, 2, 4, 1000]) {
-      const rstore = new RedisDriverStore({ url: redis.url, prefix: 'bench', commandTimeoutMs: 10_000, timing, planner: new RingPlanner(9, first) });
-      await rstore.waitUntilReady(5000);
+      const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: 9, planner: new RingPlanner(9, first) });
+      const rstore = rbackend.drivers;
       if (first === 0) await load(rstore, DENSITIES[0]!, now);
       for (const q of QUERIES) {
         const r = await measure(rstore, q.radiusM, q.options, now);
@@ -118,7 +116,7 @@ async function main(): Promise<void> {
         strategies.push(row);
         console.error(row);
       }
-      await rstore.close();
+      await rbackend.close();
     }
     console.log(`\n### nearby() by H3 resolution (Redis and memory stores, ${CONCURRENCY} queries in flight, ${QUERY_SECONDS} s each)\n`);
     console.log('| drivers in 30×30 km | resolution | query | Redis q/s | memory q/s | drivers returned | Redis bytes/driver |');

@@ -69,7 +69,7 @@ interface Tally {
 export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
   const { fleet, store } = ctx;
   const o = ctx.options;
-  const geoKey = `${ctx.store.keyPrefix}bench:geo`;
+  const geoKey = `${ctx.keyPrefix}bench:geo`;
   const geo = new Redis(ctx.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   const rows: Row[] = [];
   try {
@@ -97,7 +97,7 @@ export async function runNearbyVsGeosearch(ctx: MatchContext): Promise<Row[]> {
       scenario: PHASE,
       figure: 'parameters',
       value:
-        `${fmtInt(fleet.size)} drivers, the same positions in the geo store (prefix ${ctx.store.keyPrefix}, H3 resolution ${ctx.config.h3Resolution}) and in one GEO key (GEOADD); ` +
+        `${fmtInt(fleet.size)} drivers, the same positions in the geo store (prefix ${ctx.keyPrefix}, H3 resolution ${ctx.config.h3Resolution}) and in one GEO key (GEOADD); ` +
         `closed loop, ${o.nearbyConcurrency} queries in flight from this one process, one ioredis connection each side; uniform random query points in the box, the same sequence for both; ` +
         `${ROUNDS} alternating rounds of ${o.nearbyS / ROUNDS} s per side and shape; GEO key ${fmtMB(geoBytes)} in Redis`,
     });

@@ -23,6 +23,7 @@
  * Prints a markdown table and writes it to bench/results/. Exits non-zero
  * only if something crashed; a missed target is a result, not a failure.
  */
+import { loadConfig } from '../src/config/load-config.js';
 import { randomBytes } from 'node:crypto';
 import { type BenchRedis, RedisMissingError } from './lib/bench-redis.js';
 import { BenchSession } from './lib/bench-session.js';
@@ -144,8 +145,8 @@ async function runTracking(ctx: TrackingContext): Promise<Row[]> {
     gateways.push(b);
 
     const t0 = nowMs();
-    const orderIds = await commitAcceptedOrders(ctx.redis.client, `${PREFIX}:v1:`, o.drivers, DRIVER_TAG);
-    log(`${fmtInt(orderIds.length)} accepted orders committed through RedisOrderStore in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
+    const orderIds = await commitAcceptedOrders(ctx.redis.url, PREFIX, loadConfig(ctx.env).h3Resolution, o.drivers, DRIVER_TAG);
+    log(`${fmtInt(orderIds.length)} accepted orders committed through the Redis backend's order store in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
 
     // Drivers: bench:ingest's open-loop load generator, one ping per frame, every driver on A.
     const driverGen = new Worker('loadgen-drivers', './loadgen-worker.js');

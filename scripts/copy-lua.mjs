@@ -1,4 +1,6 @@
-// Copies every src/**/lua folder next to its compiled module in dist/ (tsc copies only .ts output).
+// Copies every src/**/lua folder with its subfolders (where --@include files may live),
+// next to its compiled module in dist/ (tsc copies only .ts output). The loader
+// (src/backend/redis/load-scripts.ts) reads them relative to itself at run time.
 import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -7,8 +7,7 @@ import { createDispatch } from './gateway/create-dispatch.js';
 import { formatReport } from './reconcile/reconcile-report.js';
 import { isVehicleType, VEHICLE_TYPES } from './domain/vehicle.js';
 import { startGateway } from './gateway/gateway.js';
-import { createDriverStore } from './geo/create-driver-store.js';
-import { RedisDriverStore } from './backend/redis/redis-driver-store.js';
+import { createBackend } from './backend/create-backend.js';
 import { Metrics } from './runtime/metrics.js';
 import { createLogger } from './runtime/logger.js';
 import { runSimulate } from './simulator/simulate-command.js';
@@ -110,13 +109,11 @@ async function reconcile(args: string[]): Promise<void> {
   }
   // Logs (a warning per repair) go to stderr: stdout is the report.
   const log = createLogger(config.logLevel, destination({ dest: 2, sync: true }));
-  const store = createDriverStore(config);
-  if (!(store instanceof RedisDriverStore)) throw new Error(`expected the Redis store, got ${store.kind}`);
-  store.redis.on('error', () => {}); // waitUntilReady and each call report it
+  const backend = createBackend(config, log);
   try {
     // A few reconnect attempts (ioredis backs off up to 1 s) before giving up.
-    await store.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));
-    const dispatch = createDispatch(config, store, new Metrics(), log, { background: false });
+    await backend.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));
+    const dispatch = createDispatch(config, backend, new Metrics(), log, { background: false });
     try {
       const report = await dispatch.reconciler.run(Date.now());
       process.stdout.write(json ? JSON.stringify(report) + '\n' : formatReport(report));
@@ -124,7 +121,7 @@ async function reconcile(args: string[]): Promise<void> {
       await dispatch.close();
     }
   } finally {
-    await store.close();
+    await backend.close();
   }
 }
 

@@ -5,8 +5,8 @@
  * no WebSocket. Forked by the throughput scenario.
  */
 import type { DriverBatch, DriverStore } from '../../src/geo/driver-store.js';
-import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
-import { RingPlanner } from '../../src/geo/ring-planner.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { openBenchBackend } from './bench-backend.js';
 import type { Message } from './children.js';
 import { nowMs, sleepUntil } from './clock.js';
 import { DriverSim, driverId, mulberry32 } from './driver-sim.js';
@@ -15,22 +15,15 @@ import type { CeilingConfig, CeilingResult, GoMessage } from './messages.js';
 import { serveParent, toParent } from './worker-ipc.js';
 
 let config: CeilingConfig;
+let backend: Backend | undefined;
 let store: DriverStore;
 let sims: DriverSim[] = [];
 
 serveParent(async (m: Message) => {
   if (m.type === 'config') {
     config = m as CeilingConfig;
-    const redis = new RedisDriverStore({
-      url: config.redisUrl,
-      prefix: config.prefix,
-      // Generous: a slow call must be measured, not turned into an error.
-      commandTimeoutMs: 30_000,
-      timing: { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 },
-      planner: new RingPlanner(config.h3Resolution),
-    });
-    await redis.waitUntilReady(10_000);
-    store = redis;
+    backend = await openBenchBackend({ redisUrl: config.redisUrl, prefix: config.prefix, h3Resolution: config.h3Resolution });
+    store = backend.drivers;
     sims = Array.from({ length: config.drivers }, (_, g) => {
       const id = driverId(config.idTag, g);
       return new DriverSim(id, config.area, mulberry32(config.seed + g));
@@ -39,7 +32,7 @@ serveParent(async (m: Message) => {
   } else if (m.type === 'go') {
     toParent(await run(m as GoMessage));
   } else if (m.type === 'exit') {
-    await store?.close();
+    await backend?.close();
     process.exit(0);
   }
 });

@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config/config-schema.js';
-import type { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
+import type { DriverStore } from '../../src/geo/driver-store.js';
 import type { BenchRedis } from './bench-redis.js';
 import type { Progress } from './clock.js';
 import type { MatchBenchOptions } from './match-options.js';
@@ -19,5 +19,7 @@ export interface MatchContext {
   /** The fleet, already loaded into `store` (under the gateway's prefix). */
   fleet: ParkedFleet;
   /** The benchmark's own connection to the geo store the gateway uses. */
-  store: RedisDriverStore;
+  store: DriverStore;
+  /** The versioned prefix of every Redis key the gateway writes (`<HEXFLEET_REDIS_PREFIX>:v1:`), for inspecting them. */
+  keyPrefix: string;
 }

@@ -6,8 +6,7 @@
  */
 import type { DriverBatch } from '../../src/geo/driver-store.js';
 import type { DriverStore } from '../../src/geo/driver-store.js';
-import { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
-import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
+import { openBenchBackend } from './bench-backend.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
 import type { Message } from './children.js';
 import { nowMs } from './clock.js';
@@ -15,7 +14,6 @@ import { driverId, metroAreas, mulberry32, pointIn } from './driver-sim.js';
 import type { MemoryLoadConfig, MemoryLoadResult } from './messages.js';
 import { serveParent, toParent } from './worker-ipc.js';
 
-const timing = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
 /** Progress every this many drivers. */
 const PROGRESS_EVERY = 100_000;
 
@@ -36,16 +34,12 @@ async function load(c: MemoryLoadConfig): Promise<MemoryLoadResult> {
   const planner = new RingPlanner(c.h3Resolution);
   planner.cellOf(0, 0); // Loads h3-js's WASM before the heap is measured.
   let heapBefore = 0;
-  let store: DriverStore;
   if (c.mode === 'memory') {
     collect();
     heapBefore = process.memoryUsage().heapUsed;
-    store = new MemoryDriverStore(planner, timing);
-  } else {
-    const redis = new RedisDriverStore({ url: c.redisUrl, prefix: c.prefix, commandTimeoutMs: 30_000, timing, planner });
-    await redis.waitUntilReady(10_000);
-    store = redis;
   }
+  const backend = await openBenchBackend({ ...(c.mode === 'memory' ? {} : { redisUrl: c.redisUrl, prefix: c.prefix }), h3Resolution: c.h3Resolution, planner });
+  const store: DriverStore = backend.drivers;
   const areas = metroAreas(c.metroSideKm);
   const rand = mulberry32(c.seed);
   const now = Date.now();
@@ -76,13 +70,12 @@ async function load(c: MemoryLoadConfig): Promise<MemoryLoadResult> {
   await Promise.all(Array.from({ length: c.inflight }, lane));
   const seconds = (nowMs() - started) / 1000;
   let heapAfter = 0;
-  let storeSize = c.drivers;
-  if (store instanceof MemoryDriverStore) {
+  // Every driver id is distinct, so the store holds as many drivers as were loaded.
+  const storeSize = next;
+  if (backend.kind === 'memory') {
     collect();
     heapAfter = process.memoryUsage().heapUsed;
-    storeSize = store.size;
-  } else {
-    await store.close();
   }
+  await backend.close();
   return { type: 'result', loaded: next, seconds, heapBefore, heapAfter, storeSize };
 }

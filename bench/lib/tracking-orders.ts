@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
-import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
 import type { OrderDoc } from '../../src/orders/order.js';
+import { openBenchBackend } from './bench-backend.js';
 import { CITY_BOX, driverId } from './driver-sim.js';
 
 /** Commits in flight while loading (each one Lua call). */
@@ -10,7 +9,7 @@ export const orderIdOf = (i: number): string => 'ot' + String(i).padStart(7, '0'
 
 /**
  * One accepted order per driver, committed straight into the order store the
- * gateways read (RedisOrderStore.commit under their prefix), as the saga
+ * gateways read (the Redis backend's OrderStore.commit under their prefix), as the saga
  * leaves it after "offered → accepted": state accepted, driverId, history.
  *
  * Not through POST /v1/match + accept: matching is bench:match's subject, and
@@ -19,8 +18,9 @@ export const orderIdOf = (i: number): string => 'ot' + String(i).padStart(7, '0'
  * written (the commit reserves only available, indexed drivers, and these
  * have not pinged yet), so the gateways run with reconciliation off.
  */
-export async function commitAcceptedOrders(redis: Redis, keyPrefix: string, drivers: number, idTag: string): Promise<string[]> {
-  const store = new RedisOrderStore(redis, keyPrefix);
+export async function commitAcceptedOrders(redisUrl: string, prefix: string, h3Resolution: number, drivers: number, idTag: string): Promise<string[]> {
+  const backend = await openBenchBackend({ redisUrl, prefix, h3Resolution });
+  const store = backend.orders;
   const ids = Array.from({ length: drivers }, (_, i) => orderIdOf(i));
   let next = 0;
   let failed = 0;
@@ -50,7 +50,7 @@ export async function commitAcceptedOrders(redis: Redis, keyPrefix: string, driv
       if (!r.ok) failed++;
     }
   };
-  await Promise.all(Array.from({ length: INFLIGHT }, lane));
+  await Promise.all(Array.from({ length: INFLIGHT }, lane)).finally(() => backend.close());
   if (failed > 0) throw new Error(`${failed} of ${drivers} orders could not be committed`);
   return ids;
 }

@@ -87,7 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The store that a configuration selects (throws on none: crossCheck did). */
-export function selectedStore(c: Config): 'memory' | 'redis' {
+export function selectedStore(c: Pick<Config, 'store' | 'redisUrl'>): 'memory' | 'redis' {
   if (c.store === 'auto') return c.redisUrl ? 'redis' : 'memory';
   return c.store;
 }

@@ -1,25 +1,20 @@
 import type { Logger } from 'pino';
+import type { Backend } from '../backend/backend.js';
 import type { Config } from '../config/config-schema.js';
-import type { DriverStore } from '../geo/driver-store.js';
-import { MemoryDriverStore } from '../backend/memory/memory-driver-store.js';
-import { RedisDriverStore } from '../backend/redis/redis-driver-store.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { InProcessEventSink } from '../orders/assignment-events.js';
 import { BatchMatcher } from '../orders/batch-matcher.js';
 import { DeadlinePoller } from '../orders/deadline-poller.js';
 import { DispatchMetrics } from '../orders/dispatch-metrics.js';
 import { DispatchPool } from '../matching/dispatch-pool.js';
-import { type DriverChannel, LocalDriverChannel } from '../orders/driver-channel.js';
+import type { DriverChannel } from '../orders/driver-channel.js';
 import type { EtaProvider } from '../eta/eta-provider.js';
 import { GreatCircleEtaProvider } from '../eta/great-circle-eta-provider.js';
 import { OsrmEtaProvider } from '../eta/osrm-eta-provider.js';
 import { MatchService } from '../orders/match-service.js';
-import { MemoryOrderStore } from '../backend/memory/memory-order-store.js';
 import { OrderSaga } from '../orders/order-saga.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { Reconciler } from '../reconcile/reconciler.js';
-import { RedisDriverChannel } from '../backend/redis/redis-driver-channel.js';
-import { RedisOrderStore } from '../backend/redis/redis-order-store.js';
 
 export interface Dispatch {
   orders: OrderStore;
@@ -34,15 +29,6 @@ export interface Dispatch {
   close(): Promise<void>;
 }
 
-/** The order store and driver channel that go with a driver store (same backend, same connection). */
-function backendOf(drivers: DriverStore, log: Logger): { orders: OrderStore; channel: DriverChannel } {
-  if (drivers instanceof MemoryDriverStore) return { orders: new MemoryOrderStore(drivers), channel: new LocalDriverChannel() };
-  if (drivers instanceof RedisDriverStore) {
-    return { orders: new RedisOrderStore(drivers.redis, drivers.keyPrefix), channel: new RedisDriverChannel(drivers.fanout, drivers.keyPrefix, log) };
-  }
-  throw new Error(`no order store for a ${drivers.kind} driver store`);
-}
-
 /**
  * Deadline polls give an order this many poll intervals (at least
  * RECONCILE_GRACE_MIN_MS) before reconciliation calls it stuck: a busy poller
@@ -52,12 +38,13 @@ const RECONCILE_GRACE_POLLS = 10;
 const RECONCILE_GRACE_MIN_MS = 5_000;
 
 /**
- * Builds dispatch (stores, pool, ETA, saga, batch matcher, deadline poller,
- * reconciler) for one gateway. `background: false` (the reconcile command)
+ * Builds dispatch (pool, ETA, saga, batch matcher, deadline poller,
+ * reconciler) over a backend for one gateway; the backend's stores and
+ * channel stay the backend's to close. `background: false` (the reconcile command)
  * starts neither the deadline poller nor the periodic reconciliation.
  */
-export function createDispatch(config: Config, drivers: DriverStore, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
-  const { orders, channel } = backendOf(drivers, log);
+export function createDispatch(config: Config, backend: Backend, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
+  const { drivers, orders, channel } = backend;
   const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue });
   const dispatchMetrics = new DispatchMetrics(metrics.registry, {
     poolQueue: () => pool.queueSize,
@@ -81,7 +68,9 @@ export function createDispatch(config: Config, drivers: DriverStore, metrics: Me
       },
     })
     : greatCircle;
+  // Local observers see this process's transitions; the bus carries them to every gateway's tracking.
   const events = new InProcessEventSink();
+  const offBus = events.subscribe((event) => backend.assignments.publish(event));
   const saga = new OrderSaga({
     orders, drivers, eta, pool, channel, events, metrics: dispatchMetrics, log,
     options: {
@@ -110,10 +99,9 @@ export function createDispatch(config: Config, drivers: DriverStore, metrics: Me
     async close() {
       await reconciler.stop();
       await poller.stop();
-      batch.close();
+      await batch.close();
       await pool.close();
-      await channel.close();
-      await orders.close();
+      offBus();
     },
   };
 }

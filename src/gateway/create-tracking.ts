@@ -1,26 +1,13 @@
 import type { Logger } from 'pino';
+import type { Backend } from '../backend/backend.js';
 import type { Config } from '../config/config-schema.js';
-import type { Dispatch } from './create-dispatch.js';
-import type { DriverStore } from '../geo/driver-store.js';
-import { MemoryDriverStore } from '../backend/memory/memory-driver-store.js';
-import { RedisDriverStore } from '../backend/redis/redis-driver-store.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { AssignmentBus } from '../tracking/assignment-bus.js';
-import { MemoryAssignmentBus } from '../backend/memory/memory-assignment-bus.js';
-import { MemoryPositionBus } from '../backend/memory/memory-position-bus.js';
-import type { PositionBus } from '../tracking/position-bus.js';
-import { RedisAssignmentBus } from '../backend/redis/redis-assignment-bus.js';
-import { RedisPositionBus } from '../backend/redis/redis-position-bus.js';
 import { TrackingHub } from '../tracking/tracking-hub.js';
 import { TrackingMetrics } from '../tracking/tracking-metrics.js';
 
 export interface Tracking {
   hub: TrackingHub;
-  positions: PositionBus;
-  assignments: AssignmentBus;
   metrics: TrackingMetrics;
-  /** Resolves once positions and events of other gateways reach this one. */
-  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,25 +20,12 @@ const FLUSH_MS_MAX = 50;
 const SWEEP_MS_MAX = 1000;
 const SWEEP_MS_MIN = 10;
 
-/** The buses that go with a driver store (same backend, same connection): memory in one process, Redis pub/sub across gateways. */
-function busesOf(drivers: DriverStore, dispatch: Dispatch, log: Logger): { positions: PositionBus; assignments: AssignmentBus; ready: Promise<void> } {
-  if (drivers instanceof MemoryDriverStore) {
-    return { positions: new MemoryPositionBus(), assignments: new MemoryAssignmentBus(dispatch.events), ready: Promise.resolve() };
-  }
-  if (drivers instanceof RedisDriverStore) {
-    const positions = new RedisPositionBus(drivers.fanout, drivers.keyPrefix, log);
-    const assignments = new RedisAssignmentBus(drivers.fanout, drivers.keyPrefix, dispatch.events, log);
-    return { positions, assignments, ready: Promise.all([positions.ready, assignments.ready]).then(() => undefined) };
-  }
-  throw new Error(`no tracking buses for a ${drivers.kind} driver store`);
-}
-
 /** Builds live tracking for one gateway and starts its timers. */
-export function createTracking(config: Config, drivers: DriverStore, dispatch: Dispatch, metrics: Metrics, log: Logger): Tracking {
-  const { positions, assignments, ready } = busesOf(drivers, dispatch, log);
+export function createTracking(config: Config, backend: Backend, metrics: Metrics, log: Logger): Tracking {
+  const { drivers, orders, positions, assignments } = backend;
   const trackingMetrics = new TrackingMetrics(metrics.registry);
   const hub = new TrackingHub({
-    orders: dispatch.orders,
+    orders,
     drivers,
     positions,
     assignments,
@@ -68,11 +42,9 @@ export function createTracking(config: Config, drivers: DriverStore, dispatch: D
   });
   hub.start();
   return {
-    hub, positions, assignments, metrics: trackingMetrics, ready,
+    hub, metrics: trackingMetrics,
     async close() {
       await hub.close();
-      await positions.close();
-      await assignments.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { isValidId } from '../domain/ids.js';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -48,7 +49,7 @@ export function registerMatchRoutes(
       (r, rs) => ({ ...headers(r), key: r.getHeader('idempotency-key') || undefined, body: readBody(rs, MAX_BODY_BYTES) }),
       async ({ auth, token, key, body }) => {
         authorize(tokens, SERVICES, auth, token);
-        if (key !== undefined && !/^[\x21-\x7e]{1,128}$/.test(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
+        if (key !== undefined && !isValidId(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
         const request = parseMatchRequest(parseJson(await body), limits);
         return match.match(request, key);
       }),

@@ -4,7 +4,7 @@ import type { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import { authorize, respondAsync } from './http-reply.js';
-import { ORDER_ID } from '../tracking/track-frames.js';
+import { isValidId } from '../domain/ids.js';
 
 const ISSUERS = ['service', 'admin'] as const;
 
@@ -29,7 +29,7 @@ export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config
       return { auth: r.getHeader('authorization'), token: r.getQuery('token'), id };
     }, async ({ auth, token, id }) => {
       authorize(tokens, ISSUERS, auth, token);
-      if (!ORDER_ID.test(id)) throw new HexfleetError('invalid_parameter', 'id must be 1 to 128 printable ASCII characters');
+      if (!isValidId(id)) throw new HexfleetError('invalid_parameter', 'id must be 1 to 128 printable ASCII characters');
       const jwt = await tokens.sign({ role: 'tracker', sub: id, ttlS: config.trackingTokenTtlS });
       // The expiry the token carries (jose rounds to whole seconds), not a second clock read.
       const { exp } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };

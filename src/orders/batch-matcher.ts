@@ -1,6 +1,7 @@
 import { latLngToCell } from 'h3-js';
 import type { Logger } from 'pino';
 import type { DispatchPool } from '../matching/dispatch-pool.js';
+import { HexfleetError } from '../protocol/error-codes.js';
 import type { OrderDoc } from './order.js';
 import type { OrderSaga, RankedCandidate } from './order-saga.js';
 
@@ -25,6 +26,7 @@ interface Waiting {
 export class BatchMatcher {
   private readonly areas = new Map<string, Waiting[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly saga: OrderSaga,
@@ -35,6 +37,7 @@ export class BatchMatcher {
 
   /** Resolves with the order after its batch was assigned (offered, failed, …). `doc` must be searching and owned. */
   submit(doc: OrderDoc): Promise<OrderDoc> {
+    if (this.closed) return Promise.reject(new HexfleetError('shutting_down'));
     const area = latLngToCell(doc.request.pickup.lat, doc.request.pickup.lng, this.options.areaResolution);
     return new Promise((resolve, reject) => {
       let waiting = this.areas.get(area);
@@ -93,13 +96,21 @@ export class BatchMatcher {
     });
   }
 
-  /** Orders waiting now are answered by their own searches; nothing new is collected. */
-  close(): void {
+  /**
+   * Orders waiting now are answered by their own searches; nothing new is
+   * collected. Searches every waiting order now, without the rest of its window, and
+   * resolves once those searches settled: the pool they rank in must outlive
+   * this call (close the pool after it).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const searches: Promise<void>[] = [];
     for (const batch of this.areas.values()) {
-      for (const w of batch) this.saga.search(w.doc, Date.now()).then(w.resolve, w.reject);
+      for (const w of batch) searches.push(this.saga.search(w.doc, Date.now()).then(w.resolve, w.reject));
     }
     this.areas.clear();
+    await Promise.allSettled(searches);
   }
 }

@@ -1,9 +1,9 @@
+import { isValidId } from '../domain/ids.js';
 import { createHash } from 'node:crypto';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { OrderRequest, Point } from './order.js';
 import { isVehicleType, type VehicleType } from '../domain/vehicle.js';
 
-const ORDER_ID = /^[\x21-\x7e]{1,128}$/;
 
 function bad(field: string, why: string): HexfleetError {
   return new HexfleetError('invalid_body', `${field} ${why}`);
@@ -24,7 +24,7 @@ function point(v: unknown, field: string): Point {
 export function parseMatchRequest(body: unknown, limits: { defaultRadiusM: number; maxRadiusM: number }): OrderRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('body', 'must be a JSON object');
   const b = body as Record<string, unknown>;
-  if (typeof b.orderId !== 'string' || !ORDER_ID.test(b.orderId)) throw bad('orderId', 'must be 1 to 128 printable ASCII characters');
+  if (!isValidId(b.orderId)) throw bad('orderId', 'must be 1 to 128 printable ASCII characters');
   const request: OrderRequest = { orderId: b.orderId, pickup: point(b.pickup, 'pickup'), radiusM: limits.defaultRadiusM, mode: 'immediate' };
   if (b.dropoff !== undefined) request.dropoff = point(b.dropoff, 'dropoff');
   if (b.radiusM !== undefined) {

@@ -1,7 +1,8 @@
 /**
- * The frames of `/v1/driver` and `/v1/track` as the SDK sees them. Both
- * endpoints accept JSON text or msgpack binary frames of the same shape and
- * answer in kind; see the README for the full protocol.
+ * Every frame of `/v1/driver` and `/v1/track`, in both directions: the one
+ * definition the gateway builds its frames against and the SDK reads them
+ * with. Both endpoints accept JSON text or msgpack binary frames of the same
+ * shape and answer in kind; see the README for the full protocol.
  */
 
 /** Driver status as the gateway stores it (sticky until changed). */
@@ -20,6 +21,9 @@ export interface WirePing {
   hdg?: number;
   status?: DriverStatus;
 }
+
+/** `[minLng, minLat, maxLng, maxLat]`, GeoJSON order (`minLng > maxLng` crosses the antimeridian). */
+export type WireBbox = readonly [minLng: number, minLat: number, maxLng: number, maxLat: number];
 
 /** A point as the dispatch API sends it. */
 export interface WirePoint {
@@ -89,18 +93,48 @@ export interface SubscriptionFrame {
   orderId: string;
 }
 
-/** Server → client: the courier's position; `ageMs` is computed by the server when it sends the frame. */
-export interface PositionFrame {
-  type: 'position';
+/** Client → server (admin tokens): start or stop watching every driver inside a box. */
+export interface AreaSubscriptionFrame {
+  type: 'subscribe_area' | 'unsubscribe_area';
+  bbox: WireBbox;
+}
+
+/** Server → client: the answer to `unsubscribe` (a `subscribe` is answered by the order's `status`). */
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
   orderId: string;
+}
+
+/** Server → client: the answer to `subscribe_area` / `unsubscribe_area`. */
+export interface AreaSubscribedFrame {
+  type: 'area_subscribed' | 'area_unsubscribed';
+  bbox: WireBbox;
+}
+
+/** What every position frame carries; `ageMs` is computed by the server when it sends the frame. */
+interface PositionFields {
+  type: 'position';
   driverId: string;
   lat: number;
   lng: number;
   ts: number;
   ageMs: number;
-  hdg?: number;
-  spd?: number;
+  /** Heading in degrees and speed in m/s; `null` when the driver's ping did not carry them. */
+  hdg: number | null;
+  spd: number | null;
 }
+
+/** Server → client: the courier of an order moved. */
+export interface OrderPositionFrame extends PositionFields {
+  orderId: string;
+}
+
+/** Server → client: a driver inside a watched area moved (admin area subscriptions). */
+export interface AreaPositionFrame extends PositionFields {
+  bbox: WireBbox;
+}
+
+export type PositionFrame = OrderPositionFrame | AreaPositionFrame;
 
 /** How fresh the tracking of an order is. */
 export type TrackingState = 'waiting' | 'live' | 'degraded' | 'lost';
@@ -110,17 +144,30 @@ export interface StatusFrame {
   type: 'status';
   orderId: string;
   state: TrackingState;
-  lastTs?: number | null;
-  ageMs?: number | null;
+  /** Fix time of the courier's last known position; `null` before the first. */
+  lastTs: number | null;
+  ageMs: number | null;
 }
 
 /** Server → client: a saga transition of the order (offered, accepted, …). */
 export interface AssignmentFrame {
   type: 'assignment';
   orderId: string;
+  /** The order's state after the transition. */
   state: string;
-  [field: string]: unknown;
+  /** The transition: offered, accepted, rejected, expired, cancelled, failed, completed, driver_silent. */
+  event: string;
+  attempt: number;
+  /** When it was committed, ms since the epoch. */
+  at: number;
+  driverId?: string;
+  reason?: string;
 }
 
-export type TrackingClientFrame = SubscriptionFrame;
-export type TrackingServerFrame = PositionFrame | StatusFrame | AssignmentFrame | ErrorFrame;
+/** Server → client: a rejected tracking frame, with the order or box it was about. */
+export interface TrackingErrorFrame extends ErrorFrame {
+  bbox?: WireBbox;
+}
+
+export type TrackingClientFrame = SubscriptionFrame | AreaSubscriptionFrame;
+export type TrackingServerFrame = OrderPositionFrame | AreaPositionFrame | StatusFrame | AssignmentFrame | UnsubscribedFrame | AreaSubscribedFrame | TrackingErrorFrame;

@@ -18,7 +18,11 @@ export class Metrics {
     name: 'hexfleet_pings_duplicate_total', help: 'Pings acknowledged as duplicates (seq already applied).', registers: [this.registry],
   });
   readonly pingsRejected = new Counter({
-    name: 'hexfleet_pings_rejected_total', help: 'Pings and frames rejected, by error code.', labelNames: ['code'], registers: [this.registry],
+    name: 'hexfleet_pings_rejected_total', help: 'Pings rejected (invalid, rate limited, or in a batch the store did not confirm), by error code.', labelNames: ['code'], registers: [this.registry],
+  });
+  readonly framesRejected = new Counter({
+    name: 'hexfleet_frames_rejected_total', help: 'WebSocket frames answered with an error, by endpoint (driver, track) and error code.',
+    labelNames: ['endpoint', 'code'], registers: [this.registry],
   });
   readonly batchSize = new Histogram({
     name: 'hexfleet_batch_size_pings', help: 'Pings per driver frame.',

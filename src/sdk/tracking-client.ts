@@ -4,7 +4,7 @@ import { SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { resolveWebSocket, type WebSocketConstructor } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
-import type { AssignmentFrame, PositionFrame, StatusFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
+import type { AssignmentFrame, OrderPositionFrame, StatusFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
 
 export interface TrackingClientOptions {
   /** Gateway URLs of `/v1/track`; the client fails over between them in order. */
@@ -24,7 +24,7 @@ export interface TrackingClientOptions {
 export type TrackingClientEvents = {
   state: (state: ConnectionState, info: StateInfo) => void;
   /** A courier position, never older than one already emitted for that order. */
-  position: (p: PositionFrame) => void;
+  position: (p: OrderPositionFrame) => void;
   /** The tracking state of an order, as the server sent it (with the server's `ageMs`). */
   status: (s: StatusFrame) => void;
   assignment: (a: AssignmentFrame) => void;
@@ -114,7 +114,8 @@ export class TrackingClient extends TypedEmitter<TrackingClientEvents> {
     this.socket.healthy();
     switch (f.type) {
       case 'position': {
-        if (!this.orders.has(f.orderId)) return;
+        // This client watches orders only: an area position (admin) has no order.
+        if (!('orderId' in f) || !this.orders.has(f.orderId)) return;
         const last = this.lastTs.get(f.orderId);
         if (last !== undefined && f.ts < last) {
           this.staleDropped++;

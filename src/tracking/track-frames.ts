@@ -1,8 +1,6 @@
+import { isValidId } from '../domain/ids.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import { type Bbox, parseBbox } from './bbox.js';
-
-/** Order ids as the match API accepts them: 1 to 128 printable ASCII characters. */
-export const ORDER_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** A client frame of /v1/track, validated. */
 export type TrackRequest =
@@ -21,7 +19,7 @@ export function parseTrackRequest(frame: unknown): TrackRequest {
   switch (f.type) {
     case 'subscribe':
     case 'unsubscribe':
-      if (typeof f.orderId !== 'string' || !ORDER_ID.test(f.orderId)) {
+      if (!isValidId(f.orderId)) {
         throw new HexfleetError('invalid_frame', `${f.type} needs an orderId of 1 to 128 printable ASCII characters`);
       }
       return { type: f.type, orderId: f.orderId };

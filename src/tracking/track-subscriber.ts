@@ -1,4 +1,5 @@
 import { CloseCodes } from '../protocol/error-codes.js';
+import type { PositionFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
 import type { Bbox } from './bbox.js';
 import type { DriverPosition } from './position-bus.js';
 import type { TrackingMetrics } from './tracking-metrics.js';
@@ -6,7 +7,7 @@ import type { TrackingMetrics } from './tracking-metrics.js';
 /** How a subscriber's frames reach its socket; the hub never sees uWebSockets.js. */
 export interface TrackTransport {
   /** Sends one frame in the connection's encoding. */
-  send(frame: object): void;
+  send(frame: TrackingServerFrame): void;
   /** Bytes accepted but not yet written to the network. */
   bufferedAmount(): number;
   /** Closes the connection (idempotent). */
@@ -31,11 +32,8 @@ export interface SubscriberLimits {
   hardBytes: number;
 }
 
-interface Pending {
-  pos: DriverPosition;
-  orderId?: string;
-  bbox?: Bbox;
-}
+/** A waiting position: a stream is either an order's (`orderId`) or one driver of an area (`bbox`). */
+type Pending = { pos: DriverPosition; orderId: string } | { pos: DriverPosition; bbox: Bbox };
 
 /** One position stream of a subscriber: an order, or one driver of its areas. */
 interface Slot {
@@ -82,7 +80,7 @@ export class TrackSubscriber {
   }
 
   /** Sends a frame that is not throttled (status, assignment, replies). */
-  sendNow(frame: { type: string }): void {
+  sendNow(frame: TrackingServerFrame): void {
     if (this.closed) return;
     if (this.transport.bufferedAmount() > this.limits.hardBytes) {
       this.close('slow_consumer');
@@ -168,16 +166,10 @@ export class TrackSubscriber {
   private emit(slot: Slot, p: Pending, now: number): void {
     slot.lastSentAt = now;
     const { pos } = p;
-    const frame: Record<string, unknown> = { type: 'position' };
-    if (p.orderId !== undefined) frame.orderId = p.orderId;
-    frame.driverId = pos.driverId;
-    frame.lat = pos.lat;
-    frame.lng = pos.lng;
-    frame.ts = pos.ts;
-    frame.ageMs = Math.max(0, now - pos.ts);
-    frame.hdg = pos.hdg ?? null;
-    frame.spd = pos.spd ?? null;
-    if (p.bbox) frame.bbox = p.bbox;
+    // Field order as documented: orderId right after type, bbox last.
+    const head = 'orderId' in p ? { type: 'position' as const, orderId: p.orderId } : { type: 'position' as const };
+    const fields = { driverId: pos.driverId, lat: pos.lat, lng: pos.lng, ts: pos.ts, ageMs: Math.max(0, now - pos.ts), hdg: pos.hdg ?? null, spd: pos.spd ?? null };
+    const frame = ('orderId' in p ? { ...head, ...fields } : { ...head, ...fields, bbox: p.bbox }) as PositionFrame;
     this.transport.send(frame);
     this.metrics.deliveries.inc({ type: 'position' });
   }

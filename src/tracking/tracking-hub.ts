@@ -1,3 +1,4 @@
+import type { AssignmentFrame, StatusFrame } from '../protocol/wire-frames.js';
 import type { Logger } from 'pino';
 import type { AssignmentEvent } from '../orders/assignment-events.js';
 import type { OrderStore } from '../orders/order-store.js';
@@ -256,20 +257,20 @@ export class TrackingHub {
   private onEvent(e: AssignmentEvent): void {
     const watch = this.watches.get(e.orderId);
     if (!watch) return;
-    const frame: Record<string, unknown> = { type: 'assignment', orderId: e.orderId, state: e.state, event: e.type.replace('assignment.', ''), attempt: e.attempt, at: e.at };
+    const frame: AssignmentFrame = { type: 'assignment', orderId: e.orderId, state: e.state, event: e.type.replace('assignment.', ''), attempt: e.attempt, at: e.at };
     if (e.driverId !== undefined) frame.driverId = e.driverId;
     if (e.reason !== undefined) frame.reason = e.reason;
-    for (const sub of watch.ready) sub.sendNow(frame as { type: string });
+    for (const sub of watch.ready) sub.sendNow(frame);
     if (e.at < watch.lastEventAt) return; // A late event from another gateway: the newer one already set the driver.
     watch.lastEventAt = e.at;
     this.setDriver(watch, e.state === 'accepted' ? e.driverId : undefined, true);
   }
 
-  private offer(sub: TrackSubscriber, key: string, p: { pos: DriverPosition; orderId?: string; bbox?: Bbox }, now: number): void {
+  private offer(sub: TrackSubscriber, key: string, p: { pos: DriverPosition; orderId: string } | { pos: DriverPosition; bbox: Bbox }, now: number): void {
     if (sub.offer(key, p, now)) this.dirty.add(sub);
   }
 
-  private statusFrame(watch: OrderWatch, now: number): { type: 'status'; orderId: string; state: LinkState; lastTs: number | null; ageMs: number | null } {
+  private statusFrame(watch: OrderWatch, now: number): StatusFrame {
     const track = watch.driverId === undefined ? undefined : this.drivers.get(watch.driverId);
     const pos = track?.pos;
     const ageMs = pos ? Math.max(0, now - pos.ts) : undefined;

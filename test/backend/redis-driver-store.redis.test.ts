@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HexfleetError } from '../../src/protocol/error-codes.js';
 import type { DriverBatch, DriverStore, StoreTiming } from '../../src/geo/driver-store.js';
 import { decodeEntry, STATUS_CODE } from '../../src/backend/redis/redis-layout.js';
-import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
-import { RingPlanner } from '../../src/geo/ring-planner.js';
+import { openTestBackend } from '../support/backends.js';
 import { redisIndexTamper } from '../support/index-tamper.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
@@ -21,32 +19,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Generous: a busy CI machine must never turn a slow reply into a failure. */
-const COMMAND_TIMEOUT_MS = 10_000;
-
 /** A store under a fresh key prefix; `redis` is its own connection, for looking at the keys. */
 async function openStore(timing: StoreTiming, resolution: number): Promise<{ store: DriverStore; redis: Redis; prefix: string; cleanup: () => Promise<void> }> {
-  const prefix = `test-${randomUUID()}`;
-  const store = new RedisDriverStore({
-    url: server.url, prefix, commandTimeoutMs: COMMAND_TIMEOUT_MS, timing, planner: new RingPlanner(resolution),
-  });
-  // ioredis reports connection errors as events; the calls themselves reject, which is what the tests check.
-  store.redis.on('error', () => {});
-  await store.waitUntilReady(20_000);
-  const cleanup = async (): Promise<void> => {
-    await deleteKeys(store.redis, prefix);
-    await store.close();
-  };
-  return { store, redis: store.redis, prefix, cleanup };
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  const t = await openTestBackend('redis', { redisUrl: server.url, timing, h3Resolution: resolution });
+  const { prefix } = t;
+  const store = t.backend.drivers;
+  const cleanup = (): Promise<void> => t.cleanup();
+  return { store, redis: t.admin!, prefix, cleanup };
 }
 
 const NOW = 1_750_000_000_000;

@@ -1,9 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
-import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
-import { RingPlanner } from '../../src/geo/ring-planner.js';
-import { deleteKeys } from '../support/redis-gateway.js';
+import { openTestBackend } from '../support/backends.js';
 import { RedisServer } from '../support/redis-server.js';
 import { orderStoreContract } from '../orders/order-store.contract.js';
 
@@ -17,22 +13,6 @@ afterAll(async () => {
 });
 
 orderStoreContract('RedisOrderStore', async (timing) => {
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const drivers = new RedisDriverStore({
-    // Generous: a busy CI machine must never turn a slow reply into a failure.
-    url: server.url, prefix, commandTimeoutMs: 10_000, timing, planner: new RingPlanner(9),
-  });
-  drivers.redis.on('error', () => {});
-  await drivers.waitUntilReady(20_000);
-  // The order store shares the driver store's connection and versioned prefix, as createDispatch wires it.
-  const orders = new RedisOrderStore(drivers.redis, drivers.keyPrefix);
-  return {
-    orders,
-    drivers,
-    cleanup: async () => {
-      await deleteKeys(drivers.redis, prefix);
-      await orders.close();
-      await drivers.close();
-    },
-  };
+  const t = await openTestBackend('redis', { redisUrl: server.url, timing });
+  return { orders: t.backend.orders, drivers: t.backend.drivers, cleanup: () => t.cleanup() };
 });

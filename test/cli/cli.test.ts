@@ -215,7 +215,7 @@ describe('hexfleet serve', () => {
     const server = Server.start(env);
     const port = await server.port();
     expect(port).toBeGreaterThan(0);
-    expect(server.lines.find((l) => l.msg === 'geo store: memory')).toMatchObject({ store: 'memory' });
+    expect(server.lines.find((l) => l.msg === 'backend: memory')).toMatchObject({ store: 'memory' });
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     expect(await server.stop()).toBe(0);

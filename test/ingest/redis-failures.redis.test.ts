@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scriptSource } from '../../src/backend/redis/load-scripts.js';
 import { RedisServer } from '../support/redis-server.js';
 import {
   adminRedis,
@@ -47,9 +47,8 @@ function expectAt(rec: { seq: number; lat: number; lng: number } | null, driver:
   expect({ seq: rec!.seq, lat: rec!.lat, lng: rec!.lng }).toEqual({ seq: want.seq, lat: want.lat, lng: want.lng });
 }
 
-const APPLY_PINGS_SHA = createHash('sha1')
-  .update(readFileSync(new URL('../../src/backend/redis/lua/applyPings.lua', import.meta.url), 'utf8'))
-  .digest('hex');
+/** Redis knows the script by the SHA1 of the text it ran: the file with its includes expanded. */
+const APPLY_PINGS_SHA = createHash('sha1').update(scriptSource('applyPings')).digest('hex');
 
 /**
  * Redis writes its AOF before replying only with `appendfsync always`; with

@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Point } from '../../src/orders/order.js';
-import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import type { OrderStore } from '../../src/orders/order-store.js';
+import { openTestBackend, TEST_TIMING } from '../support/backends.js';
 import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { Cleanup, deleteKeys, service, tokens, uniquePrefix } from '../support/redis-gateway.js';
+import { Cleanup, service, tokens } from '../support/redis-gateway.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -34,13 +34,11 @@ describe('crash recovery (gateway processes on one Redis)', () => {
   afterEach(() => cleanup.run());
   afterAll(() => server?.stop());
 
-  function setup(): { env: Record<string, string>; orders: RedisOrderStore } {
-    const prefix = uniquePrefix();
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 2 });
-    redis.on('error', () => {});
-    cleanup.add(() => void redis.disconnect());
-    cleanup.add(() => deleteKeys(redis, prefix));
-    return { env: { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix }, orders: new RedisOrderStore(redis, `${prefix}:v1:`) };
+  /** The gateways' environment, and the order store they share, opened by the test itself. */
+  async function setup(): Promise<{ env: Record<string, string>; orders: OrderStore }> {
+    const t = await openTestBackend('redis', { redisUrl: server.url, timing: TEST_TIMING });
+    cleanup.add(() => t.cleanup());
+    return { env: { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: t.prefix }, orders: t.backend.orders };
   }
 
   async function driver(url: string, id: string, at?: Point): Promise<OfferDriver> {
@@ -53,7 +51,7 @@ describe('crash recovery (gateway processes on one Redis)', () => {
   const events = (doc: any): [string, string | undefined][] => doc.history.map((h: { event: string; driverId?: string }) => [h.event, h.driverId]);
 
   it('the surviving gateway expires the dead one\'s offer and offers the next driver on its own socket', async () => {
-    const { env, orders } = setup();
+    const { env, orders } = await setup();
     const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
     const token = await service();
     const apiA = new MatchApi(a.port, token);
@@ -87,7 +85,7 @@ describe('crash recovery (gateway processes on one Redis)', () => {
   }, 120_000);
 
   it('with no other gateway, the restarted process expires the offer and moves the order on', async () => {
-    const { env, orders } = setup();
+    const { env, orders } = await setup();
     const a = await GatewayProcess.start(cleanup, env);
     const first = await driver(a.driverUrl, 'cr2-first', offset(SITE, 100));
     const next = await driver(a.driverUrl, 'cr2-next', offset(SITE, 800));

@@ -1,11 +1,11 @@
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import type { OrderStore } from '../../src/orders/order-store.js';
+import { openTestBackend, TEST_TIMING } from '../support/backends.js';
 import type { Point } from '../../src/orders/order.js';
 import { HolderTracker, MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { runDoubleAssignmentScenario } from '../support/dispatch-double-assignment.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { Cleanup, deleteKeys, metricValue, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
+import { Cleanup, metricValue, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
 import { RedisServer } from '../support/redis-server.js';
 
 /**
@@ -34,13 +34,11 @@ describe('no double assignment (Redis)', () => {
   afterEach(() => cleanup.run());
   afterAll(() => server?.stop());
 
-  /** A connection of the test's own, reading the gateways' order store; deletes the prefix's keys at the end. */
-  function storeOf(prefix: string): RedisOrderStore {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 2 });
-    redis.on('error', () => {});
-    cleanup.add(() => void redis.disconnect());
-    cleanup.add(() => deleteKeys(redis, prefix));
-    return new RedisOrderStore(redis, `${prefix}:v1:`);
+  /** The gateways' order store, opened by the test itself under their prefix; deletes the prefix's keys at the end. */
+  async function storeOf(prefix: string): Promise<OrderStore> {
+    const t = await openTestBackend('redis', { redisUrl: server.url, timing: TEST_TIMING, prefix });
+    cleanup.add(() => t.cleanup());
+    return t.backend.orders;
   }
 
   async function onlineDrivers(urls: string[]): Promise<OfferDriver[]> {
@@ -56,7 +54,7 @@ describe('no double assignment (Redis)', () => {
 
   it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through one gateway`, async () => {
     const prefix = uniquePrefix();
-    const orders = storeOf(prefix);
+    const orders = await storeOf(prefix);
     const g = await startRedisGateway(cleanup, server.url, prefix, ENV);
     await waitForReady(g.port, 200);
     const live = new HolderTracker([g.gateway.dispatch.events]);
@@ -68,7 +66,7 @@ describe('no double assignment (Redis)', () => {
 
   it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through two gateway processes sharing the Redis`, async () => {
     const prefix = uniquePrefix();
-    const orders = storeOf(prefix);
+    const orders = await storeOf(prefix);
     const env = { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix };
     const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
     expect(a.port).not.toBe(b.port);

@@ -1,15 +1,14 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { latLngToCell } from 'h3-js';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import type { DriverStore } from '../../src/geo/driver-store.js';
+import type { OrderStore } from '../../src/orders/order-store.js';
 import { bucketOf } from '../../src/backend/redis/redis-layout.js';
-import { RedisDriverStore } from '../../src/backend/redis/redis-driver-store.js';
-import { RingPlanner } from '../../src/geo/ring-planner.js';
+import { openTestBackend } from '../support/backends.js';
 import { redisIndexTamper } from '../support/index-tamper.js';
-import { deleteKeys, unusedFixedPort } from '../support/redis-gateway.js';
+import { unusedFixedPort } from '../support/redis-gateway.js';
 import { RedisServer } from '../support/redis-server.js';
 import { type ReconcileCase, RECONCILE_TIMING, offeredTo, orderDoc, reconcilerSuite } from './reconciler.suite.js';
 
@@ -25,23 +24,9 @@ afterAll(async () => {
 const LONG_MS = 10 * 60_000;
 
 /** Opens a driver store and an order store on one connection under a fresh prefix, as createDispatch wires them. */
-async function openStores(): Promise<{ drivers: RedisDriverStore; orders: RedisOrderStore; prefix: string; cleanup: () => Promise<void> }> {
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const drivers = new RedisDriverStore({
-    // Generous: a busy CI machine must never turn a slow reply into a failure.
-    url: server.url, prefix, commandTimeoutMs: 10_000, timing: RECONCILE_TIMING, planner: new RingPlanner(9),
-  });
-  drivers.redis.on('error', () => {});
-  await drivers.waitUntilReady(20_000);
-  const orders = new RedisOrderStore(drivers.redis, drivers.keyPrefix);
-  return {
-    drivers, orders, prefix,
-    cleanup: async () => {
-      await deleteKeys(drivers.redis, prefix);
-      await orders.close();
-      await drivers.close();
-    },
-  };
+async function openStores(): Promise<{ drivers: DriverStore; orders: OrderStore; prefix: string; admin: Redis; cleanup: () => Promise<void> }> {
+  const t = await openTestBackend('redis', { redisUrl: server.url, timing: RECONCILE_TIMING });
+  return { drivers: t.backend.drivers, orders: t.backend.orders, prefix: t.prefix, admin: t.admin!, cleanup: () => t.cleanup() };
 }
 
 /** The connection and versioned prefix of the case running now, for the cases that write keys by hand. */
@@ -104,9 +89,9 @@ const BY_HAND: ReconcileCase[] = [
 ];
 
 reconcilerSuite('Redis stores', async () => {
-  const { drivers, orders, cleanup } = await openStores();
-  raw = { redis: drivers.redis, kp: drivers.keyPrefix };
-  return { orders, drivers, tamper: redisIndexTamper(drivers.redis, drivers.keyPrefix), cleanup };
+  const { drivers, orders, prefix, admin, cleanup } = await openStores();
+  raw = { redis: admin, kp: `${prefix}:v1:` };
+  return { orders, drivers, tamper: redisIndexTamper(admin, `${prefix}:v1:`), cleanup };
 }, BY_HAND);
 
 describe('hexfleet reconcile (the CLI against a real Redis)', () => {
@@ -142,11 +127,11 @@ describe('hexfleet reconcile (the CLI against a real Redis)', () => {
   }
 
   it('repairs what it finds and prints the report as JSON, then as a table with nothing left', async () => {
-    const { drivers, prefix, cleanup } = await openStores();
+    const { admin, prefix, cleanup } = await openStores();
     cleanups.push(cleanup);
-    const kp = drivers.keyPrefix;
-    await drivers.redis.set(`${kp}res:d1`, 'o-missing 7', 'PX', LONG_MS);
-    await redisIndexTamper(drivers.redis, kp).addEntry(latLngToCell(52.52, 13.405, 9), 'ghost');
+    const kp = `${prefix}:v1:`;
+    await admin.set(`${kp}res:d1`, 'o-missing 7', 'PX', LONG_MS);
+    await redisIndexTamper(admin, kp).addEntry(latLngToCell(52.52, 13.405, 9), 'ghost');
     const env = { REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix, HEXFLEET_LOG_LEVEL: 'warn' };
 
     const first = await cli(['reconcile', '--json'], env);
@@ -160,7 +145,7 @@ describe('hexfleet reconcile (the CLI against a real Redis)', () => {
       durationMs: expect.any(Number),
     });
     expect(first.stderr).toContain('released a reservation no open order holds');
-    expect(await drivers.redis.exists(`${kp}res:d1`)).toBe(0);
+    expect(await admin.exists(`${kp}res:d1`)).toBe(0);
 
     const second = await cli(['reconcile'], env);
     expect(second.code, second.stderr).toBe(0);

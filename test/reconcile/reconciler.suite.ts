@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AssignmentEvent, InProcessEventSink } from '../../src/orders/assignment-events.js';
 import { DispatchMetrics } from '../../src/orders/dispatch-metrics.js';
 import { DispatchPool } from '../../src/matching/dispatch-pool.js';
-import { LocalDriverChannel } from '../../src/orders/driver-channel.js';
+import type { DriverChannel } from '../../src/orders/driver-channel.js';
 import { GreatCircleEtaProvider } from '../../src/eta/great-circle-eta-provider.js';
 import type { OrderDoc, OrderState } from '../../src/orders/order.js';
 import { OrderSaga } from '../../src/orders/order-saga.js';
@@ -17,6 +17,10 @@ import { quantize } from '../../src/geo/geodesy.js';
 import { destination } from '../geo/geo-fixtures.js';
 import type { IndexTamper } from '../support/index-tamper.js';
 import { waitFor } from '../support/wait-for.js';
+
+
+/** Reconciliation never needs a driver's socket: offers it makes go nowhere. */
+const NO_SOCKETS: DriverChannel = { send: async () => {}, attach: () => () => {}, close: async () => {} };
 
 /** Empty stores of one backend; `cleanup` closes them and removes what they stored. */
 export interface ReconcileFixture {
@@ -287,7 +291,7 @@ export function reconcilerSuite(name: string, make: MakeReconcileFixture, extra:
       const { orders, drivers } = fixture;
       const saga = new OrderSaga({
         orders, drivers, pool, metrics, log, events: sink,
-        eta: new GreatCircleEtaProvider(), channel: new LocalDriverChannel(),
+        eta: new GreatCircleEtaProvider(), channel: NO_SOCKETS,
         options: {
           offerTimeoutMs: OFFER_TIMEOUT_MS, leaseMarginMs: 10_000, searchLeaseMs: 5_000,
           maxAttempts: 5, candidates: 5, staleMs: STALE_MS, orderRetentionMs: LONG_MS,

@@ -1,7 +1,7 @@
 import { cellToLatLng } from 'h3-js';
 import type { Redis } from 'ioredis';
 import type { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
-import { bucketOf, STATUS_CODE } from '../../src/backend/redis/redis-layout.js';
+import { bucketOf, ENTRY, RECORD, STATUS_CODE, writeField } from '../../src/backend/redis/redis-layout.js';
 
 /**
  * Changes a driver store's cell index behind its back, the way a bug, a
@@ -36,9 +36,9 @@ export function memoryIndexTamper(store: MemoryDriverStore): IndexTamper {
 
 /**
  * Plain ioredis writes under `keyPrefix` (the store's versioned prefix,
- * e.g. "test-1234:v1:"). A copied entry is the record's latE7 lngE7 ts
- * (bytes 0–15) and status, vehicle (bytes 36–37), see redis-layout.ts; a
- * made-up one sits at the cell's centre, available, with ts = `ts`.
+ * e.g. "test-1234:v1:"). A copied entry holds each ENTRY field copied from
+ * the RECORD field of the same name (as applyPings.lua builds it); a made-up
+ * one sits at the cell's centre, available, with ts = `ts`.
  */
 export function redisIndexTamper(redis: Redis, keyPrefix: string, ts = Date.now()): IndexTamper {
   return {
@@ -46,14 +46,14 @@ export function redisIndexTamper(redis: Redis, keyPrefix: string, ts = Date.now(
       const rec = await redis.hgetBuffer(`${keyPrefix}r:${bucketOf(driverId)}`, driverId);
       let entry: Buffer;
       if (rec) {
-        entry = Buffer.concat([rec.subarray(0, 16), rec.subarray(36, 38)]);
+        entry = entryOfRecord(rec);
       } else {
         const [lat, lng] = cellToLatLng(cell);
-        entry = Buffer.alloc(18);
-        entry.writeInt32LE(Math.round(lat * 1e7), 0);
-        entry.writeInt32LE(Math.round(lng * 1e7), 4);
-        entry.writeDoubleLE(ts, 8);
-        entry.writeUInt8(STATUS_CODE.available, 16);
+        entry = Buffer.alloc(ENTRY.size);
+        writeField(entry, ENTRY.byName.latE7, Math.round(lat * 1e7));
+        writeField(entry, ENTRY.byName.lngE7, Math.round(lng * 1e7));
+        writeField(entry, ENTRY.byName.ts, ts);
+        writeField(entry, ENTRY.byName.status, STATUS_CODE.available);
       }
       await redis.hset(`${keyPrefix}c:${cell}`, driverId, entry);
     },
@@ -61,4 +61,15 @@ export function redisIndexTamper(redis: Redis, keyPrefix: string, ts = Date.now(
       await redis.hdel(`${keyPrefix}c:${cell}`, driverId);
     },
   };
+}
+
+/** The entry applyPings.lua would write for a record: each ENTRY field's bytes from the RECORD field of that name. */
+function entryOfRecord(rec: Buffer): Buffer {
+  const entry = Buffer.alloc(ENTRY.size);
+  for (const f of ENTRY.fields) {
+    const from = RECORD.byName[f.name];
+    if (from.code !== f.code) throw new Error(`ENTRY.${f.name} is ${f.code} but RECORD.${f.name} is ${from.code}`);
+    rec.copy(entry, f.offset, from.offset, from.offset + from.size);
+  }
+  return entry;
 }

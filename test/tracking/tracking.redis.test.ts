@@ -32,7 +32,7 @@ describe('live tracking across two gateways sharing one Redis', () => {
     const b = await startRedisGateway(cleanup, server.url, prefix, env);
     await Promise.all([waitForReady(a.port, 200), waitForReady(b.port, 200)]);
     // Both gateways receive the other's positions and events before the test starts.
-    await Promise.all([a.gateway.tracking.ready, b.gateway.tracking.ready]);
+    await Promise.all([a.gateway.backend.subscribed, b.gateway.backend.subscribed]);
     return { a, b };
   }
 

@@ -1,23 +1,20 @@
-import type { AssignmentEvent, InProcessEventSink } from '../../orders/assignment-events.js';
+import type { AssignmentEvent } from '../../orders/assignment-events.js';
 import type { AssignmentBus } from '../../tracking/assignment-bus.js';
 
-/** One process (memory store): the saga's own sink is every event there is. */
+/** One process (memory store): publishing is calling the listeners. */
 export class MemoryAssignmentBus implements AssignmentBus {
-  private readonly offs = new Set<() => void>();
+  private readonly listeners = new Set<(event: AssignmentEvent) => void>();
 
-  constructor(private readonly local: InProcessEventSink) {}
+  publish(event: AssignmentEvent): void {
+    for (const l of this.listeners) l(event);
+  }
 
   subscribe(listener: (event: AssignmentEvent) => void): () => void {
-    const off = this.local.subscribe(listener);
-    this.offs.add(off);
-    return () => {
-      off();
-      this.offs.delete(off);
-    };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async close(): Promise<void> {
-    for (const off of this.offs) off();
-    this.offs.clear();
+    this.listeners.clear();
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AssignmentEvent, InProcessEventSink } from '../../orders/assignment-events.js';
+import type { AssignmentEvent } from '../../orders/assignment-events.js';
 import type { RedisFanout } from './redis-fanout.js';
 import type { AssignmentBus } from '../../tracking/assignment-bus.js';
 
@@ -8,8 +8,8 @@ import type { AssignmentBus } from '../../tracking/assignment-bus.js';
  * delivered to local listeners at once and published on one Redis channel;
  * events from the other gateways are delivered to local listeners.
  *
- *   saga (A) ──InProcessEventSink──▶ local listeners (A)
- *                                └─▶ PUBLISH <prefix>assignments event ──▶ listeners (B, C …)
+ *   publish (A) ──▶ local listeners (A)
+ *               └─▶ PUBLISH <prefix>assignments event ──▶ listeners (B, C …)
  *
  * Pub/sub, not streams, for the reason positions use it: a watcher that
  * missed an event (it was not connected) reads the order from the order
@@ -20,21 +20,18 @@ import type { AssignmentBus } from '../../tracking/assignment-bus.js';
 export class RedisAssignmentBus implements AssignmentBus {
   private readonly listeners = new Set<(event: AssignmentEvent) => void>();
   private readonly channel: string;
-  private readonly offLocal: () => void;
   /** Resolves once this gateway receives other gateways' events. */
   readonly ready: Promise<void>;
 
   constructor(
     private readonly fanout: RedisFanout,
     prefix: string,
-    local: InProcessEventSink,
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'assignments';
     this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw.toString())).catch((err: Error) => {
       log.warn({ err: err.message }, 'assignment bus subscribe failed; retried on reconnect');
     });
-    this.offLocal = local.subscribe((event) => this.onLocal(event));
   }
 
   subscribe(listener: (event: AssignmentEvent) => void): () => void {
@@ -43,11 +40,10 @@ export class RedisAssignmentBus implements AssignmentBus {
   }
 
   async close(): Promise<void> {
-    this.offLocal();
     this.listeners.clear();
   }
 
-  private onLocal(event: AssignmentEvent): void {
+  publish(event: AssignmentEvent): void {
     this.deliver(event);
     this.fanout.publish(this.channel, JSON.stringify(event)).catch((err: Error) => {
       this.log.warn({ err: err.message, orderId: event.orderId, type: event.type }, 'assignment event not published to other gateways');

@@ -1,7 +1,9 @@
+import type { OfferFrame } from '../../protocol/wire-frames.js';
 import type { Logger } from 'pino';
 import { redisCall } from './redis-call.js';
 import type { RedisFanout } from './redis-fanout.js';
-import { type DriverChannel, LocalDrivers } from '../../orders/driver-channel.js';
+import type { DriverChannel } from '../../orders/driver-channel.js';
+import { LocalDrivers } from '../local-drivers.js';
 
 /**
  * Several gateways on one Redis: a message for a driver is delivered to this
@@ -15,6 +17,8 @@ import { type DriverChannel, LocalDrivers } from '../../orders/driver-channel.js
 export class RedisDriverChannel implements DriverChannel {
   private readonly local = new LocalDrivers();
   private readonly channel: string;
+  /** Resolves once this gateway receives other gateways' messages. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly fanout: RedisFanout,
@@ -22,10 +26,10 @@ export class RedisDriverChannel implements DriverChannel {
     log: Logger,
   ) {
     this.channel = prefix + 'drivers';
-    fanout
+    this.ready = fanout
       .listen(this.channel, (raw) => {
         try {
-          const m = JSON.parse(raw.toString()) as { driverId: string; message: object };
+          const m = JSON.parse(raw.toString()) as { driverId: string; message: OfferFrame };
           this.local.deliver(m.driverId, m.message);
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'unreadable driver channel message');
@@ -34,15 +38,15 @@ export class RedisDriverChannel implements DriverChannel {
       .catch((err: Error) => log.warn({ err: err.message }, 'driver channel subscribe failed; retried on reconnect'));
   }
 
-  async send(driverId: string, message: object): Promise<void> {
+  async send(driverId: string, message: OfferFrame): Promise<void> {
     this.local.deliver(driverId, message);
     await redisCall(() => this.fanout.publish(this.channel, JSON.stringify({ driverId, message })));
   }
 
-  attach(driverId: string, deliver: (message: object) => void): () => void {
+  attach(driverId: string, deliver: (message: OfferFrame) => void): () => void {
     return this.local.attach(driverId, deliver);
   }
 
-  /** The fan-out connection belongs to the driver store, which closes it. */
+  /** The fan-out connection belongs to the backend, which closes it. */
   async close(): Promise<void> {}
 }

@@ -1,6 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pack } from 'msgpackr';
-import { HexfleetError } from '../../protocol/error-codes.js';
 import {
   type ApplyOutcome,
   type DriverBatch,
@@ -16,8 +15,7 @@ import {
 import { COORD_SCALE, distanceM, quantizeMetric } from '../../geo/geodesy.js';
 import { VEHICLE_CODE, vehicleMask } from '../../domain/vehicle.js';
 import { redisCall } from './redis-call.js';
-import { RedisFanout } from './redis-fanout.js';
-import { loadLuaScripts } from './lua-scripts.js';
+import { loadScripts } from './load-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from '../../geo/nearby-search.js';
 import {
   BUCKETS,
@@ -44,21 +42,19 @@ interface HexfleetRedis extends Redis {
 }
 
 export interface RedisDriverStoreOptions {
-  url: string;
-  /** Application prefix; the store appends the layout version (":v1:"). */
-  prefix: string;
-  commandTimeoutMs: number;
+  /** The backend's command connection (not closed by the store). */
+  redis: Redis;
+  /** Versioned prefix of every key, e.g. "hf:v1:". */
+  keyPrefix: string;
   timing: StoreTiming;
   planner: RingPlanner;
-  /** Extra ioredis options (tests). */
-  redisOptions?: RedisOptions;
 }
 
 /**
  * The geo store on a standalone Redis. Layout (see redis-layout.ts):
  *
- *   <prefix>:v1:r:<bucket>   hash  driverId → record (53 bytes)   16384 buckets
- *   <prefix>:v1:c:<h3 cell>  hash  driverId → entry (17 bytes)    one per live cell
+ *   <prefix>:v1:r:<bucket>   hash  driverId → RECORD (54 bytes)   16384 buckets
+ *   <prefix>:v1:c:<h3 cell>  hash  driverId → ENTRY (18 bytes)    one per live cell
  *
  * Records sit in hash buckets rather than one key per driver: a key costs
  * ~70 bytes of overhead, a listpack hash entry a few, which is what keeps a
@@ -73,38 +69,13 @@ export interface RedisDriverStoreOptions {
 export class RedisDriverStore implements DriverStore {
   readonly kind = 'redis' as const;
   readonly redis: HexfleetRedis;
-  /** `<prefix>:v1:`: every key of this store starts with it (the order store shares it). */
+  /** `<prefix>:v1:`: every key of this store starts with it. */
   readonly keyPrefix: string;
-  private fanoutConnection: RedisFanout | undefined;
 
   constructor(private readonly options: RedisDriverStoreOptions) {
-    this.keyPrefix = `${options.prefix}:v1:`;
-    this.redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: Math.max(1000, options.commandTimeoutMs),
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
-      lazyConnect: false,
-      ...options.redisOptions,
-    }) as HexfleetRedis;
-    loadLuaScripts(this.redis);
-  }
-
-  /** Resolves once connected (or rejects after `timeoutMs`). Start-up does not need it. */
-  async waitUntilReady(timeoutMs: number): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.redis.off('ready', onReady);
-        reject(new HexfleetError('store_unavailable', `Redis not ready after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onReady = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.redis.once('ready', onReady);
-    });
+    this.keyPrefix = options.keyPrefix;
+    this.redis = options.redis as HexfleetRedis;
+    loadScripts(this.redis, ['applyPings', 'nearby', 'sweep', 'repairIndex', 'repairCells']);
   }
 
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
@@ -218,14 +189,7 @@ export class RedisDriverStore implements DriverStore {
     await redisCall(() => this.redis.ping());
   }
 
-  /** Pub/sub between the gateways sharing this Redis (created on first use, closed with the store). */
-  get fanout(): RedisFanout {
-    return (this.fanoutConnection ??= new RedisFanout(this.redis));
-  }
-
-  async close(): Promise<void> {
-    this.fanoutConnection?.close();
-    this.redis.disconnect();
-  }
+  /** The connection belongs to the backend, which closes it. */
+  async close(): Promise<void> {}
 
 }

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { bucketOf } from './redis-layout.js';
 import { redisCall } from './redis-call.js';
+import { loadScripts } from './load-scripts.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import type { CommitEffects, CommitResult, OrderStore, Reservation } from '../../orders/order-store.js';
@@ -29,9 +29,7 @@ export class RedisOrderStore implements OrderStore {
     private readonly p: string,
   ) {
     this.redis = redis as OrderRedis;
-    const read = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-    this.redis.defineCommand('hexfleetCommitOrder', { numberOfKeys: 0, lua: read('commitOrder') });
-    this.redis.defineCommand('hexfleetReleaseReservation', { numberOfKeys: 1, lua: read('releaseReservation') });
+    loadScripts(this.redis, ['commitOrder', 'releaseReservation']);
   }
 
   async get(orderId: string): Promise<OrderDoc | null> {

@@ -17,11 +17,11 @@
            redis-driver-store.ts)
   Returns: array with the number of applied pings per driver, in order.
 
-  Records  prefix.."r:"..bucket   hash driverId -> struct REC (54 bytes)
-  Index    prefix.."c:"..cell     hash driverId -> struct ENTRY (18 bytes)
+  Records  prefix.."r:"..bucket   hash driverId -> struct REC
+  Index    prefix.."c:"..cell     hash driverId -> struct ENTRY
+  (REC and ENTRY: RECORD and ENTRY of redis-layout.ts, via the include.)
 ]]
-local REC = '<i4i4ddfffBBBc15'  -- latE7 lngE7 ts seq acc spd hdg status vehicle indexed cell
-local ENTRY = '<i4i4dBB'         -- latE7 lngE7 ts status vehicle
+--@include "includes/record-layout"
 
 local prefix = ARGV[1]
 local p = cmsgpack.unpack(ARGV[2])

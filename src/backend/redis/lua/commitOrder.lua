@@ -23,7 +23,7 @@
   Open orders  prefix.."o:open"        set
   Fences       prefix.."fence"         counter
 ]]
-local REC = '<i4i4ddfffBBBc15' -- the driver record of applyPings.lua
+--@include "includes/record-layout"  -- REC, the driver record
 local p, id = ARGV[1], ARGV[2]
 local okey = p .. 'o:' .. id
 local now = tonumber(ARGV[5])

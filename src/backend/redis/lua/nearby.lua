@@ -11,9 +11,9 @@
   ARGV[11] nPrior, then nPrior distances already found by earlier slices,
   then nRings, then per ring: bound, nCells, cell...
   Returns: { complete (0|1), id1, entry1, id2, entry2, ... } nearest first,
-           at most limit pairs; entry is struct ENTRY of applyPings.lua.
+           at most limit pairs; entry is struct ENTRY (see redis-layout.ts).
 ]]
-local ENTRY = '<i4i4dBB'
+--@include "includes/record-layout"  -- ENTRY, the cell entry
 local R = 6371008.8
 local RAD = math.pi / 180
 local prefix = ARGV[1]

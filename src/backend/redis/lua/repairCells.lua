@@ -7,7 +7,7 @@
   for a stray; idempotent, safe from several gateways at once.
 
   The record of an entry is found by its bucket, bucketOf() of
-  src/geo/redis-layout.ts (FNV-1a over UTF-16 code units) recomputed here.
+  src/backend/redis/redis-layout.ts (FNV-1a over UTF-16 code units) recomputed here.
   For ASCII ids (every id the driver socket accepts, see src/domain/ids.ts)
   the bytes are the code units; an entry with a non-ASCII id is counted as
   found and left alone, since its record cannot be located from here.
@@ -17,7 +17,7 @@
   ARGV[1] key prefix    ARGV[2] number of record buckets (BUCKETS)
   Returns: { found, fixed }
 ]]
-local REC = '<i4i4ddfffBBBc15'  -- the record of applyPings.lua
+--@include "includes/record-layout"  -- REC, the driver record
 local prefix, buckets = ARGV[1], tonumber(ARGV[2])
 local cstart = #prefix + 3 -- the cell name follows prefix.."c:"
 local TWO32 = 4294967296

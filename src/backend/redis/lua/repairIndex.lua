@@ -15,8 +15,7 @@
   ARGV[4] first bucket  ARGV[5] last bucket
   Returns: { found, fixed } (equal: every finding here can be fixed)
 ]]
-local REC = '<i4i4ddfffBBBc15'  -- the record of applyPings.lua
-local ENTRY = '<i4i4dBB'
+--@include "includes/record-layout"  -- REC, ENTRY
 local prefix = ARGV[1]
 local now, offline = tonumber(ARGV[2]), tonumber(ARGV[3])
 local found = 0

@@ -10,7 +10,7 @@
   ARGV[5] first bucket  ARGV[6] last bucket
   Returns: { unindexed, removed }
 ]]
-local REC = '<i4i4ddfffBBBc15'
+--@include "includes/record-layout"  -- REC, the driver record
 local prefix = ARGV[1]
 local now, offline, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local unindexed, removed = 0, 0

@@ -1,0 +1,50 @@
+import type { DriverStore } from '../geo/driver-store.js';
+import type { DriverChannel } from '../orders/driver-channel.js';
+import type { OrderStore } from '../orders/order-store.js';
+import type { AssignmentBus } from '../tracking/assignment-bus.js';
+import type { PositionBus } from '../tracking/position-bus.js';
+
+/** The engines a configuration can select (`HEXFLEET_STORE`). */
+export const BACKEND_KINDS = ['memory', 'redis'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** One dependency's state, as `/readyz` reports it. */
+export interface ReadinessCheck {
+  /** What was checked, e.g. `redis`. */
+  name: string;
+  ok: boolean;
+  /** The cause when not ok, in words an operator can act on. */
+  detail?: string;
+}
+
+/**
+ * Everything a gateway keeps outside its own process, from ONE engine: the
+ * unit that configuration selects. The parts share the engine's connections,
+ * which the backend owns: the parts' own `close()` never closes them, the
+ * backend's does.
+ *
+ * Guarantees common to every engine (each part's interface states its own):
+ * - the driver store and the order store see the same drivers, so a
+ *   reservation can check a driver's record in the same atomic step;
+ * - the channel and the buses reach every gateway sharing the backend (one
+ *   process for `memory`), at most once, with nothing replayed;
+ * - `close()` is idempotent and closes the parts first, then the connections.
+ */
+export interface Backend {
+  readonly kind: BackendKind;
+  readonly drivers: DriverStore;
+  readonly orders: OrderStore;
+  /** Offers to a driver's socket on whichever gateway holds it. */
+  readonly channel: DriverChannel;
+  /** Applied positions, to every gateway's tracking. */
+  readonly positions: PositionBus;
+  /** Saga transitions, to every gateway's tracking. */
+  readonly assignments: AssignmentBus;
+  /** Resolves once this process receives what other processes publish (channel and buses). */
+  readonly subscribed: Promise<void>;
+  /** Resolves once the engine answers; rejects with `store_unavailable` after `timeoutMs`. Serving does not need it. */
+  waitUntilReady(timeoutMs: number): Promise<void>;
+  /** Every dependency of the engine, checked now; never rejects. */
+  readiness(): Promise<ReadinessCheck[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+import type { StoreTiming } from '../../geo/driver-store.js';
+import type { RingPlanner } from '../../geo/ring-planner.js';
+import type { Backend, ReadinessCheck } from '../backend.js';
+import { LocalDriverChannel } from './local-driver-channel.js';
+import { MemoryAssignmentBus } from './memory-assignment-bus.js';
+import { MemoryDriverStore } from './memory-driver-store.js';
+import { MemoryOrderStore } from './memory-order-store.js';
+import { MemoryPositionBus } from './memory-position-bus.js';
+
+/**
+ * Everything in this process: one gateway, nothing survives a restart. The
+ * embedded default when no Redis is configured, and the reference every
+ * other engine's suites are checked against.
+ */
+export class MemoryBackend implements Backend {
+  readonly kind = 'memory' as const;
+  readonly drivers: MemoryDriverStore;
+  readonly orders: MemoryOrderStore;
+  readonly channel = new LocalDriverChannel();
+  readonly positions = new MemoryPositionBus();
+  readonly assignments = new MemoryAssignmentBus();
+  readonly subscribed = Promise.resolve();
+  private closed = false;
+
+  constructor(options: { timing: StoreTiming; planner: RingPlanner }) {
+    this.drivers = new MemoryDriverStore(options.planner, options.timing);
+    this.orders = new MemoryOrderStore(this.drivers);
+  }
+
+  async waitUntilReady(): Promise<void> {}
+
+  async readiness(): Promise<ReadinessCheck[]> {
+    return [{ name: 'memory', ok: true }];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.channel.close();
+    await this.positions.close();
+    await this.assignments.close();
+    await this.orders.close();
+    await this.drivers.close();
+  }
+}

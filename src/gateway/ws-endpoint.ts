@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
+import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
+import { decodeFrame } from '../protocol/frame-codec.js';
+import type { ErrorFrame } from '../protocol/wire-frames.js';
+import { spendBadFrame } from './bad-frame-budget.js';
+import { readUpgrade, refuseUpgrade } from './ws-upgrade.js';
+
+/** What the plumbing keeps for every socket; each endpoint's socket data extends it. */
+export interface SocketBase {
+  remote: string;
+  /** Token expiry, ms since the epoch (undefined: the token has no `exp`). */
+  expiresAt: number | undefined;
+  badFrames: number;
+  badWindowStart: number;
+  /** Set once the socket is closing: work that resolves later must not touch it. */
+  closed: boolean;
+  /** Encoding of the client's last frame: replies and pushed frames use it. */
+  binary: boolean;
+}
+
+/** Why the gateway closes a socket (a CloseCodes entry). */
+export type CloseReason = 'going_away' | 'protocol_violation' | 'token_expired' | 'slow_consumer';
+
+/**
+ * Handles one decoded frame of its type. Throwing a HexfleetError rejects the
+ * frame: the client gets an error frame with the code, and the frame counts
+ * against the connection's bad-frame budget. Errors found later (a store
+ * write, a saga step) are the handler's to answer.
+ */
+export type FrameHandler<D> = (ws: WebSocket<D>, frame: Record<string, unknown>, now: number) => void;
+
+export interface EndpointDefinition<D extends SocketBase> {
+  /** Label in metrics and logs: `driver`, `track`. */
+  name: string;
+  /** URL path, e.g. `/v1/driver`. */
+  path: string;
+  idleTimeoutS: number;
+  maxPayloadLength: number;
+  maxBackpressure: number;
+  /** Rejected frames tolerated per minute before the socket is closed with 4400. */
+  badFrameLimit: number;
+  /**
+   * The endpoint's own socket data, from the upgrade's token. Synchronous on
+   * purpose: an upgrade completed after an await can be closed by
+   * uWebSockets.js right after open. Throws TokenError to refuse (401/403).
+   */
+  authorize(token: string | undefined, now: number): Omit<D, Exclude<keyof SocketBase, 'expiresAt'>>;
+  /** Frame types the endpoint accepts; any other type gets `unknown_type`. */
+  frames: Record<string, FrameHandler<D>>;
+  /** Sends a frame in the socket's encoding, with the endpoint's backpressure policy. */
+  send(ws: WebSocket<D>, frame: ErrorFrame): void;
+  opened(ws: WebSocket<D>): void;
+  /** The socket is gone (closed by either side); `closed` is already set. */
+  gone(ws: WebSocket<D>, code: number): void;
+  /** Counts a connection the gateway closed. */
+  disconnects: Counter<'reason'>;
+  /** Counts rejected frames by code (`hexfleet_frames_rejected_total{endpoint,code}`). */
+  framesRejected: Counter<'endpoint' | 'code'>;
+  log: Logger;
+}
+
+/** One WebSocket endpoint: its uWebSockets.js behaviour and what the gateway needs to shut it down. */
+export interface WsEndpoint<D extends SocketBase> {
+  behavior: WebSocketBehavior<D>;
+  /** Open sockets. */
+  readonly sockets: ReadonlySet<WebSocket<D>>;
+  /** Sends an error frame about one frame (and, with `about`, the ping, order or box it concerns). */
+  reject(ws: WebSocket<D>, code: ErrorCode, message?: string, about?: Partial<ErrorFrame> & Record<string, unknown>): void;
+  /** Counts one rejected frame; past the limit the socket is closed with 4400. */
+  badFrame(ws: WebSocket<D>, now: number): void;
+  /** Closes a socket with the reason's close code (idempotent). */
+  end(ws: WebSocket<D>, reason: CloseReason): void;
+  /** Closes every open socket with 1001 (shutdown). */
+  closeAll(): void;
+}
+
+/**
+ * The socket plumbing both WebSocket endpoints share: authentication on the
+ * upgrade (401/403, no socket), decoding (JSON text or msgpack binary),
+ * routing by frame type, the bad-frame budget (4400), token expiry noticed
+ * on the next frame (4401), and the bookkeeping shutdown needs. A bad frame
+ * costs its sender an error reply, never another client: every decode and
+ * handler failure is caught here.
+ */
+export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): WsEndpoint<D> {
+  const sockets = new Set<WebSocket<D>>();
+  const { log } = def;
+
+  function end(ws: WebSocket<D>, reason: CloseReason): void {
+    const data = ws.getUserData();
+    if (data.closed) return;
+    data.closed = true;
+    if (reason !== 'going_away') def.disconnects.inc({ reason });
+    ws.end(CloseCodes[reason].code, reason);
+  }
+
+  function reject(ws: WebSocket<D>, code: ErrorCode, message?: string, about: Record<string, unknown> = {}): void {
+    def.framesRejected.inc({ endpoint: def.name, code });
+    if (ws.getUserData().closed) return;
+    def.send(ws, { type: 'error', code, message: message ?? ErrorCodes[code].message, ...about });
+  }
+
+  function badFrame(ws: WebSocket<D>, now: number): void {
+    const data = ws.getUserData();
+    if (spendBadFrame(data, now, def.badFrameLimit) && !data.closed) {
+      log.warn({ endpoint: def.name, remote: data.remote }, 'closing connection: too many malformed frames');
+      end(ws, 'protocol_violation');
+    }
+  }
+
+  const accepted = Object.keys(def.frames).map((t) => `"${t}"`).join(', ');
+
+  const behavior: WebSocketBehavior<D> = {
+    idleTimeout: def.idleTimeoutS,
+    maxPayloadLength: def.maxPayloadLength,
+    maxBackpressure: def.maxBackpressure,
+    sendPingsAutomatically: true,
+
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const { token, key, protocol, extensions, remote } = readUpgrade(res, req);
+      const now = Date.now();
+      let data: D;
+      try {
+        data = { ...def.authorize(token, now), remote, badFrames: 0, badWindowStart: now, closed: false, binary: false } as D;
+      } catch (err: unknown) {
+        refuseUpgrade(res, err, log, def.path);
+        return;
+      }
+      res.upgrade(data, key, protocol, extensions, context);
+    },
+
+    open(ws) {
+      sockets.add(ws);
+      def.opened(ws);
+    },
+
+    message(ws, message, isBinary) {
+      const data = ws.getUserData();
+      if (data.closed) return;
+      const now = Date.now();
+      if (data.expiresAt !== undefined && now >= data.expiresAt) return end(ws, 'token_expired');
+      data.binary = isBinary;
+      let frame: unknown;
+      try {
+        frame = decodeFrame(message, isBinary);
+      } catch (err) {
+        reject(ws, (err as HexfleetError).code, (err as Error).message);
+        return badFrame(ws, now);
+      }
+      const type = (frame as { type?: unknown } | null)?.type;
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof type !== 'string') {
+        reject(ws, 'invalid_frame');
+        return badFrame(ws, now);
+      }
+      const handler = Object.hasOwn(def.frames, type) ? def.frames[type] : undefined;
+      if (!handler) {
+        reject(ws, 'unknown_type', `unknown frame type "${type.slice(0, 40)}"; this endpoint accepts ${accepted}`);
+        return badFrame(ws, now);
+      }
+      try {
+        handler(ws, frame as Record<string, unknown>, now);
+      } catch (err) {
+        const e = err instanceof HexfleetError ? err : new HexfleetError('internal');
+        if (e.code === 'internal') log.error({ err, endpoint: def.name, type }, 'frame handler failed');
+        reject(ws, e.code, e.message);
+        badFrame(ws, now);
+      }
+    },
+
+    close(ws, code) {
+      const data = ws.getUserData();
+      data.closed = true;
+      sockets.delete(ws);
+      def.gone(ws, code);
+    },
+  };
+
+  return {
+    behavior,
+    sockets,
+    reject,
+    badFrame,
+    end,
+    closeAll() {
+      for (const ws of sockets) end(ws, 'going_away');
+    },
+  };
+}
