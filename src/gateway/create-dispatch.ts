@@ -6,6 +6,7 @@ import { InProcessEventSink } from '../orders/assignment-events.js';
 import { BatchMatcher } from '../orders/batch-matcher.js';
 import { DeadlinePoller } from '../orders/deadline-poller.js';
 import { DispatchMetrics } from '../orders/dispatch-metrics.js';
+import { CandidateSearch } from '../matching/candidate-search.js';
 import { DispatchPool } from '../matching/dispatch-pool.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { EtaProvider } from '../eta/eta-provider.js';
@@ -72,7 +73,7 @@ export function createDispatch(config: Config, backend: Backend, metrics: Metric
   const events = new InProcessEventSink();
   const offBus = events.subscribe((event) => backend.assignments.publish(event));
   const saga = new OrderSaga({
-    orders, drivers, eta, pool, channel, events, metrics: dispatchMetrics, log,
+    orders, candidates: new CandidateSearch(drivers, eta, pool, dispatchMetrics.etaSource), channel, events, metrics: dispatchMetrics, log,
     options: {
       offerTimeoutMs: config.offerTimeoutMs,
       leaseMarginMs: config.reservationMarginMs,

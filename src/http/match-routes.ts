@@ -4,9 +4,10 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import { authorize, errorReply, readBody, respondAsync } from './http-reply.js';
+import { authorize, errorReply, type HttpReply, readBody, respondAsync } from './http-reply.js';
 import { parseMatchRequest } from '../orders/match-request.js';
-import { assignmentView, type MatchService } from '../orders/match-service.js';
+import type { MatchService } from '../orders/match-service.js';
+import type { OrderDoc } from '../orders/order.js';
 import type { OrderSaga } from '../orders/order-saga.js';
 
 const SERVICES = ['service', 'admin'] as const;
@@ -19,6 +20,25 @@ function parseJson(body: Buffer): unknown {
   } catch {
     throw new HexfleetError('invalid_body', 'the body is not valid JSON');
   }
+}
+
+/** What the API answers about an order's assignment. */
+export function assignmentView(doc: OrderDoc): Record<string, unknown> {
+  const view: Record<string, unknown> = { orderId: doc.orderId, state: doc.state, attempt: doc.attempt };
+  if (doc.driverId && doc.state !== 'failed' && doc.state !== 'searching') {
+    Object.assign(view, { driverId: doc.driverId, distanceM: doc.distanceM, etaS: doc.etaS, etaSource: doc.etaSource });
+  }
+  if (doc.offerExpiresAt !== undefined) view.offerExpiresAt = doc.offerExpiresAt;
+  if (doc.failReason) view.reason = doc.failReason;
+  return view;
+}
+
+/** POST /v1/match's answer: 200 with the assignment, or 404 `no_driver` with the order id and why. */
+function matchReply(doc: OrderDoc): HttpReply {
+  if (doc.state !== 'failed') return { status: 200, body: assignmentView(doc) };
+  const reply = errorReply('no_driver');
+  Object.assign(reply.body as Record<string, unknown>, { orderId: doc.orderId, reason: doc.failReason });
+  return reply;
 }
 
 function orderIdParam(raw: string): string {
@@ -51,7 +71,7 @@ export function registerMatchRoutes(
         authorize(tokens, SERVICES, auth, token);
         if (key !== undefined && !isValidId(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
         const request = parseMatchRequest(parseJson(await body), limits);
-        return match.match(request, key);
+        return matchReply(await match.match(request, key));
       }),
   );
 

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { DispatchPool } from '../matching/dispatch-pool.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { OrderDoc } from './order.js';
-import type { OrderSaga, RankedCandidate } from './order-saga.js';
+import type { RankedCandidate } from '../matching/candidate-search.js';
+import type { OrderSaga } from './order-saga.js';
 
 interface Waiting {
   doc: OrderDoc;

@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import { HexfleetError } from '../protocol/error-codes.js';
-import type { DriverStore, NearbyDriver } from '../geo/driver-store.js';
 import type { AssignmentEvent, AssignmentEventType, EventSink } from './assignment-events.js';
 import type { DispatchMetrics } from './dispatch-metrics.js';
-import type { DispatchPool } from '../matching/dispatch-pool.js';
+import type { CandidateSearch, RankedCandidate } from '../matching/candidate-search.js';
 import type { DriverChannel } from './driver-channel.js';
-import type { EtaProvider } from '../eta/eta-provider.js';
 import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
 import type { CommitEffects, OrderStore } from './order-store.js';
 
@@ -22,22 +20,13 @@ export interface SagaOptions {
 
 export interface SagaDeps {
   orders: OrderStore;
-  drivers: DriverStore;
-  eta: EtaProvider;
-  pool: DispatchPool;
+  /** Finding and ranking drivers (read-only; reserving is the saga's). */
+  candidates: CandidateSearch;
   channel: DriverChannel;
   events: EventSink;
   metrics: DispatchMetrics;
   log: Logger;
   options: SagaOptions;
-}
-
-/** A candidate driver with its estimate, in rank order. */
-export interface RankedCandidate {
-  driver: NearbyDriver;
-  etaS: number;
-  distanceM: number;
-  etaSource: 'provider' | 'fallback';
 }
 
 type Change = { doc: OrderDoc; effects: CommitEffects; event?: AssignmentEventType; reason?: string };
@@ -93,26 +82,16 @@ export class OrderSaga {
     throw new HexfleetError('internal', 'order kept changing while starting the match');
   }
 
-  /** The nearest suitable drivers not yet tried, ranked by ETA in the worker pool. */
-  async candidates(doc: OrderDoc, now: number, extra = 0): Promise<RankedCandidate[]> {
+  /** The nearest suitable drivers not yet tried for the order, ranked by ETA. */
+  candidates(doc: OrderDoc, now: number, extra = 0): Promise<RankedCandidate[]> {
     const { request } = doc;
-    const limit = this.d.options.candidates + doc.tried.length + extra;
-    const near = await this.d.drivers.nearby(request.pickup.lat, request.pickup.lng, request.radiusM, {
-      limit,
-      status: 'available',
-      ...(request.requirements?.vehicle?.length ? { vehicles: request.requirements.vehicle } : {}),
+    return this.d.candidates.find({
+      pickup: request.pickup,
+      radiusM: request.radiusM,
+      ...(request.requirements?.vehicle ? { vehicles: request.requirements.vehicle } : {}),
+      exclude: doc.tried,
+      limit: this.d.options.candidates + doc.tried.length + extra,
     }, now);
-    const fresh = near.filter((c) => !doc.tried.includes(c.driverId));
-    if (fresh.length === 0) return [];
-    const eta = await this.d.eta.etas(fresh.map((c) => ({ lat: c.lat, lng: c.lng, vehicle: c.vehicle })), request.pickup);
-    this.d.metrics.etaSource.inc({ source: eta.source });
-    const order = await this.d.pool.rank(eta.etaS.slice(), eta.distanceM.slice());
-    return Array.from(order, (i) => ({
-      driver: fresh[i]!,
-      etaS: Math.round(eta.etaS[i]!),
-      distanceM: Math.round(eta.distanceM[i]!),
-      etaSource: eta.fallback[i] ? 'fallback' : 'provider',
-    }));
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DriverStore } from '../../src/geo/driver-store.js';
 import type { OrderStore } from '../../src/orders/order-store.js';
-import { bucketOf } from '../../src/backend/redis/redis-layout.js';
+import { bucketOf, RECORD } from '../../src/backend/redis/redis-layout.js';
 import { openTestBackend } from '../support/backends.js';
 import { redisIndexTamper } from '../support/index-tamper.js';
 import { unusedFixedPort } from '../support/redis-gateway.js';
@@ -64,7 +64,7 @@ const BY_HAND: ReconcileCase[] = [
       await w.accept(await w.commitNew(offeredTo(w.t0, 'o1', 'd1'), { reserve: 'd1', deadline: w.t0 + LONG_MS }));
       const key = `${raw.kp}r:${bucketOf('d1')}`;
       const rec = (await raw.redis.hgetBuffer(key, 'd1'))!;
-      rec.writeDoubleLE(w.t0 - RECONCILE_TIMING.offlineMs - 1, 8); // ts: see redis-layout.ts
+      rec.writeDoubleLE(w.t0 - RECONCILE_TIMING.offlineMs - 1, RECORD.byName.ts.offset);
       await raw.redis.hset(key, 'd1', rec);
     },
     expect: { silentDrivers: [1, 1], cellIndex: [1, 1] },

@@ -1,3 +1,4 @@
+import { CandidateSearch } from '../../src/matching/candidate-search.js';
 import { latLngToCell } from 'h3-js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -290,8 +291,8 @@ export function reconcilerSuite(name: string, make: MakeReconcileFixture, extra:
       const metrics = new DispatchMetrics(new Registry(), { poolQueue: () => 0, poolUtilization: () => 0, openAssignments: async () => 0 });
       const { orders, drivers } = fixture;
       const saga = new OrderSaga({
-        orders, drivers, pool, metrics, log, events: sink,
-        eta: new GreatCircleEtaProvider(), channel: NO_SOCKETS,
+        orders, metrics, log, events: sink, channel: NO_SOCKETS,
+        candidates: new CandidateSearch(drivers, new GreatCircleEtaProvider(), pool, metrics.etaSource),
         options: {
           offerTimeoutMs: OFFER_TIMEOUT_MS, leaseMarginMs: 10_000, searchLeaseMs: 5_000,
           maxAttempts: 5, candidates: 5, staleMs: STALE_MS, orderRetentionMs: LONG_MS,
