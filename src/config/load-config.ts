@@ -62,6 +62,27 @@ function crossCheck(c: Config): void {
   if (c.osrmUrl && !/^https?:\/\//.test(c.osrmUrl)) {
     throw new ConfigError(`${envName('osrmUrl')} must start with http:// or https://`);
   }
+  if (c.kafkaBrokers && !c.kafkaBrokers.split(',').every((b) => /^[A-Za-z0-9_.-]+:\d{1,5}$/.test(b.trim()))) {
+    throw new ConfigError(`${envName('kafkaBrokers')} must be a comma-separated list of host:port, got "${c.kafkaBrokers}"`);
+  }
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(c.kafkaTopicPrefix)) {
+    throw new ConfigError(`${envName('kafkaTopicPrefix')} may hold only letters, digits and . _ - (1 to 100), got "${c.kafkaTopicPrefix}"`);
+  }
+  if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslPassword)) {
+    throw new ConfigError(`${envName('kafkaSaslMechanism')}=${c.kafkaSaslMechanism} needs ${envName('kafkaSaslUsername')} and ${envName('kafkaSaslPassword')}`);
+  }
+  if (c.webhookUrl && !/^https?:\/\//.test(c.webhookUrl)) {
+    throw new ConfigError(`${envName('webhookUrl')} must start with http:// or https://`);
+  }
+  if (c.webhookUrl && !c.kafkaBrokers) {
+    throw new ConfigError(`${envName('webhookUrl')} needs ${envName('kafkaBrokers')}: notifications are delivered from the event log`);
+  }
+  if (c.webhookUrl && c.webhookSecret.length < 32) {
+    throw new ConfigError(`${envName('webhookUrl')} needs ${envName('webhookSecret')} of at least 32 characters (the receiver checks the HMAC signature with it)`);
+  }
+  if (c.webhookBackoffMaxMs < c.webhookBackoffMs) {
+    throw new ConfigError(`${envName('webhookBackoffMaxMs')} (${c.webhookBackoffMaxMs}) must be at least ${envName('webhookBackoffMs')} (${c.webhookBackoffMs})`);
+  }
   if (c.jwtSecret && c.jwtSecret.length < 32) {
     throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
   }

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   // Batch failures: sent with the highest seq of the batch; nothing in it was acked.
   store_unavailable: { retry: true, http: 503, message: 'the location store did not confirm the write; the batch was not acked (it may or may not be stored), resend it' },
   overloaded: { retry: true, http: 503, message: 'the gateway has too many pings waiting for the store; resend later' },
+  log_unavailable: { retry: true, http: 503, message: 'the event log did not confirm the write; the batch was not acked (it may or may not be stored), resend it' },
   shutting_down: { retry: true, http: 503, message: 'the gateway is shutting down; reconnect (to another gateway) and resend' },
 
   // Dispatch: match API and offer replies.

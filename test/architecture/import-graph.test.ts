@@ -15,6 +15,7 @@ const LAYERS = [
   'runtime', // logger, metrics registry, token bucket, uWS loader, periodic tasks
   'config',
   'auth',
+  'eventlog', // the EventLog contract and topic names (codecs live with their areas)
   'geo', // the DriverStore contract, H3 rings, nearby search
   'eta',
   'solver',
@@ -23,6 +24,8 @@ const LAYERS = [
   'tracking', // the tracking hub, position and assignment bus contracts
   'reconcile',
   'ingest',
+  'replay', // rebuilding stores from the log, traffic replay
+  'notify', // order events to the order service (webhook, DLQ)
   'backend', // the Backend contract and its engines
   'http', // routes
   'gateway', // endpoints and the composition of one gateway

@@ -1,0 +1,28 @@
+/** The topics of one deployment, from `HEXFLEET_KAFKA_TOPIC_PREFIX`. */
+export interface Topics {
+  /** Key driverId: one record per driver batch the store applied (see src/ingest/position-records.ts). */
+  positions: string;
+  /** Key orderId: one record per order transition (see src/orders/order-events.ts). */
+  orders: string;
+}
+
+export function topicsOf(prefix: string): Topics {
+  return { positions: `${prefix}.positions`, orders: `${prefix}.orders` };
+}
+
+/** The dead-letter topic of a consumed topic. */
+export function dlqOf(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+/** Header names every hexfleet record may carry. */
+export const HEADERS = {
+  /** `<record kind>/<version>`, e.g. `positions/1`: a reader refuses a kind or version it does not know. */
+  schema: 'hexfleet-schema',
+  /** Dead letters: why, how often it was tried, and where it came from. */
+  error: 'hexfleet-error',
+  attempts: 'hexfleet-attempts',
+  originTopic: 'hexfleet-origin-topic',
+  originPartition: 'hexfleet-origin-partition',
+  originOffset: 'hexfleet-origin-offset',
+} as const;
