@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { type Role, TokenService } from '../../src/auth/tokens.js';
+import type { BackendKind } from '../../src/backend/backend.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
+import { deleteKeysAt, uniquePrefix } from './backends.js';
 import { type ConnectOptions, DriverClient, type Encoding } from './ws-client.js';
 
 /** 40 characters: above the 32 that HS256 needs. */
@@ -17,6 +19,61 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   HEXFLEET_JWT_SECRET: TEST_JWT_SECRET,
   HEXFLEET_LOG_LEVEL: 'silent',
 };
+
+/** Where a test gateway keeps its state: the engine, and for engines on Redis, the server and key prefix. */
+export interface TestGatewayOptions {
+  /** Variables on top of `BASE_ENV` and the engine's own (e.g. small limits). */
+  env?: Record<string, string>;
+  /** Required by engines on Redis (see `BackendHosts`). */
+  redisUrl?: string;
+  /**
+   * Key prefix on Redis. Default: a fresh one, whose keys are deleted when
+   * the gateway stops. A prefix given here is shared (two gateways of one
+   * deployment): the caller deletes its keys.
+   */
+  prefix?: string;
+  /** Resolve only once the backend answers and receives what other processes publish (default true). */
+  waitReady?: boolean;
+}
+
+/** The variables that select an engine and where it keeps its state. */
+function backendEnv(kind: BackendKind, redisUrl: string | undefined, prefix: string): Record<string, string> {
+  switch (kind) {
+    case 'memory':
+      return { HEXFLEET_STORE: 'memory' };
+    case 'redis':
+      if (!redisUrl) throw new Error('a redis test gateway needs a redisUrl');
+      return { HEXFLEET_STORE: 'redis', REDIS_URL: redisUrl, HEXFLEET_REDIS_PREFIX: prefix };
+    default:
+      throw new Error(`unknown backend ${String(kind satisfies never)}`);
+  }
+}
+
+/**
+ * Starts a gateway in this process on a free port over the engine `kind`
+ * (memory, or Redis at `redisUrl` under a fresh key prefix): the one starter
+ * of every in-process test gateway, so a suite that iterates `TEST_BACKENDS`
+ * gets the same gateway on each.
+ */
+export async function startTestGateway(kind: BackendKind, o: TestGatewayOptions = {}): Promise<TestGateway> {
+  const prefix = o.prefix ?? uniquePrefix();
+  const config = loadConfig({ ...BASE_ENV, ...backendEnv(kind, o.redisUrl, prefix), ...o.env });
+  // TEST_GATEWAY_LOG=debug shows the gateway's log lines when a test needs explaining.
+  const gateway = await startGateway(config, pino({ level: process.env.TEST_GATEWAY_LOG ?? 'silent' }));
+  const ownKeys = kind !== 'memory' && o.prefix === undefined ? { url: o.redisUrl!, prefix } : undefined;
+  const tg = new TestGateway(gateway, config, kind, kind === 'memory' ? undefined : prefix, ownKeys);
+  running.add(tg);
+  if (o.waitReady ?? true) {
+    try {
+      await gateway.backend.waitUntilReady(20_000);
+      await gateway.backend.subscribed;
+    } catch (err) {
+      await tg.stop();
+      throw err;
+    }
+  }
+  return tg;
+}
 
 export interface HttpResult {
   status: number;
@@ -32,27 +89,29 @@ export function uniqueDriverId(prefix = 'drv'): string {
 }
 
 /**
- * One running gateway (in this process, on a free port, memory store) with
- * the clients opened against it, so a test can close everything it made.
+ * One running gateway (in this process, on a free port) with the clients
+ * opened against it, so a test can close everything it made.
  */
 export class TestGateway {
   readonly tokens = new TokenService(TEST_JWT_SECRET);
   readonly clients = new Set<DriverClient>();
   private serviceJwt: string | undefined;
+  private stopped: Promise<void> | undefined;
 
-  private constructor(
+  /** Use `startTestGateway` or `TestGateway.start`. */
+  constructor(
     readonly gateway: Gateway,
     readonly config: Config,
+    readonly kind: BackendKind,
+    /** The key prefix on Redis (undefined for memory). */
+    readonly prefix: string | undefined,
+    /** Keys this gateway owns and deletes when it stops. */
+    private readonly ownKeys: { url: string; prefix: string } | undefined,
   ) {}
 
-  /** Starts a gateway with `BASE_ENV` plus `env` (e.g. small limits). */
-  static async start(env: Record<string, string> = {}): Promise<TestGateway> {
-    const config = loadConfig({ ...BASE_ENV, ...env });
-    // TEST_GATEWAY_LOG=debug shows the gateway's log lines when a test needs explaining.
-    const gateway = await startGateway(config, pino({ level: process.env.TEST_GATEWAY_LOG ?? 'silent' }));
-    const tg = new TestGateway(gateway, config);
-    running.add(tg);
-    return tg;
+  /** Starts a memory gateway with `BASE_ENV` plus `env` (e.g. small limits). */
+  static start(env: Record<string, string> = {}): Promise<TestGateway> {
+    return startTestGateway('memory', { env });
   }
 
   get port(): number {
@@ -125,11 +184,18 @@ export class TestGateway {
     await Promise.all(all.map((c) => c.terminate()));
   }
 
-  /** Closes the clients, then the gateway (idempotent). */
-  async stop(): Promise<void> {
-    await this.closeClients();
-    await this.gateway.close();
-    running.delete(this);
+  /** Closes the clients, then the gateway, then deletes the keys it owns (idempotent). */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      try {
+        await this.closeClients();
+        await this.gateway.close();
+        if (this.ownKeys) await deleteKeysAt(this.ownKeys.url, this.ownKeys.prefix);
+      } finally {
+        running.delete(this);
+      }
+    })();
+    return this.stopped;
   }
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -7,11 +6,14 @@ import { pack, unpack } from 'msgpackr';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { TokenService } from '../../src/auth/tokens.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import type { DriverRecord } from '../../src/geo/driver-store.js';
 import { bucketOf, decodeRecord } from '../../src/backend/redis/redis-layout.js';
-import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { deleteKeys, uniquePrefix } from './backends.js';
+import { startTestGateway, TEST_JWT_SECRET } from './gateway-harness.js';
 import { waitFor } from './wait-for.js';
+
+export { deleteKeys, uniquePrefix };
 
 /**
  * Gateways against a real Redis, real WebSocket driver clients and plain HTTP
@@ -20,14 +22,10 @@ import { waitFor } from './wait-for.js';
  * sockets and gateways and deletes its keys.
  */
 
-export const JWT_SECRET = 'hexfleet-test-secret-0123456789-abcdef';
+/** The secret of every test gateway (the in-process ones and `hexfleet serve` children alike). */
+export const JWT_SECRET = TEST_JWT_SECRET;
 export const tokens = new TokenService(JWT_SECRET);
 export const silentLogger = pino({ level: 'silent' });
-
-/** A key prefix no other test uses (BullMQ / Centrifuge habit: one namespace per test). */
-export function uniquePrefix(): string {
-  return `t${randomUUID().slice(0, 8)}`;
-}
 
 /** Things to undo after a test, run last-registered first; every step runs even when one fails. */
 export class Cleanup {
@@ -78,7 +76,7 @@ export async function unusedFixedPort(): Promise<number> {
   throw new Error(`no free port in [${from}, ${to})`);
 }
 
-export interface TestGateway {
+export interface RedisTestGateway {
   gateway: Gateway;
   port: number;
   close(): Promise<void>;
@@ -86,35 +84,30 @@ export interface TestGateway {
 
 /**
  * Starts a gateway in this process on a free port over the Redis at `redisUrl`
- * (which need not be up), with short timeouts and no rate limit in the way.
+ * (which need not be up), with short timeouts and no rate limit in the way,
+ * under `prefix` (shared: the caller deletes its keys). The in-process
+ * starter of gateway-harness.ts (`startTestGateway`), closed by `cleanup`.
  */
 export async function startRedisGateway(
   cleanup: Cleanup,
   redisUrl: string,
   prefix: string,
   env: Record<string, string> = {},
-): Promise<TestGateway> {
-  const config = loadConfig({
-    PORT: '0',
-    HEXFLEET_HOST: '127.0.0.1',
-    REDIS_URL: redisUrl,
-    HEXFLEET_REDIS_PREFIX: prefix,
-    HEXFLEET_JWT_SECRET: JWT_SECRET,
-    HEXFLEET_REDIS_COMMAND_TIMEOUT_MS: '500',
-    HEXFLEET_RATE_PINGS_PER_SEC: '100000',
-    HEXFLEET_RATE_BURST: '1000000',
-    HEXFLEET_LOG_LEVEL: 'silent',
-    ...env,
+): Promise<RedisTestGateway> {
+  const tg = await startTestGateway('redis', {
+    redisUrl,
+    prefix,
+    waitReady: false,
+    env: {
+      HEXFLEET_REDIS_COMMAND_TIMEOUT_MS: '500',
+      HEXFLEET_RATE_PINGS_PER_SEC: '100000',
+      HEXFLEET_RATE_BURST: '1000000',
+      ...env,
+    },
   });
-  const gateway = await startGateway(config, silentLogger);
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await gateway.close();
-  };
+  const close = (): Promise<void> => tg.stop();
   cleanup.add(close);
-  return { gateway, port: gateway.port, close };
+  return { gateway: tg.gateway, port: tg.port, close };
 }
 
 export interface HttpResult {
@@ -304,16 +297,6 @@ export function adminRedis(cleanup: Cleanup, url: string): Redis {
   redis.on('error', () => {}); // It outlives Redis restarts on purpose.
   cleanup.add(() => redis.disconnect());
   return redis;
-}
-
-/** Deletes every key under `prefix` (SCAN MATCH + DEL, never KEYS). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }
 
 /** The record of a driver read straight from Redis, bypassing any gateway. */
