@@ -4,11 +4,12 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+# Only what `serve` needs: build:app compiles src/ alone (tsconfig.build.json);
+# the benchmarks and the test kit stay out of the image.
+COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
-COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+RUN npm run build:app && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -1,18 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BenchRedis } from './bench-redis.js';
-import { stopAllChildren } from './children.js';
+import { stopAllChildren } from '../../kit/child-processes.js';
+import { RedisServer } from '../../kit/redis-server.js';
 import type { Progress } from './clock.js';
 
 /**
- * What every benchmark entry point owns: a temp dir, its redis-server, and a
- * clean-up that stops every child process it started, also on Ctrl-C/SIGTERM.
- * `cleanup` is idempotent; `onCleanup` adds steps that run before Redis stops.
+ * What every benchmark run owns: a temp dir, its redis-server (started by a
+ * suite that needs one), and a clean-up that stops every child process it
+ * started, also on Ctrl-C/SIGTERM. `cleanup` is idempotent; `onCleanup` adds
+ * steps that run before Redis stops.
  */
 export class BenchSession {
   readonly tmpDir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
-  redis: BenchRedis | undefined;
+  redis: RedisServer | undefined;
   private readonly steps: (() => Promise<void>)[] = [];
   private cleaned: Promise<void> | undefined;
 
@@ -28,8 +29,9 @@ export class BenchSession {
     }
   }
 
-  async startRedis(): Promise<BenchRedis> {
-    this.redis = await BenchRedis.start(this.tmpDir);
+  /** The run's redis-server, its data and log in the temp dir. */
+  async startRedis(): Promise<RedisServer> {
+    this.redis = await RedisServer.start({ dir: this.tmpDir });
     return this.redis;
   }
 

@@ -13,12 +13,17 @@ export async function sleepUntil(t: number): Promise<void> {
   if (wait > 0) await sleep(wait);
 }
 
-/** Progress lines on stdout: `[  12.3s] A throughput: …`, elapsed since the run started. */
+/**
+ * Progress lines, `[  12.3s] A throughput: …`, elapsed since the run started;
+ * on stdout, or on stderr when stdout carries a suite's markdown.
+ */
 export class Progress {
   private readonly started = nowMs();
 
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+
   log(phase: string, message: string): void {
     const elapsed = ((nowMs() - this.started) / 1000).toFixed(1).padStart(7);
-    process.stdout.write(`[${elapsed}s] ${phase}: ${message}\n`);
+    this.out.write(`[${elapsed}s] ${phase}: ${message}\n`);
   }
 }

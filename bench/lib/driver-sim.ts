@@ -1,8 +1,10 @@
+import { VEHICLE_SPEEDS_MS } from '../../src/domain/vehicle.js';
+
 /**
- * Synthetic drivers: deterministic (seeded) positions that move plausibly
- * inside a square area, and the pings a driver app would send about them.
+ * Synthetic drivers: deterministic (seeded, see src/simulator/rng.ts)
+ * positions that move plausibly inside a square area, and the pings a driver
+ * app would send about them.
  */
-export { mulberry32 } from './prng.js';
 
 /** A square area around a centre, `halfSideM` metres each way. */
 export interface Area {
@@ -53,8 +55,8 @@ export interface WirePing {
 }
 
 const M_PER_DEG_LAT = 111_320;
-/** Typical urban driving: 0–20 m/s (0–72 km/h). */
-const MAX_SPEED = 20;
+/** The benchmark's drivers drive cars: anywhere from standing still to a car's top city speed (20 m/s, 72 km/h). */
+const MAX_SPEED = VEHICLE_SPEEDS_MS.car.top;
 
 const round7 = (v: number): number => Math.round(v * 1e7) / 1e7;
 

@@ -1,54 +1,25 @@
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { BenchRedis } from './bench-redis.js';
-import type { Progress } from './clock.js';
-import type { BenchOptions } from './options.js';
-import { waitForQuiet } from './proc-stats.js';
 
-/** What every scenario gets from the orchestrator. */
-export interface BenchContext {
-  options: BenchOptions;
-  redis: BenchRedis;
-  tmpDir: string;
-  progress: Progress;
-  jwtSecret: string;
-  /** The environment of a gateway process writing under `prefix`. */
-  gatewayEnv(prefix: string): Record<string, string>;
-  /** The configuration those gateways run with (the ceiling mirrors its batching). */
+/** A run's gateway environment, see {@link makeGatewayEnv}. */
+export interface GatewayEnv {
+  /** The environment of a gateway writing under `prefix`, with a suite's own `settings` on top of the benchmark's. */
+  gatewayEnv(prefix: string, settings?: Record<string, string>): Record<string, string>;
+  /** The configuration those gateways run with (without `settings`), validated by the gateway's own loader. */
   gatewayConfig: Config;
-  /** HEXFLEET_* variables the caller set, passed to the gateways on top of the benchmark's own. */
+  /** HEXFLEET_* variables the caller set, passed to the gateways on top of everything else and listed in the report. */
   userOverrides: Record<string, string>;
 }
 
-/** Other processes below this share of one core count as quiet (a shell, an editor, the kernel). */
-const QUIET_OTHERS_PCT = 15;
-
-/** What awaitQuietMachine needs of a run's context (bench:ingest's and bench:match's both have it). */
-export type QuietContext = Pick<BenchContext, 'redis' | 'progress'> & { options: { waitQuietS: number } };
-
-/** Honours --wait-quiet before a measured window; logs what it waited for. */
-export async function awaitQuietMachine(ctx: QuietContext, phase: string, ours: ReadonlyMap<string, number>): Promise<void> {
-  if (ctx.options.waitQuietS <= 0) return;
-  const all = new Map([...ours, ['redis-server', ctx.redis.pid], ['bench', process.pid]]);
-  const quiet = await waitForQuiet(all, QUIET_OTHERS_PCT, ctx.options.waitQuietS, (pct) =>
-    ctx.progress.log(phase, `waiting for other processes to go quiet (they use ${Math.round(pct)} % of one core)`),
-  );
-  if (!quiet) ctx.progress.log(phase, `machine still busy after ${ctx.options.waitQuietS} s; measuring anyway`);
-}
-
 /**
- * The gateway environment of this run: the benchmark's settings, then any
- * HEXFLEET_* the caller set (so a tuning experiment needs no code change),
- * and the Config those resolve to, validated by the gateway's own loader.
+ * The gateway environment of a run: the benchmark's settings, a suite's own,
+ * then any HEXFLEET_* the caller set (so a tuning experiment needs no code
+ * change), and the Config those resolve to.
  */
-export function makeGatewayEnv(
-  redisUrl: string,
-  jwtSecret: string,
-  env: NodeJS.ProcessEnv,
-): { gatewayEnv: (prefix: string) => Record<string, string>; gatewayConfig: Config; userOverrides: Record<string, string> } {
+export function makeGatewayEnv(redisUrl: string, jwtSecret: string, env: NodeJS.ProcessEnv): GatewayEnv {
   const userOverrides: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('HEXFLEET_') && v !== undefined) userOverrides[k] = v;
-  const gatewayEnv = (prefix: string): Record<string, string> => ({
+  const gatewayEnv = (prefix: string, settings: Record<string, string> = {}): Record<string, string> => ({
     REDIS_URL: redisUrl,
     HEXFLEET_JWT_SECRET: jwtSecret,
     HEXFLEET_LOG_LEVEL: 'warn',
@@ -59,8 +30,17 @@ export function makeGatewayEnv(
     HEXFLEET_MAX_BATCH: '500',
     HEXFLEET_INGEST_FLUSH_PINGS: '4096',
     HEXFLEET_REDIS_PREFIX: prefix,
+    ...settings,
     ...userOverrides,
   });
   const gatewayConfig = loadConfig({ ...gatewayEnv('hfbench'), PORT: '0' });
   return { gatewayEnv, gatewayConfig, userOverrides };
+}
+
+/** The report's note on how the gateways ran: every setting but the secret and the Redis URL. */
+export function describeGatewayEnv(env: Record<string, string>): string {
+  return Object.entries(env)
+    .filter(([k]) => !/SECRET|REDIS_URL/.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 }

@@ -1,7 +1,9 @@
-import { awaitQuietMachine, type BenchContext } from './context.js';
-import { type Message, Worker } from './children.js';
+import type { GatewayProcess } from '../../kit/gateway-process.js';
+import { metricSum, type Scrape } from '../../kit/metrics-scrape.js';
+import type { IngestContext } from './ingest-context.js';
+import { awaitQuietMachine } from './quiet-machine.js';
+import { type Message, Worker } from './worker.js';
 import { nowMs, sleep, sleepUntil } from './clock.js';
-import { type GatewayProcess, metricSum, type Scrape } from './gateway-process.js';
 import { Histogram } from './histogram.js';
 import type { LoadgenConfig, LoadgenConnected, LoadgenResult } from './messages.js';
 import { CpuWindow, statusBytes } from './proc-stats.js';
@@ -22,8 +24,8 @@ export interface Loadgens {
 }
 
 /** Forks one load generator per config and waits until all have connected their drivers. */
-export async function connectLoadgens(ctx: BenchContext, phase: string, configs: LoadgenConfig[]): Promise<Loadgens> {
-  const workers = configs.map((_, i) => new Worker(`loadgen-${i + 1}`, './loadgen-worker.js'));
+export async function connectLoadgens(ctx: IngestContext, phase: string, configs: LoadgenConfig[]): Promise<Loadgens> {
+  const workers = configs.map((_, i) => new Worker(`loadgen-${i + 1}`, 'loadgen-worker.js'));
   const total = configs.reduce((n, c) => n + c.count, 0);
   ctx.progress.log(phase, `connecting ${fmtInt(total)} drivers from ${workers.length} load generator process(es)`);
   workers.forEach((w, i) => w.send({ type: 'config', config: configs[i] } as Message));
@@ -67,7 +69,7 @@ export interface LoadOutcome {
  * each generator's result (after its drain) and merges them.
  */
 export async function driveLoad(
-  ctx: BenchContext,
+  ctx: IngestContext,
   phase: string,
   gateways: GatewayProcess[],
   loadgens: Worker[],

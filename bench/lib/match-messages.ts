@@ -2,7 +2,7 @@ import type { Area } from './driver-sim.js';
 import type { HistogramData } from './messages.js';
 
 /**
- * The IPC messages between bench/match-api.ts and its load generator
+ * The IPC messages between bench/scenarios/match-api.ts and its load generator
  * (match-loadgen.ts).
  */
 

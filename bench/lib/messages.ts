@@ -2,7 +2,8 @@ import type { HistogramPairs } from './histogram.js';
 import type { Area } from './driver-sim.js';
 
 /**
- * The IPC messages between the orchestrator (bench/*.ts) and its workers.
+ * The IPC messages between the ingest scenarios (bench/scenarios/) and
+ * their workers (bench/workers/).
  * Times are wall-clock ms (see clock.ts), the same instants in every process.
  */
 

@@ -1,43 +1,11 @@
 import { parseArgs } from 'node:util';
 
-export type Scenario = 'A' | 'B' | 'C';
-const SCENARIOS: readonly Scenario[] = ['A', 'B', 'C'];
-
-/** Every parameter of a run; the report prints them next to the figures. */
-export interface BenchOptions {
-  quick: boolean;
-  /** Keep the temp dir (Redis data, gateway logs) instead of removing it. */
-  keepLogs: boolean;
-  /** Before each measured window, wait up to this long for other processes to leave the CPU alone (0: don't). */
-  waitQuietS: number;
-  scenarios: Scenario[];
-  warmupS: number;
-  durationS: number;
-  throughput: { drivers: number; batchPings: number; depth: number; loadgens: number; ceilingInflight: number };
-  latency: { drivers: number; batchPings: number; periodMs: number; loadgens: number; gateways: number };
-  memory: { drivers: number; metroSideKm: number };
-}
-
-export const USAGE = `npm run bench:ingest [-- options]
-
-  --quick              short smoke run: 1 s warm-up, 3 s measured, 2,000 drivers
-                       in B, 100,000 drivers in C (results go to ingest-quick.md)
-  --scenario=A|B|C     run only these scenarios (comma-separated; default all)
-                       A throughput (and the Redis-only ceiling), B latency, C memory
-  --warmup=SECONDS     warm-up before each measured window (default 3)
-  --duration=SECONDS   measured window of A, its ceiling and B (default 15)
-  --keep-logs          keep the temp dir with the gateway logs and Redis data
-                       (its path is printed); set HEXFLEET_LOG_LEVEL=info to see
-                       every connection event
-  --wait-quiet=SECONDS before each measured window, wait up to this long for
-                       processes outside the benchmark to go quiet (shared
-                       machines; default 0 = start at once)
-  --help               this text
-
-Environment: BENCH_QUICK=1, BENCH_SCENARIO, BENCH_WARMUP_S, BENCH_DURATION_S
-do the same; BENCH_GATEWAY_NODE_ARGS adds node flags to the gateway processes
-(e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them). HEXFLEET_* variables set in the environment are passed to the
-gateways (on top of the benchmark's own settings) and listed in the report.`;
+/**
+ * The one option parser of `node dist/bench/run.js <suite> [flags]`: the
+ * flags every suite shares (each suite says which of them it takes and with
+ * which defaults) and the flags a suite declares for itself. Unknown flags
+ * and bad values are usage errors that name the flag.
+ */
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -46,49 +14,166 @@ export class UsageError extends Error {
   }
 }
 
-function seconds(name: string, raw: string | undefined, def: number): number {
+/** The parameters every suite's options carry; the report prints them next to the figures. */
+export interface RunOptions {
+  /** A smoke run: smaller, shorter, results in <suite>-quick.md. */
+  quick: boolean;
+  /** Keep the temp dir (Redis data, gateway logs) instead of removing it. */
+  keepLogs: boolean;
+  /** Before each measured window, wait up to this long for other processes to leave the CPU alone (0: don't). */
+  waitQuietS: number;
+  /** The scenarios to run, in the order the suite measures them (all of them unless --scenario names some). */
+  scenarios: string[];
+  warmupS: number;
+  durationS: number;
+}
+
+/** A duration flag a suite takes: its defaults (full run, --quick) and what it times. */
+export interface SecondsFlag {
+  full: number;
+  quick: number;
+  help: string;
+}
+
+/** The flags of one suite. --quick and --help are every suite's. */
+export interface FlagSet {
+  /** What --quick does in this suite. */
+  quick: string;
+  /** --scenario=LIST: the suite's scenarios in the order a run measures them, each [name, help]. None: no --scenario. */
+  scenarios?: readonly (readonly [name: string, help: string])[];
+  warmup?: SecondsFlag;
+  duration?: SecondsFlag;
+  /** --wait-quiet=SECONDS: where the suite waits (its help text). */
+  waitQuiet?: string;
+  /** --keep-logs: what the temp dir holds. */
+  keepLogs?: string;
+  /** `--name=ARG` flags of the suite's own, validated by the suite. */
+  own?: readonly { name: string; arg: string; help: string }[];
+}
+
+/** The values of a suite's own flags as given (undefined: not given). */
+export type OwnValues = Readonly<Record<string, string | undefined>>;
+
+/** Shared flags that an environment variable can also set (the flag wins), for scripted runs. */
+const ENV_OF = { quick: 'BENCH_QUICK', scenario: 'BENCH_SCENARIO', warmup: 'BENCH_WARMUP_S', duration: 'BENCH_DURATION_S' } as const;
+
+/** The longest window or wait a flag accepts: an hour. */
+const MAX_SECONDS = 3600;
+
+/** A number in (0, max]; `def` when not given. `name` is the flag (or variable) the message names. */
+export function positive(name: string, raw: string | undefined, def: number, max: number): number {
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new UsageError(`${name} must be a number of seconds in (0, 3600], got "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${name} must be a number in (0, ${max}], got "${raw}"`);
   return n;
 }
 
-/** Flags win over environment variables; `help: true` means print USAGE and stop. */
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions & { help: boolean } {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      quick: { type: 'boolean' },
-      scenario: { type: 'string' },
-      warmup: { type: 'string' },
-      duration: { type: 'string' },
-      'keep-logs': { type: 'boolean' },
-      'wait-quiet': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  });
-  const quick = values.quick ?? /^(1|true|yes)$/i.test(env.BENCH_QUICK ?? '');
-  const rawScenarios = (values.scenario ?? env.BENCH_SCENARIO ?? 'A,B,C').toUpperCase().split(',').map((s) => s.trim());
-  for (const s of rawScenarios) {
-    if (!(SCENARIOS as readonly string[]).includes(s)) throw new UsageError(`--scenario must be A, B or C (comma-separated), got "${s}"`);
+/** A number in [0, max]; `def` when not given. */
+export function nonNegative(name: string, raw: string | undefined, def: number, max: number): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (raw === '' || !Number.isFinite(n) || n < 0 || n > max) throw new UsageError(`${name} must be a number in [0, ${max}], got "${raw}"`);
+  return n;
+}
+
+/**
+ * Parses a suite's flags (and the BENCH_* variables of the shared ones it
+ * takes). `help: true` means print the usage and stop.
+ */
+export function parseRunOptions(flags: FlagSet, argv: string[], env: NodeJS.ProcessEnv): { common: RunOptions; own: OwnValues; help: boolean } {
+  const spec: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, help: { type: 'boolean' } };
+  if (flags.scenarios) spec.scenario = { type: 'string' };
+  if (flags.warmup) spec.warmup = { type: 'string' };
+  if (flags.duration) spec.duration = { type: 'string' };
+  if (flags.waitQuiet) spec['wait-quiet'] = { type: 'string' };
+  if (flags.keepLogs) spec['keep-logs'] = { type: 'boolean' };
+  for (const f of flags.own ?? []) spec[f.name] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: spec }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  return {
-    help: values.help ?? false,
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  // A flag wins over its variable; the message names whichever was used.
+  const pick = (flag: keyof typeof ENV_OF): [string, string | undefined] =>
+    str(flag) !== undefined ? [`--${flag}`, str(flag)] : [ENV_OF[flag], env[ENV_OF[flag]]];
+
+  const quick = (values.quick as boolean | undefined) ?? /^(1|true|yes)$/i.test(env.BENCH_QUICK ?? '');
+  const seconds = (flag: 'warmup' | 'duration', d: SecondsFlag | undefined): number =>
+    d ? positive(...pick(flag), quick ? d.quick : d.full, MAX_SECONDS) : 0;
+  const common: RunOptions = {
     quick,
-    keepLogs: values['keep-logs'] ?? false,
-    waitQuietS: values['wait-quiet'] === undefined ? 0 : seconds('--wait-quiet', values['wait-quiet'], 0),
-    scenarios: SCENARIOS.filter((s) => rawScenarios.includes(s)),
-    warmupS: seconds('--warmup', values.warmup ?? env.BENCH_WARMUP_S, quick ? 1 : 3),
-    durationS: seconds('--duration', values.duration ?? env.BENCH_DURATION_S, quick ? 3 : 15),
-    // 1,000 drivers × 2 batches of 50 in flight = 100,000 pings in flight: several
-    // full store writes (4 × 4,096) queued at all times, and under the gateway's
-    // 200,000-ping pending bound, so the gateway is never starved nor refusing.
-    throughput: { drivers: 1000, batchPings: 50, depth: 2, loadgens: 1, ceilingInflight: 4 },
-    // Issue 2: 20,000 pings/s over 20,000 drivers sending batches of 4, i.e. each
-    // driver takes 1 fix/s and uploads 4 every 4 s. 20,000 sockets cannot live in
-    // one process (open-file limit 20,000), hence 4 × 5,000 and 2 × 10,000.
-    latency: { drivers: quick ? 2000 : 20_000, batchPings: 4, periodMs: 4000, loadgens: 4, gateways: 2 },
-    memory: { drivers: quick ? 100_000 : 1_000_000, metroSideKm: 30 },
+    keepLogs: (values['keep-logs'] as boolean | undefined) ?? false,
+    waitQuietS: flags.waitQuiet ? positive('--wait-quiet', str('wait-quiet'), 0, MAX_SECONDS) : 0,
+    scenarios: flags.scenarios ? scenarioList(flags.scenarios.map(([name]) => name), ...pick('scenario')) : [],
+    warmupS: seconds('warmup', flags.warmup),
+    durationS: seconds('duration', flags.duration),
   };
+  const own: Record<string, string | undefined> = {};
+  for (const f of flags.own ?? []) own[f.name] = str(f.name);
+  return { common, own, help: (values.help as boolean | undefined) ?? false };
+}
+
+/** The named scenarios (any case), in the suite's own order; all of them when none is named. */
+function scenarioList(names: string[], source: string, raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return names;
+  const asked = raw.split(',').map((s) => s.trim());
+  for (const a of asked) {
+    if (!names.some((n) => n.toLowerCase() === a.toLowerCase())) {
+      throw new UsageError(`${source} must name scenarios among ${names.join(', ')} (comma-separated), got "${a}"`);
+    }
+  }
+  return names.filter((n) => asked.some((a) => a.toLowerCase() === n.toLowerCase()));
+}
+
+/** Width of the flag column in usage texts. */
+const FLAG_COL = 21;
+
+/** One flag line (or a few), its help wrapped under the help column. */
+function flagLine(flag: string, help: string): string {
+  const lines = wrapLines(help, 80 - FLAG_COL - 2);
+  const head = flag.length < FLAG_COL ? [`  ${flag.padEnd(FLAG_COL)}${lines.shift() ?? ''}`] : [`  ${flag}`];
+  return [...head, ...lines.map((l) => ' '.repeat(FLAG_COL + 2) + l)].join('\n');
+}
+
+/** `--help` of one suite: its command line, summary, every flag it takes with its defaults, and the environment it reads. */
+export function suiteUsage(name: string, summary: string, flags: FlagSet, environment: string | undefined): string {
+  const out = [`npm run bench:${name} [-- flags]   (node dist/bench/run.js ${name} [flags])`, '', wrap(summary), '', flagLine('--quick', flags.quick)];
+  if (flags.scenarios) {
+    const width = Math.max(...flags.scenarios.map(([n]) => n.length));
+    out.push(flagLine('--scenario=LIST', 'run only these (comma-separated; default all):'));
+    for (const [n, h] of flags.scenarios) out.push(`${' '.repeat(FLAG_COL + 2)}${n.padEnd(width)}  ${h}`);
+  }
+  const seconds = (flag: string, d: SecondsFlag): string => flagLine(flag, `${d.help} (default ${d.full}; ${d.quick} with --quick)`);
+  if (flags.warmup) out.push(seconds('--warmup=SECONDS', flags.warmup));
+  if (flags.duration) out.push(seconds('--duration=SECONDS', flags.duration));
+  if (flags.waitQuiet) out.push(flagLine('--wait-quiet=SECONDS', flags.waitQuiet));
+  if (flags.keepLogs) out.push(flagLine('--keep-logs', flags.keepLogs));
+  for (const f of flags.own ?? []) out.push(flagLine(`--${f.name}=${f.arg}`, f.help));
+  out.push(flagLine('--help', 'this text'));
+  const vars = (Object.keys(ENV_OF) as (keyof typeof ENV_OF)[])
+    .filter((k) => k === 'quick' || (k === 'scenario' ? flags.scenarios : flags[k]))
+    .map((k) => `${ENV_OF[k]}${k === 'quick' ? '=1' : ''} for --${k}`);
+  out.push('', wrap(`Environment: ${vars.join(', ')} (a flag wins over its variable).${environment ? ' ' + environment : ''}`));
+  return out.join('\n');
+}
+
+/** Plain text wrapped at `width` columns (80 by default). */
+export function wrap(text: string, width = 80): string {
+  return wrapLines(text, width).join('\n');
+}
+
+function wrapLines(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else {
+      line = line ? `${line} ${w}` : w;
+    }
+  }
+  return [...lines, line];
 }

@@ -1,6 +1,6 @@
 import type { DriverBatch, DriverStore } from '../../src/geo/driver-store.js';
 import { type Area, driverId, pointIn } from './driver-sim.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 
 /** Drivers per applyBatches call while loading: one Lua call of a few hundred kB. */
 const LOAD_CHUNK = 2000;

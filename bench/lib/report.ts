@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { BenchRedis } from './bench-redis.js';
+import type { RedisServer } from '../../kit/redis-server.js';
+import { REPO_ROOT } from '../../kit/repo-root.js';
 
 /** One line of the results table. `met` undefined: no target for this figure. */
 export interface Row {
@@ -23,7 +23,8 @@ export interface MachineInfo {
   openFiles: string;
 }
 
-export async function machineInfo(redis: BenchRedis): Promise<MachineInfo> {
+/** The machine a run measured on, for the report's header (Redis: the run's own server). */
+export async function machineInfo(redis: RedisServer): Promise<MachineInfo> {
   const read = (f: string): string => {
     try {
       return readFileSync(f, 'utf8');
@@ -93,11 +94,11 @@ export function renderReport(args: {
   return lines.join('\n') + '\n';
 }
 
-const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results', import.meta.url));
+const RESULTS_DIR = join(REPO_ROOT, 'bench/results');
 
 /** `npm run <script> -- <args>` as this run was started, for the report's header. */
-export function commandLine(script: string): string {
-  return [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+export function commandLine(script: string, args: readonly string[]): string {
+  return [`npm run ${script}`, ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
 }
 
 /** Prints the report and writes it to bench/results/<fileName>; returns the path. */

@@ -1,7 +1,7 @@
 import type { HistogramData } from './messages.js';
 
 /**
- * IPC between bench/tracking.ts and its subscriber workers
+ * IPC between bench/scenarios/tracking.ts and its subscriber workers
  * (tracking-subscriber-worker.ts). Times are wall-clock ms (clock.ts), the
  * same instants in every process; the drivers are bench:ingest's own load
  * generator (loadgen-worker.ts, open loop, one ping per frame).

@@ -1,4 +1,4 @@
-import type { Message } from './children.js';
+import type { Message } from './worker.js';
 
 /**
  * The worker side of the IPC channel: every handler error becomes a `fatal`

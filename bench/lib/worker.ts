@@ -1,35 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-
-/** Every child process the run started and has not yet seen exit, so any exit path can stop them. */
-const live = new Set<ChildProcess>();
-/** Set once the run is stopping: a child started after that (by a scenario still unwinding) is killed at once. */
-let closing = false;
-
-export function track(proc: ChildProcess): void {
-  if (closing) {
-    proc.kill('SIGKILL');
-    return;
-  }
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
-}
-
-/** Stops one child: `signal`, then SIGKILL after `graceMs`. Resolves once it has exited. */
-export async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill(signal);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Stops every child still running (each by its own pid). `final`: refuse new ones from now on. */
-export async function stopAllChildren(final = false): Promise<void> {
-  closing ||= final;
-  await Promise.all([...live].map((p) => stopProcess(p)));
-}
+import { stopProcess, track } from '../../kit/child-processes.js';
 
 /** A message between the orchestrator and a worker; `type` says which. */
 export interface Message {
@@ -44,10 +15,11 @@ interface Waiter {
 }
 
 /**
- * A forked worker script from dist/bench/lib with typed request/reply over
- * IPC. `next(type)` waits for the next message of that type; a worker that
- * reports `fatal` or exits before `stop()` fails every waiter, so a crash is
- * an error in the scenario, never a hang.
+ * A forked worker script from dist/bench/workers/ (`script`: its file name)
+ * with typed request/reply over IPC, tracked so that the run's clean-up
+ * stops it. `next(type)` waits for the next message of that type; a worker
+ * that reports `fatal` or exits before `stop()` fails every waiter, so a
+ * crash is an error in the scenario, never a hang.
  */
 export class Worker {
   readonly proc: ChildProcess;
@@ -61,7 +33,7 @@ export class Worker {
     script: string,
     options: { execArgv?: string[]; onProgress?: (m: Message) => void } = {},
   ) {
-    this.proc = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
+    this.proc = fork(fileURLToPath(new URL(`../workers/${script}`, import.meta.url)), [], {
       execArgv: options.execArgv ?? [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

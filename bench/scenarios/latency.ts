@@ -10,33 +10,34 @@
  *   loadgen-1..4 (5,000 drivers each) ──▶ gateway-1 (10,000) ─┐
  *                                     └─▶ gateway-2 (10,000) ─┴─▶ Redis
  */
-import type { Worker } from './lib/children.js';
-import type { BenchContext } from './lib/context.js';
-import { CITY_BOX } from './lib/driver-sim.js';
-import { GatewayProcess } from './lib/gateway-process.js';
-import { connectLoadgens, cpuOf, describeErrors, driveLoad } from './lib/load-run.js';
-import type { LoadgenConfig } from './lib/messages.js';
-import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from './lib/report.js';
+import type { Worker } from '../lib/worker.js';
+import type { IngestContext } from '../lib/ingest-context.js';
+import { CITY_BOX } from '../lib/driver-sim.js';
+import type { GatewayProcess } from '../../kit/gateway-process.js';
+import { startBenchGateway } from '../lib/bench-gateway.js';
+import { connectLoadgens, cpuOf, describeErrors, driveLoad } from '../lib/load-run.js';
+import type { LoadgenConfig } from '../lib/messages.js';
+import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
 
 const PHASE = 'B latency';
 /** Issue 2: ack p99 ≤ 20 ms at 20,000 pings/s over 20,000 drivers sending batches of 4. */
 const TARGET_P99_MS = 20;
 const SEED = 0xb0b;
 
-export async function runLatency(ctx: BenchContext): Promise<Row[]> {
+export async function runLatency(ctx: IngestContext): Promise<Row[]> {
   const o = ctx.options.latency;
   const gateways: GatewayProcess[] = [];
   let loadgens: Worker[] = [];
   try {
     ctx.progress.log(PHASE, `starting ${o.gateways} gateways on one Redis`);
     for (let i = 1; i <= o.gateways; i++) {
-      gateways.push(await GatewayProcess.start(`gateway-${i}`, ctx.gatewayEnv('hfbench-b'), ctx.tmpDir));
+      gateways.push(await startBenchGateway(`gateway-${i}`, ctx.gatewayEnv('hfbench-b'), ctx.tmpDir));
     }
     // Global driver g: process g mod P, gateway ⌊g / P⌋ mod G, schedule offset g·period/N:
     // every process and every gateway gets an evenly spread share of each second.
     const configs: LoadgenConfig[] = Array.from({ length: o.loadgens }, (_, p) => ({
       mode: 'open',
-      urls: gateways.map((g) => g.wsUrl),
+      urls: gateways.map((g) => g.driverUrl),
       jwtSecret: ctx.jwtSecret,
       first: p,
       step: o.loadgens,

@@ -2,7 +2,7 @@
  * The match API end to end: `POST /v1/match` then `POST /v1/orders/:id/cancel`
  * through the real gateway (its own process, one dispatch thread) on the
  * benchmark's Redis holding the parked fleet, driven by autocannon from a load
- * generator process (lib/match-loadgen.ts).
+ * generator process (workers/match-loadgen.ts).
  *
  *   match-loadgen ──HTTP/1.1 keep-alive──▶ gateway ──Lua/HMGET/PUBLISH──▶ Redis
  *    (autocannon)    [match, cancel] per         └─piscina rank (1 thread)
@@ -14,17 +14,17 @@
  *                each match's scheduled time (coordinated omission corrected)
  *   max          closed loop, a few connections: the throughput ceiling
  */
-import { TokenService } from '../src/auth/tokens.js';
-import { Worker } from './lib/children.js';
-import { awaitQuietMachine } from './lib/context.js';
-import { GatewayProcess, metricSum, type Scrape } from './lib/gateway-process.js';
-import { Histogram } from './lib/histogram.js';
-import type { MatchContext } from './lib/match-context.js';
-import { NOISY_OTHERS_PCT } from './lib/match-options.js';
-import type { MatchLoadConfig, MatchLoadKind, MatchRunMessage, MatchRunResult, StatusCounts } from './lib/match-messages.js';
-import type { Message } from './lib/children.js';
-import { CpuWindow, statusBytes } from './lib/proc-stats.js';
-import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from './lib/report.js';
+import { TokenService } from '../../src/auth/tokens.js';
+import { awaitQuietMachine } from '../lib/quiet-machine.js';
+import type { GatewayProcess } from '../../kit/gateway-process.js';
+import { metricSum, type Scrape } from '../../kit/metrics-scrape.js';
+import { startBenchGateway } from '../lib/bench-gateway.js';
+import { Histogram } from '../lib/histogram.js';
+import { type MatchContext, NOISY_OTHERS_PCT } from '../lib/match-context.js';
+import type { MatchLoadConfig, MatchLoadKind, MatchRunMessage, MatchRunResult, StatusCounts } from '../lib/match-messages.js';
+import { type Message, Worker } from '../lib/worker.js';
+import { CpuWindow, statusBytes } from '../lib/proc-stats.js';
+import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
 
 const PHASE = 'match API';
 /** Issue 3: match p99 ≤ 10 ms at 2,000 matches/s. */
@@ -58,8 +58,8 @@ interface RunOutcome {
 export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
   const o = ctx.options;
   ctx.progress.log(PHASE, 'starting the gateway');
-  const gw = await GatewayProcess.start('gateway', ctx.gatewayEnv, ctx.tmpDir);
-  const lg = new Worker('match-loadgen', './match-loadgen.js', {
+  const gw = await startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir);
+  const lg = new Worker('match-loadgen', 'match-loadgen.js', {
     onProgress: (m) => ctx.progress.log(PHASE, `  ${(m as Message & { text: string }).text}`),
   });
   const outcomes: RunOutcome[] = [];

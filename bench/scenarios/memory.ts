@@ -5,12 +5,11 @@
  * areas of 30×30 km: a realistic number of occupied H3 cells, which is what
  * the cell index costs.
  */
-import type { Message } from './lib/children.js';
-import { Worker } from './lib/children.js';
-import type { BenchContext } from './lib/context.js';
-import { METRO_CENTRES } from './lib/driver-sim.js';
-import type { MemoryLoadConfig, MemoryLoadResult } from './lib/messages.js';
-import { fmtInt, fmtMB, type Row } from './lib/report.js';
+import { type Message, Worker } from '../lib/worker.js';
+import type { IngestContext } from '../lib/ingest-context.js';
+import { METRO_CENTRES } from '../lib/driver-sim.js';
+import type { MemoryLoadConfig, MemoryLoadResult } from '../lib/messages.js';
+import { fmtInt, fmtMB, type Row } from '../lib/report.js';
 
 const PHASE = 'C memory';
 /** Issue 2: ≤ 250 bytes of Redis memory per driver at 1,000,000 drivers. */
@@ -22,7 +21,7 @@ const PREFIX = 'hf';
 const DRIVERS_PER_CALL = 1000;
 const INFLIGHT = 4;
 
-export async function runMemory(ctx: BenchContext): Promise<Row[]> {
+export async function runMemory(ctx: IngestContext): Promise<Row[]> {
   const o = ctx.options.memory;
   const base: Omit<MemoryLoadConfig, 'mode'> = {
     type: 'config',
@@ -81,10 +80,10 @@ export async function runMemory(ctx: BenchContext): Promise<Row[]> {
   ];
 }
 
-async function load(ctx: BenchContext, config: MemoryLoadConfig, execArgv: string[]): Promise<MemoryLoadResult> {
+async function load(ctx: IngestContext, config: MemoryLoadConfig, execArgv: string[]): Promise<MemoryLoadResult> {
   const what = config.mode === 'redis' ? 'Redis (RedisDriverStore)' : 'MemoryDriverStore (child with --expose-gc)';
   ctx.progress.log(PHASE, `loading ${fmtInt(config.drivers)} drivers into ${what}`);
-  const w = new Worker(`memory-${config.mode}`, './memory-worker.js', {
+  const w = new Worker(`memory-${config.mode}`, 'memory-worker.js', {
     execArgv,
     onProgress: (m) => ctx.progress.log(PHASE, `${fmtInt((m as Message & { loaded: number }).loaded)} drivers loaded`),
   });

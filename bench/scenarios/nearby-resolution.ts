@@ -6,20 +6,14 @@
  * nearest 10 within 3 km, and everyone within 1 km (limit 500).
  * It also compares ring-search strategies at the chosen resolution.
  *
- *   npm run bench:resolution [-- --quick]
+ *   npm run bench:resolution [-- --quick]   (node dist/bench/run.js resolution)
  */
-import { Redis } from 'ioredis';
-import { RingPlanner } from '../src/geo/ring-planner.js';
-import type { DriverBatch, DriverStore, NearbyOptions } from '../src/geo/driver-store.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openBenchBackend } from './lib/bench-backend.js';
-import { BenchRedis } from './lib/bench-redis.js';
-import { mulberry32 } from './lib/prng.js';
+import { RingPlanner } from '../../src/geo/ring-planner.js';
+import type { DriverBatch, DriverStore, NearbyOptions } from '../../src/geo/driver-store.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import type { RedisServer } from '../../kit/redis-server.js';
+import { openBenchBackend } from '../lib/bench-backend.js';
 
-const quick = process.argv.includes('--quick');
-const QUERY_SECONDS = quick ? 1 : 3;
 const CONCURRENCY = 16;
 const BOX = { lat: 52.52, lng: 13.405, halfKm: 15 };
 
@@ -30,7 +24,8 @@ interface Scenario {
   options: NearbyOptions;
 }
 
-const DENSITIES = quick ? [20_000, 2_000] : [100_000, 2_000];
+/** Drivers in the box: a dense city (20,000 in a quick run) and a sparse one. */
+const densities = (quick: boolean): number[] => (quick ? [20_000, 2_000] : [100_000, 2_000]);
 const QUERIES: Omit<Scenario, 'drivers' | 'name'>[] = [
   { radiusM: 3000, options: { limit: 10 } },
   { radiusM: 1000, options: { limit: 500 } },
@@ -54,10 +49,10 @@ async function load(store: DriverStore, drivers: number, now: number): Promise<v
   }
 }
 
-/** Closed loop with CONCURRENCY queries in flight for QUERY_SECONDS; returns queries/s and mean drivers returned. */
-async function measure(store: DriverStore, radiusM: number, options: NearbyOptions, now: number): Promise<{ qps: number; found: number }> {
+/** Closed loop with CONCURRENCY queries in flight for `seconds`; returns queries/s and mean drivers returned. */
+async function measure(store: DriverStore, radiusM: number, options: NearbyOptions, now: number, seconds: number): Promise<{ qps: number; found: number }> {
   const rand = mulberry32(7);
-  const deadline = performance.now() + QUERY_SECONDS * 1000;
+  const deadline = performance.now() + seconds * 1000;
   let done = 0;
   let found = 0;
   const worker = async (): Promise<void> => {
@@ -73,67 +68,64 @@ async function measure(store: DriverStore, radiusM: number, options: NearbyOptio
   return { qps: done / ((performance.now() - start) / 1000), found: found / done };
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hexfleet-bench-'));
-  const redis = await BenchRedis.start(dir);
-  const admin = new Redis(redis.url);
+/**
+ * Every density × resolution × query on both stores, then the ring-search
+ * strategies; `redis` is flushed between loads. Returns the markdown tables
+ * (printed by the runner on stdout); each row also goes to stderr as it is
+ * measured (progress).
+ */
+export async function runResolution(redis: RedisServer, o: { quick: boolean; durationS: number }): Promise<string> {
+  const fleets = densities(o.quick);
+  const admin = redis.client;
   const rows: string[] = [];
   const now = Date.now();
-  try {
-    for (const drivers of DENSITIES) {
-      for (const res of [7, 8, 9, 10]) {
-        await admin.flushall();
-        const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
-        const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: res });
-        const mbackend = await openBenchBackend({ h3Resolution: res });
-        const rstore = rbackend.drivers;
-        const mstore = mbackend.drivers;
-        await load(rstore, drivers, now);
-        await load(mstore, drivers, now);
-        const after = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
-        for (const q of QUERIES) {
-          const r = await measure(rstore, q.radiusM, q.options, now);
-          const m = await measure(mstore, q.radiusM, q.options, now);
-          const row = `| ${drivers.toLocaleString('en')} | ${res} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} | ${m.qps.toFixed(0)} | ${r.found.toFixed(1)} | ${((after - before) / drivers).toFixed(0)} |`;
-          rows.push(row);
-          console.error(row);
-        }
-        await rbackend.close();
-        await mbackend.close();
-      }
-    }
-    // Strategy at the chosen resolution: how many rings the first round trip reads.
-    const strategies: string[] = [];
-    await admin.flushall();
-    for (const first of [0, 1, 2, 4, 1000]) {
-      const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: 9, planner: new RingPlanner(9, first) });
+  const usedMemory = async (): Promise<number> => Number((await redis.info('memory')).used_memory);
+  for (const drivers of fleets) {
+    for (const res of [7, 8, 9, 10]) {
+      await admin.flushall();
+      const before = await usedMemory();
+      const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: res });
+      const mbackend = await openBenchBackend({ h3Resolution: res });
       const rstore = rbackend.drivers;
-      if (first === 0) await load(rstore, DENSITIES[0]!, now);
+      const mstore = mbackend.drivers;
+      await load(rstore, drivers, now);
+      await load(mstore, drivers, now);
+      const after = await usedMemory();
       for (const q of QUERIES) {
-        const r = await measure(rstore, q.radiusM, q.options, now);
-        const label = first === 1000 ? 'whole radius in one call' : `rings 0..${first} first, then doubling`;
-        const row = `| ${label} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} |`;
-        strategies.push(row);
+        const r = await measure(rstore, q.radiusM, q.options, now, o.durationS);
+        const m = await measure(mstore, q.radiusM, q.options, now, o.durationS);
+        const row = `| ${drivers.toLocaleString('en')} | ${res} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} | ${m.qps.toFixed(0)} | ${r.found.toFixed(1)} | ${((after - before) / drivers).toFixed(0)} |`;
+        rows.push(row);
         console.error(row);
       }
       await rbackend.close();
+      await mbackend.close();
     }
-    console.log(`\n### nearby() by H3 resolution (Redis and memory stores, ${CONCURRENCY} queries in flight, ${QUERY_SECONDS} s each)\n`);
-    console.log('| drivers in 30×30 km | resolution | query | Redis q/s | memory q/s | drivers returned | Redis bytes/driver |');
-    console.log('|---|---|---|---|---|---|---|');
-    rows.forEach((r) => console.log(r));
-    console.log(`\n### Ring-search strategy at resolution 9, ${DENSITIES[0]!.toLocaleString('en')} drivers (Redis store)\n`);
-    console.log('| strategy | query | Redis q/s |');
-    console.log('|---|---|---|');
-    strategies.forEach((r) => console.log(r));
-  } finally {
-    admin.disconnect();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
+  // Strategy at the chosen resolution: how many rings the first round trip reads.
+  const strategies: string[] = [];
+  await admin.flushall();
+  for (const first of [0, 1, 2, 4, 1000]) {
+    const rbackend = await openBenchBackend({ redisUrl: redis.url, h3Resolution: 9, planner: new RingPlanner(9, first) });
+    const rstore = rbackend.drivers;
+    if (first === 0) await load(rstore, fleets[0]!, now);
+    for (const q of QUERIES) {
+      const r = await measure(rstore, q.radiusM, q.options, now, o.durationS);
+      const label = first === 1000 ? 'whole radius in one call' : `rings 0..${first} first, then doubling`;
+      const row = `| ${label} | ${q.radiusM} m, limit ${q.options.limit} | ${r.qps.toFixed(0)} |`;
+      strategies.push(row);
+      console.error(row);
+    }
+    await rbackend.close();
+  }
+  return [
+    `\n### nearby() by H3 resolution (Redis and memory stores, ${CONCURRENCY} queries in flight, ${o.durationS} s each)\n`,
+    '| drivers in 30×30 km | resolution | query | Redis q/s | memory q/s | drivers returned | Redis bytes/driver |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    `\n### Ring-search strategy at resolution 9, ${fleets[0]!.toLocaleString('en')} drivers (Redis store)\n`,
+    '| strategy | query | Redis q/s |',
+    '|---|---|---|',
+    ...strategies,
+  ].map((line) => line + '\n').join('');
 }
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});

@@ -17,14 +17,13 @@
  */
 import { cellToLatLng, polygonToCells } from 'h3-js';
 import { Redis } from 'ioredis';
-import { awaitQuietMachine } from './lib/context.js';
-import { Histogram } from './lib/histogram.js';
-import type { MatchContext } from './lib/match-context.js';
-import { NOISY_OTHERS_PCT } from './lib/match-options.js';
-import { type Area, pointIn } from './lib/driver-sim.js';
-import { mulberry32 } from './lib/prng.js';
-import { CpuWindow } from './lib/proc-stats.js';
-import { fmtInt, fmtMB, fmtMs, fmtPct, type Row } from './lib/report.js';
+import { awaitQuietMachine } from '../lib/quiet-machine.js';
+import { Histogram } from '../lib/histogram.js';
+import { type MatchContext, NOISY_OTHERS_PCT } from '../lib/match-context.js';
+import { type Area, pointIn } from '../lib/driver-sim.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import { CpuWindow } from '../lib/proc-stats.js';
+import { fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
 
 const PHASE = 'nearby vs GEOSEARCH';
 /** Issue 3: nearby() ≥ 2× the throughput of GEOSEARCH on the same data. */

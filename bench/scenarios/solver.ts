@@ -6,10 +6,10 @@
  * problems; and the total ETA of the optimal batch against order-by-order
  * greedy.
  *
- *   npm run bench:solver [-- --quick]
+ *   npm run bench:solver [-- --quick]   (node dist/bench/run.js solver)
  *
  * Problems: orders and drivers uniform over a 10 × 10 km area; ETA =
- * straight-line distance × 1.3 (street detour) / 5 m/s (a bike in traffic).
+ * straight-line distance × 1.3 (street detour) / 4.5 m/s (a bike in traffic).
  * "K=20 nearest": each order may only take its 20 nearest drivers (what the
  * match API hands the solver), every other pair forbidden. "dense": every
  * pair feasible. Each timed run solves a fresh problem (its own seed); the
@@ -18,14 +18,15 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { munkres } from 'munkres';
-import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../src/solver/assignment-solver.js';
-import { DispatchPool } from '../src/matching/dispatch-pool.js';
-import { mulberry32 } from './lib/prng.js';
+import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost } from '../../src/solver/assignment-solver.js';
+import { DispatchPool } from '../../src/matching/dispatch-pool.js';
+import { VEHICLE_SPEEDS_MS } from '../../src/domain/vehicle.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 
-const quick = process.argv.includes('--quick');
 const AREA_M = 10_000;
 const DETOUR = 1.3;
-const SPEED_MPS = 5;
+/** Couriers on bikes: the typical city speed of src/domain/vehicle.ts. */
+const SPEED_MPS = VEHICLE_SPEEDS_MS.bike.typical;
 const K = 20;
 const TARGET_MS = 80;
 /** munkres runs are cut short once one solve of a shape takes longer than this. */
@@ -41,6 +42,7 @@ interface Shape {
   runs: number;
 }
 
+/** The problem shapes, each with its runs in a full run (a quick run does at most 5). */
 const SHAPES: Shape[] = [
   { rows: 100, cols: 100, k: K, runs: 50 },
   { rows: 100, cols: 100, k: undefined, runs: 50 },
@@ -48,7 +50,7 @@ const SHAPES: Shape[] = [
   { rows: 1000, cols: 1000, k: undefined, runs: 15 },
   { rows: 200, cols: 2000, k: K, runs: 20 },
   { rows: 200, cols: 2000, k: undefined, runs: 20 },
-].map((s) => ({ ...s, runs: quick ? Math.min(5, s.runs) : s.runs }));
+];
 
 /** A row-major orders × drivers ETA matrix; with `k`, all but each order's k nearest drivers are forbidden. */
 function problem(seed: number, rows: number, cols: number, k: number | undefined): Float64Array {
@@ -133,7 +135,11 @@ function quality(q: Quality, runs: number): string {
   return `| ${served} | ${saved} |`;
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs every shape and returns the markdown table (printed by the runner on
+ * stdout); each shape's row also goes to stderr as it completes (progress).
+ */
+export async function runSolver(o: { quick: boolean }): Promise<string> {
   const startedAt = new Date();
   const pool = new DispatchPool({ threads: 1, maxQueue: 0 });
   const rows: string[] = [];
@@ -141,7 +147,8 @@ async function main(): Promise<void> {
   const targets: string[] = [];
   try {
     for (const shape of SHAPES) {
-      const { rows: n, cols: m, k, runs } = shape;
+      const { rows: n, cols: m, k } = shape;
+      const runs = o.quick ? Math.min(5, shape.runs) : shape.runs;
       const label = `${n} × ${m}, ${k === undefined ? 'dense' : `K=${k} nearest`}`;
       const seeds = Array.from({ length: runs }, (_, i) => 1000 * n + m + i);
       const inThread: number[] = [];
@@ -215,21 +222,18 @@ async function main(): Promise<void> {
     'munkres (npm, v2) gets the same big-M matrix as a number matrix of Float64Array rows; the conversion is timed with it. "disagrees" would mark a different number of served orders or total ETA than ours.',
     'Orders served: mean per problem. Batch maximises the number of served orders first; greedy (each order in turn takes its nearest free candidate) strands orders whose candidates were all taken. Total ETA saved is compared only on problems where both served the same number of orders.',
   ];
-  console.log(`\n### Assignment solver (${quick ? 'quick' : 'full'} run, ${startedAt.toISOString()})\n`);
-  console.log(`Machine: ${machine()}.\n`);
-  console.log('| problem (orders × drivers) | runs | hexfleet in-thread ms (p50 / p95) | hexfleet via pool ms (p50 / p95) | munkres ms (p50 / p95) | orders served batch / greedy | total ETA saved by batch |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
-  console.log('');
-  for (const n of notes) console.log(`- ${n}`);
-  console.log(`\n#### The two searches side by side: in-thread p50 ms with each forced (first ${METHOD_RUNS} problems of each shape)\n`);
-  console.log('The solver picks the dense scan when at least 40 % of the pairs are feasible, else the sparse heap search.\n');
-  console.log('| problem | dense scan | sparse heap |');
-  console.log('|---|---|---|');
-  for (const r of methodRows) console.log(r);
+  return [
+    `\n### Assignment solver (${o.quick ? 'quick' : 'full'} run, ${startedAt.toISOString()})\n`,
+    `Machine: ${machine()}.\n`,
+    '| problem (orders × drivers) | runs | hexfleet in-thread ms (p50 / p95) | hexfleet via pool ms (p50 / p95) | munkres ms (p50 / p95) | orders served batch / greedy | total ETA saved by batch |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...notes.map((n) => `- ${n}`),
+    `\n#### The two searches side by side: in-thread p50 ms with each forced (first ${METHOD_RUNS} problems of each shape)\n`,
+    'The solver picks the dense scan when at least 40 % of the pairs are feasible, else the sparse heap search.\n',
+    '| problem | dense scan | sparse heap |',
+    '|---|---|---|',
+    ...methodRows,
+  ].map((line) => line + '\n').join('');
 }
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});

@@ -6,17 +6,17 @@
  *   end to end: loadgen ──ws/msgpack──▶ gateway ──1 Lua call / flush──▶ Redis
  *   ceiling:    ceiling-worker ──RedisDriverStore.applyBatches──────▶ Redis
  */
-import type { Message } from './lib/children.js';
-import { Worker } from './lib/children.js';
-import { nowMs, sleepUntil } from './lib/clock.js';
-import { awaitQuietMachine, type BenchContext } from './lib/context.js';
-import { CITY_BOX } from './lib/driver-sim.js';
-import { GatewayProcess } from './lib/gateway-process.js';
-import { Histogram } from './lib/histogram.js';
-import { connectLoadgens, cpuOf, describeErrors, driveLoad, type LoadOutcome } from './lib/load-run.js';
-import type { CeilingConfig, CeilingResult, LoadgenConfig } from './lib/messages.js';
-import { CpuWindow } from './lib/proc-stats.js';
-import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from './lib/report.js';
+import { type Message, Worker } from '../lib/worker.js';
+import { nowMs, sleepUntil } from '../lib/clock.js';
+import { awaitQuietMachine } from '../lib/quiet-machine.js';
+import type { IngestContext } from '../lib/ingest-context.js';
+import { CITY_BOX } from '../lib/driver-sim.js';
+import { startBenchGateway } from '../lib/bench-gateway.js';
+import { Histogram } from '../lib/histogram.js';
+import { connectLoadgens, cpuOf, describeErrors, driveLoad, type LoadOutcome } from '../lib/load-run.js';
+import type { CeilingConfig, CeilingResult, LoadgenConfig } from '../lib/messages.js';
+import { CpuWindow } from '../lib/proc-stats.js';
+import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
 
 const PHASE = 'A throughput';
 const CEILING = 'A ceiling';
@@ -29,7 +29,7 @@ const SEED = 0xa11ce;
 const DT_S = 1;
 const TS_STEP_MS = 1;
 
-export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
+export async function runThroughput(ctx: IngestContext): Promise<Row[]> {
   const o = ctx.options.throughput;
   const e2e = await endToEnd(ctx);
   const ceiling = await redisCeiling(ctx);
@@ -115,15 +115,15 @@ export async function runThroughput(ctx: BenchContext): Promise<Row[]> {
   ];
 }
 
-async function endToEnd(ctx: BenchContext): Promise<{ out: LoadOutcome; connectFailed: number }> {
+async function endToEnd(ctx: IngestContext): Promise<{ out: LoadOutcome; connectFailed: number }> {
   const o = ctx.options.throughput;
   ctx.progress.log(PHASE, 'starting the gateway');
-  const gw = await GatewayProcess.start('gateway', ctx.gatewayEnv('hfbench-a'), ctx.tmpDir);
+  const gw = await startBenchGateway('gateway', ctx.gatewayEnv('hfbench-a'), ctx.tmpDir);
   let loadgens: Worker[] = [];
   try {
     const configs: LoadgenConfig[] = Array.from({ length: o.loadgens }, (_, p) => ({
       mode: 'closed',
-      urls: [gw.wsUrl],
+      urls: [gw.driverUrl],
       jwtSecret: ctx.jwtSecret,
       first: p,
       step: o.loadgens,
@@ -161,12 +161,12 @@ interface CeilingOutcome {
   cpu: Map<string, number>;
 }
 
-async function redisCeiling(ctx: BenchContext): Promise<CeilingOutcome> {
+async function redisCeiling(ctx: IngestContext): Promise<CeilingOutcome> {
   const o = ctx.options.throughput;
   // What the gateway's flush can put in one call: whole frames up to the ping limit.
   const batchesPerCall = Math.max(1, Math.floor(ctx.gatewayConfig.ingestFlushPings / o.batchPings));
   ctx.progress.log(CEILING, `driving RedisDriverStore.applyBatches directly: ${batchesPerCall} batches per call, ${o.ceilingInflight} in flight`);
-  const w = new Worker('ceiling', './ceiling-worker.js');
+  const w = new Worker('ceiling', 'ceiling-worker.js');
   try {
     const config: CeilingConfig = {
       type: 'config',

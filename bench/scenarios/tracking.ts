@@ -1,5 +1,5 @@
 /**
- * `npm run bench:tracking`: the live-tracking benchmark of issue 4.
+ * The live-tracking scenario of bench:tracking (issue 4):
  *
  *   driver loadgen (D drivers, 1 ping / period each, ts = send time)
  *        │ /v1/driver
@@ -8,8 +8,8 @@
  *                                                                          /v1/track (subscriber processes,
  *                                                                          each customer watching one order)
  *
- * Starts its own redis-server and two gateway processes sharing it, commits
- * one accepted order per driver (bench/lib/tracking-orders.ts), then:
+ * Two gateway processes share the run's redis-server; one accepted order is
+ * committed per driver (bench/lib/tracking-orders.ts), then:
  *
  *   1. RSS of gateway B with no tracking connection
  *   2. S subscribers connect (RSS), subscribe to one order each (RSS): the
@@ -19,29 +19,23 @@
  *   4. deliveries/s, latency percentiles, CPU of every process, errors and
  *      close codes; the drivers' ack latency on A (the ingest half of the
  *      same path) is the baseline
- *
- * Prints a markdown table and writes it to bench/results/. Exits non-zero
- * only if something crashed; a missed target is a result, not a failure.
  */
-import { loadConfig } from '../src/config/load-config.js';
-import { randomBytes } from 'node:crypto';
-import { type BenchRedis, RedisMissingError } from './lib/bench-redis.js';
-import { BenchSession } from './lib/bench-session.js';
-import { type Message, stopAllChildren, Worker } from './lib/children.js';
-import { nowMs, Progress, sleep, sleepUntil } from './lib/clock.js';
-import { awaitQuietMachine, makeGatewayEnv } from './lib/context.js';
-import { CITY_BOX } from './lib/driver-sim.js';
-import { GatewayProcess, metricSum, type Scrape } from './lib/gateway-process.js';
-import { Histogram } from './lib/histogram.js';
-import type { LoadgenConfig, LoadgenConnected, LoadgenResult } from './lib/messages.js';
-import { UsageError } from './lib/options.js';
-import { CpuWindow, statusBytes } from './lib/proc-stats.js';
-import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, commandLine, machineInfo, publishReport, renderReport, type Row } from './lib/report.js';
-import type { SubscriberConnected, SubscriberResult, SubscriberSubscribed } from './lib/tracking-messages.js';
-import { FULL_SUBSCRIBERS, parseTrackingOptions, TARGET_DELIVERIES_PER_S, type TrackingBenchOptions, TRACKING_USAGE } from './lib/tracking-options.js';
-import { commitAcceptedOrders } from './lib/tracking-orders.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import type { GatewayProcess } from '../../kit/gateway-process.js';
+import { metricSum, type Scrape } from '../../kit/metrics-scrape.js';
+import { startBenchGateway } from '../lib/bench-gateway.js';
+import { nowMs, sleep, sleepUntil } from '../lib/clock.js';
+import { CITY_BOX } from '../lib/driver-sim.js';
+import { Histogram } from '../lib/histogram.js';
+import type { LoadgenConfig, LoadgenConnected, LoadgenResult } from '../lib/messages.js';
+import { CpuWindow, statusBytes } from '../lib/proc-stats.js';
+import { awaitQuietMachine } from '../lib/quiet-machine.js';
+import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
+import { FULL_SUBSCRIBERS, TARGET_DELIVERIES_PER_S, type TrackingContext } from '../lib/tracking-context.js';
+import type { SubscriberConnected, SubscriberResult, SubscriberSubscribed } from '../lib/tracking-messages.js';
+import { commitAcceptedOrders } from '../lib/tracking-orders.js';
+import { type Message, Worker } from '../lib/worker.js';
 
-const PREFIX = 'hfbench-track';
 const DRIVER_TAG = 'drt';
 const SEED = 0x7ac;
 const PHASE = 'tracking';
@@ -52,107 +46,31 @@ const TARGET_IDLE_BYTES = 10 * 1024;
 const CONNECT_TIMEOUT_MS = 300_000;
 const RESULT_TIMEOUT_MS = 60_000;
 /** Let RSS settle (allocator, lazy GC) before each sample. */
-const SETTLE_MS = 3000;
+export const SETTLE_MS = 3000;
 const PROGRESS_MS = 5000;
 
-async function main(): Promise<number> {
-  let options: TrackingBenchOptions & { help: boolean };
-  try {
-    options = parseTrackingOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`bench:tracking: ${(err as Error).message}\n\n${TRACKING_USAGE}\n`);
-    return 2;
-  }
-  if (options.help) {
-    process.stdout.write(TRACKING_USAGE + '\n');
-    return 0;
-  }
-  const progress = new Progress();
-  const startedAt = new Date();
-  const session = new BenchSession(progress, options.keepLogs);
-  const { tmpDir } = session;
-  const cleanup = (): Promise<void> => session.cleanup();
-
-  let crashed = false;
-  try {
-    progress.log('run', `${fmtInt(options.drivers)} drivers, ${fmtInt(options.subscribers)} subscribers${options.quick ? ' (quick)' : ''}; starting redis-server`);
-    const redis = await session.startRedis();
-    const jwtSecret = randomBytes(32).toString('hex');
-    const { gatewayEnv: baseEnv, userOverrides } = makeGatewayEnv(redis.url, jwtSecret, process.env);
-    // Reconciliation off: the benchmark's accepted orders hold no reservation (see tracking-orders.ts).
-    const env = { ...baseEnv(PREFIX), HEXFLEET_RECONCILE_INTERVAL_MS: '0', ...userOverrides };
-    const machine = await machineInfo(redis);
-    let rows: Row[];
-    try {
-      rows = await runTracking({ options, redis, tmpDir, progress, jwtSecret, env });
-    } catch (err) {
-      crashed = true;
-      progress.log(PHASE, `CRASHED: ${(err as Error).stack ?? (err as Error).message}`);
-      rows = [{ scenario: PHASE, figure: 'crashed', value: (err as Error).message.split('\n')[0] ?? '' }];
-      await stopAllChildren();
-    }
-    const notes = [
-      'Delivery latency: the driver puts Date.now() at send into the ping\'s ts; the subscriber process subtracts it from Date.now() when the position frame arrives ' +
-        '(same machine, same clock; whole milliseconds, so each sample is within ±1 ms). Counted for pings sent inside the window; the subscribers keep listening 2 s after it.',
-      'Deliveries/s: position frames received by the subscriber processes inside the window ÷ its length; "gateway B counter" is hexfleet_tracking_deliveries_total{type="position"} over the same window.',
-      'RSS per idle connection: gateway B\'s VmRSS with S connections, each subscribed to one order and receiving nothing (drivers connected but silent), minus its VmRSS before any tracking connection, ÷ S; ' +
-        `each sample taken ${SETTLE_MS / 1000} s after the step. It includes the hub's per-subscription state, V8 heap growth and uWS socket buffers.`,
-      'CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; "machine busy" is /proc/stat over all cores; "other processes" is what the machine spent outside ' +
-        'this benchmark: well above 0, the 2 cores were shared and every figure is pessimistic. Every process of the benchmark (load generators included) shares those 2 cores.',
-      `Gateways run \`node dist/src/cli.js serve\` with ${Object.entries(env)
-        .filter(([k]) => !/SECRET|REDIS_URL/.test(k))
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}; tracking settings are the defaults (HEXFLEET_TRACK_MAX_HZ=2, flush tick 50 ms).`,
-    ];
-    if (Object.keys(userOverrides).length > 0) notes.push(`HEXFLEET_* overrides taken from the environment: ${Object.keys(userOverrides).join(', ')}.`);
-    const runKind = [
-      options.quick ? 'quick smoke run' : 'full run',
-      ...(options.waitQuietS > 0 ? [`the window waited up to ${options.waitQuietS} s for other processes to go quiet`] : []),
-    ].join(', ');
-    const command = commandLine('bench:tracking');
-    const report = renderReport({ title: 'hexfleet tracking benchmark', startedAt, command, runKind, machine, rows, notes });
-    const file = publishReport(report, `tracking-${options.quick ? 'quick' : 'latest'}.md`);
-    progress.log('run', `table written to ${file}`);
-  } catch (err) {
-    crashed = true;
-    const known = err instanceof UsageError || err instanceof RedisMissingError;
-    process.stderr.write(`bench:tracking: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
-  } finally {
-    await cleanup();
-  }
-  return crashed ? 1 : 0;
-}
-
-interface TrackingContext {
-  options: TrackingBenchOptions;
-  redis: BenchRedis;
-  tmpDir: string;
-  progress: Progress;
-  jwtSecret: string;
-  env: Record<string, string>;
-}
-
-async function runTracking(ctx: TrackingContext): Promise<Row[]> {
+/** Runs the scenario with two gateways of its own; stops every process it started. */
+export async function runTracking(ctx: TrackingContext): Promise<Row[]> {
   const o = ctx.options;
   const log = (m: string): void => ctx.progress.log(PHASE, m);
   const gateways: GatewayProcess[] = [];
   const workers: Worker[] = [];
   try {
     log('starting gateway A (drivers) and gateway B (subscribers) on one Redis');
-    const a = await GatewayProcess.start('gateway-A', ctx.env, ctx.tmpDir);
+    const a = await startBenchGateway('gateway-A', ctx.env, ctx.tmpDir);
     gateways.push(a);
-    const b = await GatewayProcess.start('gateway-B', ctx.env, ctx.tmpDir);
+    const b = await startBenchGateway('gateway-B', ctx.env, ctx.tmpDir);
     gateways.push(b);
 
     const t0 = nowMs();
-    const orderIds = await commitAcceptedOrders(ctx.redis.url, PREFIX, loadConfig(ctx.env).h3Resolution, o.drivers, DRIVER_TAG);
+    const orderIds = await commitAcceptedOrders(ctx.redis.url, ctx.prefix, loadConfig(ctx.env).h3Resolution, o.drivers, DRIVER_TAG);
     log(`${fmtInt(orderIds.length)} accepted orders committed through the Redis backend's order store in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
 
     // Drivers: bench:ingest's open-loop load generator, one ping per frame, every driver on A.
-    const driverGen = new Worker('loadgen-drivers', './loadgen-worker.js');
+    const driverGen = new Worker('loadgen-drivers', 'loadgen-worker.js');
     workers.push(driverGen);
     const driverConfig: LoadgenConfig = {
-      mode: 'open', urls: [a.wsUrl], jwtSecret: ctx.jwtSecret, first: 0, step: 1, count: o.drivers, totalDrivers: o.drivers,
+      mode: 'open', urls: [a.driverUrl], jwtSecret: ctx.jwtSecret, first: 0, step: 1, count: o.drivers, totalDrivers: o.drivers,
       idTag: DRIVER_TAG, area: CITY_BOX, seed: SEED, batchPings: 1, depth: 0, periodMs: o.periodMs,
       dtS: o.periodMs / 1000, tsStepMs: o.periodMs, connectConcurrency: 50,
     };
@@ -166,8 +84,8 @@ async function runTracking(ctx: TrackingContext): Promise<Row[]> {
     log(`gateway B RSS with no tracking connection: ${fmtMB(rssNone)}`);
 
     const procs = Math.max(1, Math.ceil(o.subscribers / o.perProcess));
-    const trackUrl = `ws://127.0.0.1:${b.port}/v1/track`;
-    const subWorkers = Array.from({ length: procs }, (_, p) => new Worker(`subscribers-${p + 1}`, './tracking-subscriber-worker.js'));
+    const trackUrl = b.trackUrl;
+    const subWorkers = Array.from({ length: procs }, (_, p) => new Worker(`subscribers-${p + 1}`, 'tracking-subscriber-worker.js'));
     workers.push(...subWorkers);
     log(`connecting ${fmtInt(o.subscribers)} subscribers to gateway B from ${procs} process(es)`);
     const tc = nowMs();
@@ -369,11 +287,3 @@ function rate(a: Scrape, b: Scrape, key: string): number {
   const v = (s: Scrape): number => (key.includes('{') ? (s.series.get(key) ?? 0) : metricSum(s, key));
   return (v(b) - v(a)) / ((b.at - a.at) / 1000);
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`bench:tracking: ${(err as Error).stack ?? String(err)}\n`);
-    void stopAllChildren().finally(() => process.exit(1));
-  },
-);

@@ -6,13 +6,14 @@
  */
 import type { DriverBatch, DriverStore } from '../../src/geo/driver-store.js';
 import type { Backend } from '../../src/backend/backend.js';
-import { openBenchBackend } from './bench-backend.js';
-import type { Message } from './children.js';
-import { nowMs, sleepUntil } from './clock.js';
-import { DriverSim, driverId, mulberry32 } from './driver-sim.js';
-import { Histogram } from './histogram.js';
-import type { CeilingConfig, CeilingResult, GoMessage } from './messages.js';
-import { serveParent, toParent } from './worker-ipc.js';
+import { openBenchBackend } from '../lib/bench-backend.js';
+import type { Message } from '../lib/worker.js';
+import { nowMs, sleepUntil } from '../lib/clock.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import { DriverSim, driverId } from '../lib/driver-sim.js';
+import { Histogram } from '../lib/histogram.js';
+import type { CeilingConfig, CeilingResult, GoMessage } from '../lib/messages.js';
+import { serveParent, toParent } from '../lib/worker-ipc.js';
 
 let config: CeilingConfig;
 let backend: Backend | undefined;

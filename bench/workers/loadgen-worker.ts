@@ -10,12 +10,13 @@
 import { Packr, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 import { TokenService } from '../../src/auth/tokens.js';
-import type { Message } from './children.js';
-import { nowMs, sleep, sleepUntil } from './clock.js';
-import { DriverSim, driverId, mulberry32 } from './driver-sim.js';
-import { Histogram } from './histogram.js';
-import type { GoMessage, LoadgenConfig, LoadgenConnected, LoadgenResult } from './messages.js';
-import { serveParent, toParent } from './worker-ipc.js';
+import type { Message } from '../lib/worker.js';
+import { nowMs, sleep, sleepUntil } from '../lib/clock.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import { DriverSim, driverId } from '../lib/driver-sim.js';
+import { Histogram } from '../lib/histogram.js';
+import type { GoMessage, LoadgenConfig, LoadgenConnected, LoadgenResult } from '../lib/messages.js';
+import { serveParent, toParent } from '../lib/worker-ipc.js';
 
 /** Plain msgpack maps, as any driver app's msgpack library would send. */
 const packr = new Packr({ useRecords: false });

@@ -2,7 +2,7 @@
  * Load generator of the match API benchmark: autocannon in its own process,
  * driving `POST /v1/match` at random pickups, each answered match followed on
  * the same connection by `POST /v1/orders/:id/cancel`, so its driver returns
- * to the pool at once. Forked by bench/match-api.ts.
+ * to the pool at once. Forked by bench/scenarios/match-api.ts.
  *
  *   config ─▶ "ready"
  *   run    ─▶ warm-up run, drain ─▶ "measuring" ─▶ measured run ─▶ "measured"
@@ -16,12 +16,12 @@
  * here (autocannon's own histogram mixes both kinds, in whole milliseconds).
  */
 import autocannon from 'autocannon';
-import type { Message } from './children.js';
-import { pointIn, type Area } from './driver-sim.js';
-import { Histogram } from './histogram.js';
-import type { MatchLoadConfig, MatchLoadKind, MatchRunMessage, MatchRunResult, StatusCounts } from './match-messages.js';
-import { mulberry32 } from './prng.js';
-import { serveParent, toParent } from './worker-ipc.js';
+import type { Message } from '../lib/worker.js';
+import { pointIn, type Area } from '../lib/driver-sim.js';
+import { Histogram } from '../lib/histogram.js';
+import type { MatchLoadConfig, MatchLoadKind, MatchRunMessage, MatchRunResult, StatusCounts } from '../lib/match-messages.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import { serveParent, toParent } from '../lib/worker-ipc.js';
 
 /** Cancels in flight at once while draining after a run. */
 const DRAIN_CONCURRENCY = 8;

@@ -6,13 +6,14 @@
  */
 import type { DriverBatch } from '../../src/geo/driver-store.js';
 import type { DriverStore } from '../../src/geo/driver-store.js';
-import { openBenchBackend } from './bench-backend.js';
+import { openBenchBackend } from '../lib/bench-backend.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
-import type { Message } from './children.js';
-import { nowMs } from './clock.js';
-import { driverId, metroAreas, mulberry32, pointIn } from './driver-sim.js';
-import type { MemoryLoadConfig, MemoryLoadResult } from './messages.js';
-import { serveParent, toParent } from './worker-ipc.js';
+import type { Message } from '../lib/worker.js';
+import { nowMs } from '../lib/clock.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
+import { driverId, metroAreas, pointIn } from '../lib/driver-sim.js';
+import type { MemoryLoadConfig, MemoryLoadResult } from '../lib/messages.js';
+import { serveParent, toParent } from '../lib/worker-ipc.js';
 
 /** Progress every this many drivers. */
 const PROGRESS_EVERY = 100_000;

@@ -2,7 +2,7 @@
  * Tracking subscriber process: many customers, each on its own raw `ws`
  * connection to gateway B's /v1/track with its own customer token, each
  * watching one order (msgpack frames: positions come back as msgpack too).
- * Forked by bench/tracking.ts; talks to it over IPC (tracking-messages.ts).
+ * Forked by bench/scenarios/tracking.ts; talks to it over IPC (tracking-messages.ts).
  *
  *   config    ─▶ mint tokens, connect (no frame sent yet) ─▶ "connected"
  *   subscribe ─▶ subscribe each to its order, wait for the first status ─▶ "subscribed"
@@ -15,11 +15,11 @@
 import { Packr, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 import { TokenService } from '../../src/auth/tokens.js';
-import type { Message } from './children.js';
-import { sleep, sleepUntil } from './clock.js';
-import { Histogram } from './histogram.js';
-import type { SubscriberConfig, SubscriberConnected, SubscriberGo, SubscriberResult, SubscriberSubscribed } from './tracking-messages.js';
-import { serveParent, toParent } from './worker-ipc.js';
+import type { Message } from '../lib/worker.js';
+import { sleep, sleepUntil } from '../lib/clock.js';
+import { Histogram } from '../lib/histogram.js';
+import type { SubscriberConfig, SubscriberConnected, SubscriberGo, SubscriberResult, SubscriberSubscribed } from '../lib/tracking-messages.js';
+import { serveParent, toParent } from '../lib/worker-ipc.js';
 
 const packr = new Packr({ useRecords: false });
 const CONNECT_ATTEMPTS = 3;

@@ -1,17 +1,11 @@
 import WebSocket from 'ws';
-import type { VehicleType } from '../domain/vehicle.js';
+import { VEHICLE_SPEEDS_MS, type VehicleType } from '../domain/vehicle.js';
 import { DriverClient } from '../sdk/driver-client.js';
 import type { OfferFrame } from '../protocol/wire-frames.js';
 import { CityArea, type LatLng } from './city-area.js';
 import type { Rng } from './rng.js';
 import type { SimStats } from './sim-stats.js';
 
-/**
- * Typical moving speeds in a city, m/s (the engine's ETA model uses the same
- * averages with stops: walk 1.4, bike 4.5, scooter 7, car 8.5). Each driver
- * gets one within ±20 %.
- */
-export const VEHICLE_SPEED_MS: Record<VehicleType, number> = { walk: 1.4, bike: 4.5, scooter: 7, car: 8.5 };
 /** Share of each vehicle in the fleet: couriers in European cities are mostly on bikes. */
 export const VEHICLE_MIX: Record<VehicleType, number> = { walk: 0.1, bike: 0.45, scooter: 0.2, car: 0.25 };
 
@@ -84,7 +78,8 @@ export class DriverSim {
   ) {
     this.pos = d.area.randomPoint(d.rng);
     this.target = d.area.randomPoint(d.rng);
-    this.speedMs = VEHICLE_SPEED_MS[vehicle] * d.rng.between(0.8, 1.2);
+    // The vehicle's typical city speed (domain/vehicle.ts), each driver within ±20 % of it.
+    this.speedMs = VEHICLE_SPEEDS_MS[vehicle].typical * d.rng.between(0.8, 1.2);
     this.nextBreakAt = Date.now() + d.rng.exponential(MEAN_ONLINE_MS);
   }
 

@@ -1,21 +1,35 @@
 /**
- * A seeded pseudo-random generator (mulberry32): the same `--seed` gives the
- * same fleet, waypoints and decisions, so a run can be repeated. Not for
- * anything secret.
+ * mulberry32: a small seeded pseudo-random generator, uniform in [0, 1). The
+ * one PRNG of the project: the simulator (through {@link Rng}), the
+ * benchmarks and the tests draw from it, so the same seed replays the same
+ * fleet, waypoints, problems and decisions, and a fleet recorded by a
+ * benchmark run stays comparable with the next. Not for anything secret.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The simulator's draws over {@link mulberry32}: the same `--seed` gives the
+ * same fleet, waypoints and decisions, so a run can be repeated.
  */
 export class Rng {
-  private state: number;
+  private readonly draw: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.draw = mulberry32(seed);
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.draw();
   }
 
   /** Uniform in [min, max). */

@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../bench/lib/prng.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 import { EARTH_RADIUS_M } from '../../src/geo/geodesy.js';
 
 /**
@@ -6,7 +6,7 @@ import { EARTH_RADIUS_M } from '../../src/geo/geodesy.js';
  * Every random data set is drawn from a seeded PRNG, so a failure replays.
  */
 
-/** A seeded PRNG returning [0, 1) (mulberry32, shared with the benchmarks). */
+/** A seeded PRNG returning [0, 1) (mulberry32: the simulator's and the benchmarks' too). */
 export const seededRandom = mulberry32;
 
 const RAD = Math.PI / 180;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DispatchPool, resolveWorkerFile } from '../../src/matching/dispatch-pool.js';
 import { solveAssignment } from '../../src/solver/assignment-solver.js';
 import { HexfleetError } from '../../src/protocol/error-codes.js';
-import { mulberry32 } from '../../bench/lib/prng.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FORBIDDEN, greedyAssignment, solveAssignment, totalCost, type SolveOptions } from '../../src/solver/assignment-solver.js';
-import { mulberry32 } from '../../bench/lib/prng.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 
 const X = Infinity;
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { assertRedisInstalled } from './redis-server.js';
+import { assertRedisInstalled } from '../../kit/redis-server.js';
 
 /**
  * A run without redis-server fails at once, saying how to get it; nothing is

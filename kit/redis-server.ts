@@ -1,0 +1,177 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
+
+export const REDIS_MISSING =
+  'redis-server was not found on PATH. hexfleet\'s tests and benchmarks need a real Redis: install it with ' +
+  '`sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), or run `bash .ci/run`.';
+
+/** redis-server is not installed: the message says how to get it. Never a silent skip. */
+export class RedisMissingError extends Error {
+  constructor() {
+    super(REDIS_MISSING);
+    this.name = 'RedisMissingError';
+  }
+}
+
+/** Throws {@link RedisMissingError} at once when redis-server is not on PATH. */
+export function assertRedisInstalled(): void {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new RedisMissingError();
+  }
+}
+
+/** How long a (re)started redis-server may take to answer PING (busy CI machines are slow). */
+const READY_TIMEOUT_MS = 20_000;
+/** A SIGTERMed redis-server that has not exited after this long is SIGKILLed. */
+const STOP_GRACE_MS = 5_000;
+
+export interface RedisServerOptions {
+  /**
+   * Data directory (AOF, redis.log). Default: a temp dir of its own, removed
+   * by stop(). A directory passed in is left in place (a benchmark keeps it
+   * with --keep-logs).
+   */
+  dir?: string;
+}
+
+/**
+ * A real redis-server on loopback, on a free port, with the durability
+ * production runs with: AOF on (fsync every second), no RDB snapshots — so a
+ * restart keeps what was acked, and a benchmark's figures include the cost
+ * of the AOF. Used by the tests (`*.redis.test.ts`) and the benchmarks.
+ *
+ *   start / startOn ─▶ running ──kill()──▶ gone (a crash: SIGKILL, AOF kept)
+ *                        ▲  │                │
+ *                        │  └──stop()──▶ stopped (SIGTERM; own dir removed)
+ *                        └────launch()───────┘  (same port, same data)
+ */
+export class RedisServer {
+  private proc: ChildProcess | undefined;
+  private admin: Redis | undefined;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly ownsDir: boolean,
+  ) {}
+
+  /** Starts a server on a free port; resolves once it answers PING. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    assertRedisInstalled();
+    return RedisServer.open(await freePort(), options);
+  }
+
+  /** A server on a chosen port: for a gateway that was pointed at the port before Redis existed. */
+  static async startOn(port: number, options: RedisServerOptions = {}): Promise<RedisServer> {
+    assertRedisInstalled();
+    return RedisServer.open(port, options);
+  }
+
+  private static async open(port: number, options: RedisServerOptions): Promise<RedisServer> {
+    const server = new RedisServer(port, options.dir ?? mkdtempSync(join(tmpdir(), 'hexfleet-redis-')), options.dir === undefined);
+    await server.launch();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** The server process's pid (NaN before launch), for CPU accounting. */
+  get pid(): number {
+    return this.proc?.pid ?? NaN;
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'redis.log');
+  }
+
+  /**
+   * A connection for inspecting and resetting the server (INFO, FLUSHALL,
+   * SCAN), opened on first use and closed by stop(). It reconnects by itself
+   * across kill() and launch().
+   */
+  get client(): Redis {
+    if (!this.admin) {
+      this.admin = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      this.admin.on('error', () => {}); // Reported by the command that fails.
+    }
+    return this.admin;
+  }
+
+  /** One INFO section as a key → value map. */
+  async info(section: string): Promise<Record<string, string>> {
+    const text = await this.client.info(section);
+    const out: Record<string, string> = {};
+    for (const line of text.split('\r\n')) {
+      const i = line.indexOf(':');
+      if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return out;
+  }
+
+  /** Starts (or restarts) the process on the same port and data directory; resolves once it answers PING. */
+  async launch(): Promise<void> {
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
+        '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'no', '--loglevel', 'warning',
+        '--logfile', this.logFile],
+      { stdio: 'ignore' },
+    );
+    this.proc = proc;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with code ${proc.exitCode} (see ${this.logFile})`);
+      if (await this.answersPing()) return;
+      if (Date.now() > deadline) {
+        await this.kill();
+        throw new Error(`redis-server did not answer on port ${this.port} within ${READY_TIMEOUT_MS / 1000} s (see ${this.logFile})`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGKILL: the way a crashed Redis goes (the AOF keeps what was written). */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return; // already gone (a SIGKILL leaves exitCode null)
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Stops the server (SIGTERM, SIGKILL after 5 s), closes `client`, removes its own data dir; safe to call twice. */
+  async stop(): Promise<void> {
+    this.admin?.disconnect();
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      const timer = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async answersPing(): Promise<boolean> {
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
