@@ -20,6 +20,7 @@ import type { AssignmentBus } from '../../tracking/assignment-bus.js';
 export class RedisAssignmentBus implements AssignmentBus {
   private readonly listeners = new Set<(event: AssignmentEvent) => void>();
   private readonly channel: string;
+  private closed = false;
   /** Resolves once this gateway receives other gateways' events. */
   readonly ready: Promise<void>;
 
@@ -35,15 +36,19 @@ export class RedisAssignmentBus implements AssignmentBus {
   }
 
   subscribe(listener: (event: AssignmentEvent) => void): () => void {
+    if (this.closed) return () => {};
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend. */
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
   }
 
   publish(event: AssignmentEvent): void {
+    if (this.closed) return;
     this.deliver(event);
     this.fanout.publish(this.channel, JSON.stringify(event)).catch((err: Error) => {
       this.log.warn({ err: err.message, orderId: event.orderId, type: event.type }, 'assignment event not published to other gateways');
@@ -51,6 +56,7 @@ export class RedisAssignmentBus implements AssignmentBus {
   }
 
   private onMessage(raw: string): void {
+    if (this.closed) return;
     let event: AssignmentEvent;
     try {
       event = JSON.parse(raw) as AssignmentEvent;
@@ -62,6 +68,7 @@ export class RedisAssignmentBus implements AssignmentBus {
     this.deliver(event);
   }
 
+  /** A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader). */
   private deliver(event: AssignmentEvent): void {
     for (const l of this.listeners) {
       try {

@@ -13,40 +13,61 @@ import { LocalDrivers } from '../local-drivers.js';
  * deadlines cover a lost message.
  *
  *   gateway A ──PUBLISH <prefix>drivers {driverId, message}──▶ gateway B, C …
+ *
+ * A socket whose delivery throws is logged and skipped: the driver's other
+ * sockets, the publication to other gateways and ioredis's reader go on.
+ * After `close` nothing is delivered or published, and `send` resolves
+ * having done nothing (the offer expires, as one for a driver not connected).
  */
 export class RedisDriverChannel implements DriverChannel {
   private readonly local = new LocalDrivers();
   private readonly channel: string;
+  private closed = false;
   /** Resolves once this gateway receives other gateways' messages. */
   readonly ready: Promise<void>;
 
   constructor(
     private readonly fanout: RedisFanout,
     prefix: string,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.channel = prefix + 'drivers';
     this.ready = fanout
       .listen(this.channel, (raw) => {
+        if (this.closed) return;
+        let m: { driverId: string; message: OfferFrame };
         try {
-          const m = JSON.parse(raw.toString()) as { driverId: string; message: OfferFrame };
-          this.local.deliver(m.driverId, m.message);
+          m = JSON.parse(raw.toString()) as { driverId: string; message: OfferFrame };
+          if (typeof m?.driverId !== 'string' || typeof m.message?.orderId !== 'string') throw new Error('no offer');
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'unreadable driver channel message');
+          return;
         }
+        this.local.deliver(m.driverId, m.message);
       })
       .catch((err: Error) => log.warn({ err: err.message }, 'driver channel subscribe failed; retried on reconnect'));
   }
 
   async send(driverId: string, message: OfferFrame): Promise<void> {
+    if (this.closed) return;
     this.local.deliver(driverId, message);
     await redisCall(() => this.fanout.publish(this.channel, JSON.stringify({ driverId, message })));
   }
 
   attach(driverId: string, deliver: (message: OfferFrame) => void): () => void {
-    return this.local.attach(driverId, deliver);
+    if (this.closed) return () => {};
+    return this.local.attach(driverId, (message) => {
+      if (this.closed) return;
+      try {
+        deliver(message);
+      } catch (err) {
+        this.log.error({ err, driverId, orderId: message.orderId }, 'offer delivery to a socket failed');
+      }
+    });
   }
 
-  /** The fan-out connection belongs to the backend, which closes it. */
-  async close(): Promise<void> {}
+  /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend, which closes it. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 }

@@ -28,7 +28,12 @@ export class RedisFanout {
     });
   }
 
-  /** Calls `handler` with other processes' payloads on `channel`; resolves once subscribed (ioredis resubscribes after a reconnect). */
+  /**
+   * Calls `handler` with other processes' payloads on `channel`; resolves
+   * once subscribed (ioredis resubscribes after a reconnect). `handler` must
+   * not throw: it runs inside ioredis's reply reader, so each part catches
+   * its own listeners' errors.
+   */
   listen(channel: string, handler: (payload: Buffer) => void): Promise<void> {
     this.handlers.set(channel, handler);
     return this.sub.subscribe(channel).then(() => undefined);

@@ -33,6 +33,7 @@ type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number 
 export class RedisPositionBus implements PositionBus {
   private readonly listeners = new Set<(positions: readonly DriverPosition[]) => void>();
   private readonly channel: string;
+  private closed = false;
   /** Resolves once this gateway receives other gateways' positions. */
   readonly ready: Promise<void>;
 
@@ -48,8 +49,8 @@ export class RedisPositionBus implements PositionBus {
   }
 
   publish(positions: readonly DriverPosition[]): void {
-    if (positions.length === 0) return;
-    for (const l of this.listeners) l(positions);
+    if (this.closed || positions.length === 0) return;
+    this.deliver(positions);
     const rows: Row[] = positions.map((p) => [p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null]);
     // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
     this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
@@ -58,15 +59,19 @@ export class RedisPositionBus implements PositionBus {
   }
 
   subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void {
+    if (this.closed) return () => {};
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend. */
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
   }
 
   private onMessage(raw: Buffer): void {
+    if (this.closed) return;
     let rows: Row[];
     try {
       rows = packr.unpack(raw) as Row[];
@@ -82,6 +87,17 @@ export class RedisPositionBus implements PositionBus {
       if (r[5] !== null) p.spd = r[5];
       positions.push(p);
     }
-    for (const l of this.listeners) l(positions);
+    this.deliver(positions);
+  }
+
+  /** A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader). */
+  private deliver(positions: readonly DriverPosition[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(positions);
+      } catch (err) {
+        this.log.error({ err }, 'position listener failed');
+      }
+    }
   }
 }
