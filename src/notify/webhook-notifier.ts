@@ -64,7 +64,9 @@ const DEFAULT_RETRY_DELAY_MS = 1_000;
  * - Order per order. Records of one orderId share a partition, and a
  *   partition is delivered one event at a time in offset order: an event is
  *   sent only after the one before it was delivered or dead-lettered.
- *   Events of different partitions go out concurrently.
+ *   Whether partitions are delivered concurrently is the EventLog's choice
+ *   (KafkaEventLog hands a member one batch at a time): throughput grows
+ *   with members of the group, up to the partition count.
  * - Failures. A 2xx is success. 3xx and 4xx other than 408/429 are final:
  *   dead-lettered at once (`rejected`). 408, 429, 5xx, timeouts
  *   (HEXFLEET_WEBHOOK_TIMEOUT_MS per attempt) and connection errors are
