@@ -8,6 +8,12 @@ import { waitFor } from '../support/wait-for.js';
 export interface OrderStoreFixture {
   orders: OrderStore;
   drivers: DriverStore;
+  /**
+   * Moves the order store's own clock — the one its leases, retention and
+   * key bindings run on (see OrderStore) — `ms` forward, as if that much time
+   * had passed for the store and for nobody else.
+   */
+  advanceStoreClock: (ms: number) => Promise<void>;
   cleanup: () => Promise<void>;
 }
 
@@ -19,18 +25,23 @@ const STALE_MS = ORDER_CONTRACT_TIMING.staleMs;
 /** Far longer than any case: such a lease never runs out while a case looks at it. */
 const LONG_MS = 10 * 60_000;
 /**
- * Short enough to wait for, long enough to still hold across the few store
- * calls a case makes right after taking it, even on a busy 2-core machine.
+ * A lease a case lets run out. Cases never wait for it: they move the
+ * clocks past it (`elapse`). It is long only so that it still holds across
+ * the few store calls a case makes right after taking it, in real time,
+ * even on a busy 2-core machine.
  */
 const SHORT_MS = 1_500;
+/** The one lease a case waits for, in real time: short, since nothing needs to hold it. */
+const REAL_LEASE_MS = 100;
 const BERLIN = { lat: 52.52, lng: 13.405 };
 
 /**
- * The clock is real here (unlike the driver store contract): a Redis
- * reservation expires by Redis's own clock (PX), so every `now` passed to the
- * store is `Date.now()` and expiry is waited for as a condition.
+ * How far the callers' clock is ahead of the real one in the current case:
+ * time a case made pass (`elapse`) without waiting for it. Reset by `open`.
  */
-const clock = (): number => Date.now();
+let callerSkew = 0;
+/** The callers' clock: every `now` a case passes, and the fix times of its drivers. */
+const clock = (): number => Date.now() + callerSkew;
 
 function orderDoc(orderId: string, state: OrderState, over: Partial<OrderDoc> = {}): OrderDoc {
   const now = clock();
@@ -66,9 +77,16 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
     });
 
     async function open(): Promise<OrderStoreFixture> {
+      callerSkew = 0;
       const fixture = await make(ORDER_CONTRACT_TIMING);
       cleanups.push(fixture.cleanup);
       return fixture;
+    }
+
+    /** `ms` pass for everybody, the store and its callers, at once: a lease taken now is `ms` older. */
+    async function elapse(f: OrderStoreFixture, ms: number): Promise<void> {
+      callerSkew += ms;
+      await f.advanceStoreClock(ms);
     }
 
     let seq = 0;
@@ -319,11 +337,13 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
       });
 
       it('a late writer holding an old fence can neither release nor extend the newer reservation of its driver', async () => {
-        const { orders, drivers } = await open();
+        const f = await open();
+        const { orders, drivers } = f;
         await putDriver(drivers, 'd-1');
         // o-1's reservation lapses (its process stalled past the lease) …
         const old = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
-        await waitFor(async () => (await orders.reservationOf('d-1')) === null, { what: "o-1's short lease to run out" });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.reservationOf('d-1')).toBeNull();
         // … and o-2 takes the driver, briefly, so that an unwanted extend would show.
         const newer = await commitOk(orders, offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1', 2 * SHORT_MS), deadline: null });
         expect(newer.fence!).toBeGreaterThan(old.fence!);
@@ -336,23 +356,84 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
         await commitOk(orders, orderDoc('o-1', 'searching'), old.version + 1, { extend: { driverId: 'd-1', fence: old.fence!, leaseMs: LONG_MS }, deadline: null });
         expect(await orders.reservationOf('d-1')).toEqual(held);
         // Not extended: o-2's own short lease still runs out.
-        await waitFor(async () => (await orders.reservationOf('d-1')) === null, { what: "o-2's lease to run out, not extended by o-1's old fence" });
+        await elapse(f, 2 * SHORT_MS + 1);
+        expect(await orders.reservationOf('d-1'), "o-2's lease, not extended by o-1's old fence").toBeNull();
       });
 
       it('a matching extend keeps the reservation past its lease; a lapsed lease frees the driver', async () => {
-        const { orders, drivers } = await open();
+        const f = await open();
+        const { orders, drivers } = f;
         for (const id of ['d-1', 'd-2']) await putDriver(drivers, id);
         const one = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
         const two = await commitOk(orders, offeredTo('o-2', 'd-2'), 0, { reserve: reserve('d-2', SHORT_MS), deadline: null });
         await commitOk(orders, orderDoc('o-1', 'accepted', { driverId: 'd-1' }), one.version, { extend: { driverId: 'd-1', fence: one.fence!, leaseMs: LONG_MS }, deadline: null });
         // d-2's lease (taken after d-1's) lapses: d-1's would have too, had it not been extended.
-        await waitFor(async () => (await orders.reservationOf('d-2')) === null, { what: "d-2's short lease to run out" });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.reservationOf('d-2')).toBeNull();
         expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: one.fence });
         expect(await orders.reservations()).toEqual([{ driverId: 'd-1', orderId: 'o-1', fence: one.fence }]);
         // The lapsed reservation is gone for good: o-3 can reserve d-2; o-2's old fence cannot release it.
         const three = await commitOk(orders, offeredTo('o-3', 'd-2'), 0, { reserve: reserve('d-2'), deadline: null });
         expect(await orders.release({ driverId: 'd-2', orderId: 'o-2', fence: two.fence! })).toBe(false);
         expect(await orders.reservationOf('d-2')).toEqual({ driverId: 'd-2', orderId: 'o-3', fence: three.fence });
+      });
+    });
+
+    describe("leases run on the store's clock, never on a caller's `now`", () => {
+      /** An hour: far more than any lease here, as a gateway whose clock is badly off. */
+      const SKEW_MS = 3_600_000;
+
+      it('a caller whose clock runs ahead sees a live reservation and a retained order as they are; the holder keeps its driver', async () => {
+        const f = await open();
+        const { orders, drivers } = f;
+        await putDriver(drivers, 'd-1');
+        const held = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
+        await commitOk(orders, orderDoc('o-term', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
+        const ahead = clock() + SKEW_MS;
+        // Its reservation asks nothing of the driver's age (staleMs beyond the skew): only the lease can refuse it.
+        const grab = await orders.commit(offeredTo('o-2', 'd-1'), 0, { reserve: { driverId: 'd-1', leaseMs: LONG_MS, staleMs: 2 * SKEW_MS }, deadline: null }, ahead);
+        expect(grab).toEqual({ ok: false, reason: 'driver_reserved' });
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: held.fence });
+        // The retained order is still there, at version 1.
+        expect(await orders.commit(orderDoc('o-term', 'searching'), 1, { deadline: null }, ahead)).toEqual({ ok: true, version: 2 });
+        // The holder, from a clock as far ahead, still finds its reservation: its extend holds the driver past the lease.
+        const accept = await orders.commit(orderDoc('o-1', 'accepted', { driverId: 'd-1' }), held.version, {
+          extend: { driverId: 'd-1', fence: held.fence!, leaseMs: 0 }, deadline: null,
+        }, ahead);
+        expect(accept).toEqual({ ok: true, version: held.version + 1 });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: held.fence });
+      });
+
+      it('a caller whose clock runs behind cannot keep a reservation whose lease ended by the store\'s clock', async () => {
+        const f = await open();
+        const { orders, drivers } = f;
+        await putDriver(drivers, 'd-1');
+        const old = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
+        // Only the store's clock moves: for every caller, no time has passed.
+        await f.advanceStoreClock(SHORT_MS + 1);
+        expect(await orders.reservationOf('d-1')).toBeNull();
+        expect(await orders.reservations()).toEqual([]);
+        const behind = clock() - SKEW_MS;
+        // The old holder, from a clock an hour behind, extends nothing (its commit is written, without the effect) …
+        const late = await orders.commit(orderDoc('o-1', 'accepted', { driverId: 'd-1' }), old.version, {
+          extend: { driverId: 'd-1', fence: old.fence!, leaseMs: 0 }, deadline: null,
+        }, behind);
+        expect(late).toEqual({ ok: true, version: old.version + 1 });
+        expect(await orders.reservationOf('d-1')).toBeNull();
+        expect(await orders.release({ driverId: 'd-1', orderId: 'o-1', fence: old.fence! })).toBe(false);
+        // … and another order takes the driver at once, from a clock as far behind.
+        const next = await orders.commit(offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null }, behind);
+        expect(next).toMatchObject({ ok: true, version: 1 });
+        expect(await orders.reservationOf('d-1')).toMatchObject({ orderId: 'o-2' });
+      });
+
+      it('a lease runs out on the store\'s clock by itself, in real time, with nothing moved', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', REAL_LEASE_MS), deadline: null });
+        await waitFor(async () => (await orders.reservationOf('d-1')) === null, { what: `a ${REAL_LEASE_MS} ms lease to run out in real time` });
+        await commitOk(orders, offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null });
       });
     });
 
@@ -383,14 +464,16 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
 
     describe('bindKey', () => {
       it('binds a key to the first order only, until its ttl passes', async () => {
-        const { orders } = await open();
+        const f = await open();
+        const { orders } = f;
         expect(await orders.bindKey('k-1', 'o-1', SHORT_MS)).toBe('o-1');
         expect(await orders.bindKey('k-1', 'o-2', LONG_MS)).toBe('o-1');
         expect(await orders.bindKey('k-1', 'o-1', LONG_MS)).toBe('o-1');
         expect(await orders.bindKey('k-2', 'o-2', LONG_MS)).toBe('o-2');
         expect(await orders.bindKey('k-3', 'o-1', LONG_MS)).toBe('o-1');
         // k-1's short ttl runs out (a second binding did not renew it); then it binds afresh.
-        await waitFor(async () => (await orders.bindKey('k-1', 'o-3', LONG_MS)) === 'o-3', { what: 'k-1 to be free again after its ttl' });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.bindKey('k-1', 'o-3', LONG_MS)).toBe('o-3');
         expect(await orders.bindKey('k-1', 'o-1', LONG_MS)).toBe('o-3');
         expect(await orders.bindKey('k-2', 'o-3', LONG_MS)).toBe('o-2');
       });
@@ -408,7 +491,8 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
       });
 
       it('reservations lists every reservation held with its order and fence', async () => {
-        const { orders, drivers } = await open();
+        const f = await open();
+        const { orders, drivers } = f;
         const ids = ['d-1', 'd-2', 'd-3', 'd-4'];
         for (const id of ids) await putDriver(drivers, id);
         const fences = new Map<string, { fence: number; version: number }>();
@@ -417,7 +501,8 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
           fences.set(id, { fence: r.fence!, version: r.version });
         }
         await commitOk(orders, orderDoc('o-1', 'cancelled'), fences.get('d-2')!.version, { release: { driverId: 'd-2', fence: fences.get('d-2')!.fence }, deadline: null });
-        await waitFor(async () => (await orders.reservationOf('d-4')) === null, { what: "d-4's short lease to run out" });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.reservationOf('d-4')).toBeNull();
         expect((await orders.reservations()).sort(byDriver)).toEqual([
           { driverId: 'd-1', orderId: 'o-0', fence: fences.get('d-1')!.fence },
           { driverId: 'd-3', orderId: 'o-2', fence: fences.get('d-3')!.fence },
@@ -427,12 +512,14 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
 
     describe('retention of terminal orders', () => {
       it('a terminal order stays readable for retainMs, then is gone and its id is new again; open orders and retainMs 0 stay', async () => {
-        const { orders } = await open();
+        const f = await open();
+        const { orders } = f;
         await commitOk(orders, orderDoc('o-forever', 'cancelled'), 0, { deadline: null, retainMs: 0 });
         await commitOk(orders, orderDoc('o-open', 'offered'), 0, { deadline: null, retainMs: SHORT_MS });
         await commitOk(orders, orderDoc('o-term', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
         expect((await orders.get('o-term'))!.state).toBe('failed');
-        await waitFor(async () => (await orders.get('o-term')) === null, { what: 'the terminal order to expire after retainMs' });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.get('o-term'), 'the terminal order after retainMs').toBeNull();
         expect((await orders.get('o-open'))!.state).toBe('offered');
         expect((await orders.get('o-forever'))!.state).toBe('cancelled');
         // Gone means gone: version 0 writes it as a new order, any other version conflicts.
@@ -441,12 +528,14 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
       });
 
       it('reopening a retained terminal order keeps it for good', async () => {
-        const { orders } = await open();
+        const f = await open();
+        const { orders } = f;
         await commitOk(orders, orderDoc('o-reopened', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
         await commitOk(orders, orderDoc('o-reopened', 'searching'), 1, { deadline: null });
         // Committed after the reopening with the same retention: once it is gone, o-reopened would have been too.
         await commitOk(orders, orderDoc('o-witness', 'failed'), 0, { deadline: null, retainMs: SHORT_MS });
-        await waitFor(async () => (await orders.get('o-witness')) === null, { what: 'the witness order to expire' });
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.get('o-witness'), 'the witness order after retainMs').toBeNull();
         expect(await orders.get('o-reopened')).toMatchObject({ state: 'searching', version: 2 });
         expect(await orders.openOrders()).toEqual(['o-reopened']);
       });

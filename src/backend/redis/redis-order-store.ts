@@ -18,6 +18,14 @@ const SCAN_COUNT = 500;
  * prefix), so a reservation can check the driver in the same atomic step.
  * Layout: see lua/commitOrder.lua. The order document is JSON; its version
  * and fence live beside it in the same hash.
+ *
+ * The store's clock (see OrderStore) is the Redis server's: a lease is the
+ * reservation key's PX, an extension its PEXPIRE, retention the order
+ * hash's PEXPIRE and a key binding's ttl its PX, and an expired key no
+ * longer exists for any script or read. Every gateway thus sees a lease end
+ * at the same moment; the caller's `now` reaches the script only to judge
+ * the driver's freshness. (A failover hands the clock to the new primary:
+ * expiries move by the skew between the two servers' clocks.)
  */
 export class RedisOrderStore implements OrderStore {
   readonly kind = 'redis' as const;

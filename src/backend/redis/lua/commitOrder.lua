@@ -7,7 +7,9 @@
   ARGV[1]  key prefix            ARGV[2]  orderId
   ARGV[3]  expected version (0 = new order)
   ARGV[4]  order document (JSON, written as is)
-  ARGV[5]  now (ms)              ARGV[6]  open (1) or terminal (0)
+  ARGV[5]  now (ms, the caller's clock: only the driver's freshness; every
+           expiry below runs on this server's clock)
+  ARGV[6]  open (1) or terminal (0)
   ARGV[7]  deadline ms, or -1 for none
   ARGV[8]  retain ms for a terminal order (0 = forever)
   ARGV[9]  reserve driverId or ""  ARGV[10] its record bucket
