@@ -93,9 +93,13 @@ class Inbox<M> {
     return this.got.map((m) => this.part.label(m));
   }
 
-  /** Waits until `label` has been heard (event-driven by polling, never a fixed sleep). */
-  until(label: string): Promise<void> {
-    return waitFor(() => this.labels().includes(label), { what: `${this.who} to hear ${label} (heard so far: ${this.labels().join(', ')})` });
+  /** Waits until `label` has been heard (a condition, never a fixed sleep); a timeout tells what was heard. */
+  async until(label: string): Promise<void> {
+    try {
+      await waitFor(() => this.labels().includes(label), { what: `${this.who} to hear ${label}` });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; heard: [${this.labels().join(', ')}]`);
+    }
   }
 }
 
