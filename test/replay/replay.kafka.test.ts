@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Backend } from '../../src/backend/backend.js';
+import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
+import type { VehicleType } from '../../src/domain/vehicle.js';
+import type { EventLog } from '../../src/eventlog/event-log.js';
+import { type Topics, topicsOf } from '../../src/eventlog/topics.js';
+import type { DriverBatch, DriverRecord, DriverStore } from '../../src/geo/driver-store.js';
+import { positionRecord } from '../../src/ingest/position-records.js';
+import { runReplayCommand } from '../../src/replay/replay-command.js';
+import { replayStores, type StoreReplaySummary } from '../../src/replay/store-replay.js';
+import type { TrafficSummary } from '../../src/replay/traffic-replay.js';
+import { deleteKeysAt, openTestBackend, TEST_TIMING, type TestBackend, uniquePrefix } from '../support/backends.js';
+import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support/gateway-harness.js';
+import { RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
+import type { DriverClient } from '../support/ws-client.js';
+
+/**
+ * Replay against the real thing: a gateway with Kafka configured takes pings
+ * from drivers on real WebSockets (so the log holds what ingest logs, resends
+ * included), the stores are snapshotted at two moments, wiped, and rebuilt
+ * from the log with `hexfleet replay`, into a real redis-server; the traffic
+ * is then replayed against a second gateway. A last case measures the
+ * replay rate on 200,000 pings appended straight to the log.
+ *
+ * Orders: the transactional outbox that puts order events on the orders
+ * topic has not landed, so the orders topic is empty here and only its
+ * reading is exercised (see order-restore.ts).
+ */
+
+let brokers = '';
+let redis: RedisServer;
+const opened: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  brokers = inject('kafkaBrokers' as never) ?? '';
+  if (!brokers) throw new Error('no Kafka broker: the global setup provides one (inject("kafkaBrokers")); see kit/kafka-broker.ts and run bash scripts/kafka/install.sh');
+  redis = await RedisServer.start();
+});
+
+afterAll(async () => {
+  for (const o of opened.splice(0).reverse()) await o.close().catch(() => {});
+  await redis?.stop();
+});
+
+function openLog(): EventLog {
+  const log = new KafkaEventLog({ brokers: brokers.split(','), clientId: 'replay-test', timeoutMs: 10_000, replicationFactor: 1, fetchMaxWaitMs: 100 }, pino({ level: 'silent' }));
+  opened.push(log);
+  return log;
+}
+
+async function backendAt(prefix: string): Promise<TestBackend> {
+  const b = await openTestBackend('redis', { redisUrl: redis.url, timing: TEST_TIMING, prefix });
+  opened.push({ close: () => b.backend.close() });
+  return b;
+}
+
+type Snapshot = Record<string, Omit<DriverRecord, 'indexed' | 'cell'> | null>;
+
+/** Every field of every driver's record (absent drivers as null); the index flags depend on the reader's clock. */
+async function snapshot(store: DriverStore, ids: readonly string[]): Promise<Snapshot> {
+  const out: Snapshot = {};
+  await Promise.all(
+    ids.map(async (id) => {
+      const v = await store.get(id, Date.now());
+      if (!v) return void (out[id] = null);
+      const { ageMs: _a, stale: _s, indexed: _i, cell: _c, ...rec } = v;
+      out[id] = rec;
+    }),
+  );
+  return out;
+}
+
+const VEHICLES: readonly (VehicleType | undefined)[] = ['car', 'bike', 'scooter', 'walk', undefined];
+const STATUSES = ['available', 'busy', 'offline'] as const;
+
+/** A driver app: a socket with a token naming its vehicle, and its own seq counter. */
+interface App {
+  id: string;
+  client: DriverClient;
+  seq: number;
+  last: Record<string, unknown>[] | undefined;
+}
+
+async function connectApps(gw: TestGateway, ids: readonly string[]): Promise<App[]> {
+  return Promise.all(
+    ids.map(async (id, i) => {
+      const vehicle = VEHICLES[i % VEHICLES.length];
+      const token = await gw.tokens.sign({ role: 'driver', sub: id, ...(vehicle ? { vehicle } : {}) });
+      return { id, client: await gw.connect({ queryToken: token, encoding: 'msgpack' }), seq: 0, last: undefined };
+    }),
+  );
+}
+
+/** Each app sends `batches` batches of 1–4 pings, one after the other's ack; every third driver resends one batch it already had acked. */
+async function stream(apps: App[], batches: number, round: number): Promise<void> {
+  await Promise.all(
+    apps.map(async (app, i) => {
+      for (let b = 0; b < batches; b++) {
+        const n = 1 + ((i + b + round) % 4);
+        const pings = Array.from({ length: n }, (_, k) => {
+          const p: Record<string, unknown> = {
+            seq: ++app.seq,
+            ts: Date.now() - (n - k) * 50,
+            lat: Number((52.45 + ((i * 37 + b * 11 + k) % 100) / 1000).toFixed(7)),
+            lng: Number((13.35 + ((i * 53 + b * 7 + k + round) % 100) / 1000).toFixed(7)),
+          };
+          if ((i + b + k) % 5 === 0) p.status = STATUSES[(i + b + round) % 3];
+          if (k === n - 1) Object.assign(p, { acc: 5 + (i % 10), spd: (b % 10) * 1.5, hdg: (i * 7) % 360 });
+          return p;
+        });
+        app.client.sendPings(pings);
+        await app.client.waitForAck(app.seq);
+        if (b === 1 && i % 3 === 0 && app.last) {
+          // A resend of an acked batch: acked again, a duplicate for the store, in the log twice.
+          app.client.sendPings(app.last);
+          await app.client.waitForAck(app.last.at(-1)!.seq as number);
+        }
+        app.last = pings;
+      }
+    }),
+  );
+}
+
+describe('hexfleet replay (Kafka + Redis)', () => {
+  const topicPrefix = `replay-${randomUUID().slice(0, 8)}`;
+  const topics: Topics = topicsOf(topicPrefix);
+  const live = uniquePrefix();
+  const early = Array.from({ length: 60 }, (_, i) => `drv-${i}`);
+  const late = Array.from({ length: 20 }, (_, i) => `late-${i}`);
+  const everyone = [...early, ...late];
+  let log: EventLog;
+  let mid = 0;
+  let atMid: Snapshot;
+  let atEnd: Snapshot;
+
+  /** Runs the command as the CLI does; returns its exit status and parsed JSON summary. */
+  async function replay<T = StoreReplaySummary>(args: string[], target: Pick<Backend, 'drivers' | 'orders'>, env: Record<string, string> = {}): Promise<{ code: number; summary: T; progress: string }> {
+    let out = '';
+    let progress = '';
+    const code = await runReplayCommand([...args, '--json'], {
+      backend: async () => ({ drivers: target.drivers, orders: target.orders, log, topics }),
+      env,
+      out: (t) => (out += t),
+      progress: (t) => (progress += t),
+    });
+    return { code, summary: JSON.parse(out) as T, progress };
+  }
+
+  beforeAll(async () => {
+    log = openLog();
+    const gw = await startTestGateway('redis', {
+      redisUrl: redis.url,
+      prefix: live,
+      env: { HEXFLEET_KAFKA_BROKERS: brokers, HEXFLEET_KAFKA_TOPIC_PREFIX: topicPrefix, HEXFLEET_KAFKA_PARTITIONS: '3', HEXFLEET_RATE_PINGS_PER_SEC: '100000', HEXFLEET_RATE_BURST: '100000' },
+    });
+    try {
+      await waitFor(async () => (await gw.get('/readyz')).status === 200, { what: 'gateway ready with its Kafka topics', timeoutMs: 30_000 });
+      const first = await connectApps(gw, early);
+      await stream(first, 4, 0);
+      atMid = await snapshot(gw.gateway.backend.drivers, everyone);
+      mid = Date.now();
+      // Everything after this moment is stamped later than `mid` by the log.
+      await waitFor(() => Date.now() > mid + 1, { what: 'the clock to pass mid' });
+      await stream([...first, ...(await connectApps(gw, late))], 4, 1);
+      atEnd = await snapshot(gw.gateway.backend.drivers, everyone);
+    } finally {
+      await gw.stop();
+    }
+    expect(Object.values(atMid).filter(Boolean)).toHaveLength(early.length);
+    expect(Object.values(atEnd).filter(Boolean)).toHaveLength(everyone.length);
+  });
+
+  it('rebuilds the wiped store as it was, and a second replay changes nothing', async () => {
+    await deleteKeysAt(redis.url, live);
+    const target = await backendAt(live);
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(Object.fromEntries(everyone.map((id) => [id, null])));
+
+    const first = await replay([], target.backend);
+    expect(first.code).toBe(0);
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+    const s = first.summary;
+    expect(s.positions.records).toBeGreaterThan(everyone.length * 4);
+    expect(s.positions.applied + s.positions.duplicates).toBe(s.positions.pings);
+    expect(s.positions.duplicates).toBeGreaterThan(0); // The resends, logged twice.
+    expect(s.undecodable.count).toBe(0);
+    expect(s.orders).toMatchObject({ records: 0, notRestored: 0 });
+    expect(s.resumeFrom).toMatch(/^0:\d+,1:\d+,2:\d+$/);
+
+    const second = await replay([], target.backend);
+    expect(second.code).toBe(0);
+    expect(second.summary.positions).toMatchObject({ records: s.positions.records, pings: s.positions.pings, applied: 0, duplicates: s.positions.pings });
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+  });
+
+  it('--to a moment between the two phases gives the state of that moment', async () => {
+    const target = await backendAt(uniquePrefix());
+    const { code, summary } = await replay(['--to', new Date(mid).toISOString()], target.backend);
+    expect(code).toBe(0);
+    expect(summary.window.to).toBe(new Date(mid).toISOString());
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(atMid);
+    // And continuing from where it stopped brings it to the end.
+    const rest = await replay(['--from', summary.resumeFrom], target.backend);
+    expect(rest.summary.positions.records).toBeGreaterThan(0);
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+  });
+
+  it('--dry-run counts what it would apply and writes nothing', async () => {
+    const target = await backendAt(uniquePrefix());
+    const { summary } = await replay(['--dry-run'], target.backend);
+    expect(summary.positions.records).toBeGreaterThan(0);
+    expect(summary.positions.applied).toBe(0);
+    expect(await snapshot(target.backend.drivers, everyone)).toEqual(Object.fromEntries(everyone.map((id) => [id, null])));
+  });
+
+  it('replays the traffic against a second gateway: every batch acked, every driver where it was', async () => {
+    const gw = await startTestGateway('redis', { redisUrl: redis.url, env: { HEXFLEET_RATE_PINGS_PER_SEC: '100000', HEXFLEET_RATE_BURST: '100000' } });
+    try {
+      const { code, summary } = await replay<TrafficSummary>(['--speed', '10', '--url', `ws://127.0.0.1:${gw.port}`], gw.gateway.backend, { HEXFLEET_JWT_SECRET: TEST_JWT_SECRET });
+      expect(summary.drivers).toBe(everyone.length);
+      expect(summary.batches).toEqual({ sent: summary.records, acked: summary.records, errors: {}, unanswered: 0, notSent: 0 });
+      expect(summary.pings.rejected).toEqual({});
+      expect(summary.ackLatencyMs.count).toBe(summary.records);
+      expect(code).toBe(0);
+      // The same drivers in the same places; timestamps moved with the replay.
+      const replayed = await snapshot(gw.gateway.backend.drivers, everyone);
+      const noTs = (s: Snapshot): Record<string, unknown> => Object.fromEntries(Object.entries(s).map(([id, r]) => [id, r && { ...r, ts: undefined }]));
+      expect(noTs(replayed)).toEqual(noTs(atEnd));
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('replay rate', () => {
+  it('rebuilds 200,000 pings from the log into Redis and every driver checks out', async () => {
+    const DRIVERS = 2_000;
+    const RECORDS = 20;
+    const PINGS = 5;
+    const topics = topicsOf(`rate-${randomUUID().slice(0, 8)}`);
+    const log = openLog();
+    await log.ensureTopics([
+      { name: topics.positions, partitions: 6 },
+      { name: topics.orders, partitions: 6 },
+    ]);
+    const t0 = Date.now() - 3_600_000;
+    const expected = new Map<string, { seq: number; lat: number; lng: number; ts: number }>();
+    for (let r = 0; r < RECORDS; r++) {
+      const batches: DriverBatch[] = [];
+      for (let d = 0; d < DRIVERS; d++) {
+        const pings = Array.from({ length: PINGS }, (_, k) => ({
+          seq: r * PINGS + k + 1,
+          ts: t0 + (r * PINGS + k) * 1000 + d,
+          lat: Number((48 + ((d * 13 + r * 7 + k) % 1000) / 1000).toFixed(7)),
+          lng: Number((2 + ((d * 17 + r * 3 + k) % 1000) / 1000).toFixed(7)),
+        }));
+        batches.push({ driverId: `r${d}`, vehicle: 'bike', pings });
+        const lastPing = pings[PINGS - 1]!;
+        expected.set(`r${d}`, { seq: lastPing.seq, lat: lastPing.lat, lng: lastPing.lng, ts: lastPing.ts });
+      }
+      await log.append(topics.positions, batches.map((b) => ({ ...positionRecord(b), timestamp: t0 + r * PINGS * 1000 })));
+    }
+
+    const target = await backendAt(uniquePrefix());
+    const summary = await replayStores(log, topics, target.backend, { window: { positions: { kind: 'earliest' }, orders: { kind: 'earliest' }, to: Date.now() }, dryRun: false });
+    console.log(
+      `[replay rate] ${summary.positions.pings} pings in ${summary.positions.records} records (${PINGS} per record, ${DRIVERS} drivers, 6 partitions): ` +
+        `${(summary.elapsedMs / 1000).toFixed(2)} s, ${Math.round(summary.pingsPerSec)} pings/s, ${summary.positions.storeCalls} store calls`,
+    );
+    expect(summary.positions).toMatchObject({ records: DRIVERS * RECORDS, pings: DRIVERS * RECORDS * PINGS, applied: DRIVERS * RECORDS * PINGS, duplicates: 0 });
+    const got = await snapshot(target.backend.drivers, [...expected.keys()]);
+    for (const [id, want] of expected) expect(got[id], id).toMatchObject({ ...want, vehicle: 'bike', status: 'unknown' });
+  });
+});
