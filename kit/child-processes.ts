@@ -10,12 +10,35 @@ const live = new Set<ChildProcess>();
 /** Set once the run is stopping: a child started after that (by a scenario still unwinding) is killed at once. */
 let closing = false;
 
-/** Registers a child so that {@link stopAllChildren} stops it. */
+/** Every child still running when this process exits is SIGKILLed with it, so none outlives its owner. */
+const owned = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * Kills `proc` (SIGKILL) if this process exits while it still runs, so a
+ * test worker or a benchmark that ends without stopping what it started (a
+ * thrown error, a forgotten stop) leaves no redis-server or gateway behind.
+ * Covers every exit that runs 'exit' listeners (the end of the event loop,
+ * process.exit), not a SIGKILL of this process.
+ */
+export function killOnExit(proc: ChildProcess): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of owned) p.kill('SIGKILL');
+    });
+  }
+  owned.add(proc);
+  proc.once('exit', () => owned.delete(proc));
+}
+
+/** Registers a child so that {@link stopAllChildren} stops it (and it dies with this process). */
 export function track(proc: ChildProcess): void {
   if (closing) {
     proc.kill('SIGKILL');
     return;
   }
+  killOnExit(proc);
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { killOnExit } from './child-processes.js';
 import { freePort } from './free-port.js';
 
 export const REDIS_MISSING =
@@ -125,6 +126,7 @@ export class RedisServer {
         '--logfile', this.logFile],
       { stdio: 'ignore' },
     );
+    killOnExit(proc);
     this.proc = proc;
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {

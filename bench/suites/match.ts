@@ -170,8 +170,9 @@ function matchOptions(common: RunOptions, own: OwnValues): MatchOptions {
 /** Commit and whether the work tree had changes under src/: the figures belong to that code. */
 function gitState(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src');
     return dirty ? `commit ${head} with uncommitted changes under src/` : `commit ${head}, src/ unchanged`;
   } catch {
     return 'an unknown revision (git unavailable)';
