@@ -84,10 +84,11 @@ export async function runDlqCommand(args: string[], deps: DlqCommandDeps): Promi
       return 0;
     }
     case 'redrive': {
-      if (values.all === (rest.length > 0)) throw new ConfigError('dlq redrive takes positions (<partition>:<offset>...) or --all, not both and not neither');
+      const all = values.all === true;
+      if (all === rest.length > 0) throw new ConfigError('dlq redrive takes positions (<partition>:<offset>...) or --all, not both and not neither');
       const bad = rest.filter((p) => !parsePosition(p));
       if (bad.length > 0) throw new ConfigError(`not a position (<partition>:<offset>): ${bad.join(', ')}`);
-      const r = await dlq.redrive(values.all ? 'all' : rest.map(positionOf));
+      const r = await dlq.redrive(all ? 'all' : rest.map(positionOf));
       if (json) {
         out(JSON.stringify({ redriven: r.redriven.map((d) => d.position), skipped: r.skipped.map((d) => d.position), missing: r.missing }) + '\n');
       } else {

@@ -150,7 +150,12 @@ export class WebhookNotifier {
     await this.lagTask.stop();
   }
 
-  /** Measures lag and DLQ depth now (also done every lagIntervalMs). */
+  /**
+   * Measures lag and DLQ depth now (also done every lagIntervalMs). Every
+   * member of the group reports the lag of every partition (from the
+   * group's committed offsets, not its own assignment): aggregate the
+   * instances with max, not sum.
+   */
   async measureLag(): Promise<void> {
     const { log, group, logMetrics } = this.deps;
     const topic = this.deps.topics.orders;

@@ -272,6 +272,14 @@ describe('webhook notifier (real Kafka, real HTTP receiver)', () => {
     expect(again4.headers[REDRIVE_HEADERS.redrivenFrom]).toMatch(new RegExp(`^${dlqTopic.replace(/\./g, '\\.')}/\\d+:\\d+$`));
     expect(h.receiver.delivered.get('d-x:1')).toBe(1);
     expect((await dlq(h, 'show', '9:999')).code).toBe(1);
+
+    // Usage errors name what is wrong (exit 2 through ConfigError); --help needs nothing.
+    expect((await dlq(h, '--help')).out).toContain('hexfleet dlq redrive <partition>:<offset>... | --all');
+    await expect(dlq(h, 'redrive')).rejects.toThrow('dlq redrive takes positions (<partition>:<offset>...) or --all');
+    await expect(dlq(h, 'redrive', '1:2', '--all')).rejects.toThrow('not both');
+    await expect(dlq(h, 'show', 'x:1')).rejects.toThrow('dlq show takes one position, <partition>:<offset>');
+    await expect(dlq(h, 'list', '--topic', 'payments')).rejects.toThrow('--topic must be one of positions, orders, got "payments"');
+    await expect(dlq(h, 'purge')).rejects.toThrow('unknown dlq command "purge"');
   });
 
   it('opens the breaker while the receiver refuses connections (deliveries wait, nothing dead-lettered) and closes it when it recovers', async () => {
