@@ -24,7 +24,7 @@ export async function openBenchBackend(
       ...BENCH_TIMING,
     },
     pino({ level: 'silent' }),
-    o.planner,
+    o.planner ? { planner: o.planner } : {},
   );
   await backend.waitUntilReady(10_000);
   return backend;

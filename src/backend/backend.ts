@@ -1,3 +1,5 @@
+import type { EventLog } from '../eventlog/event-log.js';
+import type { Topics } from '../eventlog/topics.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { OrderStore } from '../orders/order-store.js';
@@ -18,19 +20,18 @@ export interface ReadinessCheck {
 }
 
 /**
- * Everything a gateway keeps outside its own process, from ONE engine: the
- * unit that configuration selects. The parts share the engine's connections,
- * which the backend owns: the parts' own `close()` never closes them, the
- * backend's does.
+ * One engine's parts: everything a gateway keeps outside its own process
+ * except the event log. The parts share the engine's connections, which the
+ * engine owns: the parts' own `close()` never closes them, the engine's does.
  *
  * Guarantees common to every engine (each part's interface states its own):
  * - the driver store and the order store see the same drivers, so a
  *   reservation can check a driver's record in the same atomic step;
- * - the channel and the buses reach every gateway sharing the backend (one
+ * - the channel and the buses reach every gateway sharing the engine (one
  *   process for `memory`), at most once, with nothing replayed;
  * - `close()` is idempotent and closes the parts first, then the connections.
  */
-export interface Backend {
+export interface Engine {
   readonly kind: BackendKind;
   readonly drivers: DriverStore;
   readonly orders: OrderStore;
@@ -47,4 +48,16 @@ export interface Backend {
   /** Every dependency of the engine, checked now; never rejects. */
   readiness(): Promise<ReadinessCheck[]>;
   close(): Promise<void>;
+}
+
+/**
+ * What configuration selects (`createBackend`): one engine, and the durable
+ * event log when one is configured. Readiness covers both; `close()` closes
+ * the log, then the engine.
+ */
+export interface Backend extends Engine {
+  /** The event log (Kafka): every acked ping and every order transition is in it. Absent: none configured. */
+  readonly log: EventLog | undefined;
+  /** The log's topics (named even without a log). */
+  readonly topics: Topics;
 }

@@ -1,32 +1,71 @@
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { Config } from '../config/config-schema.js';
 import { selectedStore } from '../config/load-config.js';
+import type { EventLog } from '../eventlog/event-log.js';
+import { guardEventLog } from '../eventlog/guarded-event-log.js';
+import { LogMetrics } from '../eventlog/log-metrics.js';
+import { topicsOf } from '../eventlog/topics.js';
 import { RingPlanner } from '../geo/ring-planner.js';
-import type { Backend } from './backend.js';
+import type { Backend, Engine } from './backend.js';
+import { openKafkaLog } from './kafka/open-kafka-log.js';
 import { MemoryBackend } from './memory/memory-backend.js';
 import { RedisBackend } from './redis/redis-backend.js';
+import { withEventLog } from './with-event-log.js';
 
 /** What choosing and opening a backend reads from the configuration. */
 export type BackendConfig = Pick<
   Config,
   'store' | 'redisUrl' | 'redisPrefix' | 'redisCommandTimeoutMs' | 'h3Resolution' | 'staleMs' | 'offlineMs' | 'retentionMs'
->;
+> & Partial<Pick<Config, KafkaKey>>;
+
+type KafkaKey =
+  | 'kafkaBrokers' | 'kafkaTopicPrefix' | 'kafkaPartitions' | 'kafkaReplicationFactor' | 'kafkaClientId' | 'kafkaTimeoutMs' | 'kafkaSsl' | 'kafkaCaFile'
+  | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword';
+
+export interface BackendExtras {
+  /** Overrides the ring planner (benchmarks compare strategies). */
+  planner?: RingPlanner;
+  /** Where the log's metrics go (the gateway's registry); default: a private one. */
+  registry?: Registry;
+}
+
+/**
+ * Consecutive failed appends after which the log fails fast, and for how
+ * long: three timeouts in a row is a log that is down, not a slow one, and a
+ * second is short enough that a recovered broker is noticed at once.
+ */
+const LOG_FAILURES_TO_OPEN = 3;
+const LOG_OPEN_MS = 1000;
 
 /**
  * The backend a configuration selects, opened (connections start in the
- * background; `waitUntilReady` waits for them). The only place that names an
- * engine: an unknown choice cannot get here, the config schema rejects it.
- * `planner` overrides the ring planner (benchmarks compare strategies).
+ * background; `waitUntilReady` waits for them): the engine, and the event log
+ * when `HEXFLEET_KAFKA_BROKERS` is set. The only place that names an engine:
+ * an unknown choice cannot get here, the config schema rejects it.
  */
-export function createBackend(config: BackendConfig, log: Logger, planner = new RingPlanner(config.h3Resolution)): Backend {
+export function createBackend(config: BackendConfig, log: Logger, extras: BackendExtras = {}): Backend {
+  const planner = extras.planner ?? new RingPlanner(config.h3Resolution);
   const timing = { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs };
   const kind = selectedStore(config);
+  let engine: Engine;
   switch (kind) {
     case 'memory':
-      return new MemoryBackend({ timing, planner });
+      engine = new MemoryBackend({ timing, planner });
+      break;
     case 'redis':
-      return new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner }, log);
+      engine = new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner }, log);
+      break;
     default:
       throw new Error(`unknown backend ${String(kind satisfies never)}`);
   }
+  let eventLog: EventLog | undefined;
+  if (config.kafkaBrokers) {
+    eventLog = guardEventLog(openKafkaLog(config as Pick<Config, KafkaKey>, log), new LogMetrics(extras.registry ?? new Registry()), {
+      failuresToOpen: LOG_FAILURES_TO_OPEN,
+      openMs: LOG_OPEN_MS,
+      onStateChange: (up, cause) => (up ? log.info('event log appends succeed again') : log.error({ err: String(cause) }, 'event log failing: ingest answers log_unavailable until it is back')),
+    });
+  }
+  return withEventLog(engine, eventLog, topicsOf(config.kafkaTopicPrefix ?? 'hexfleet'), { partitions: config.kafkaPartitions ?? 1, logger: log });
 }

@@ -13,7 +13,7 @@ import { registerHealthRoutes } from '../http/health-routes.js';
 import { errorReply, writeReply } from '../http/http-reply.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
 import { PingIntake } from '../ingest/ping-intake.js';
-import { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
 import { Metrics } from '../runtime/metrics.js';
 import { loadUws } from '../runtime/load-uws.js';
 import { createTracking, type Tracking } from './create-tracking.js';
@@ -49,19 +49,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   const tokens = new TokenService(config.jwtSecret);
   const metrics = new Metrics();
-  const backend = createBackend(config, log);
+  const backend = createBackend(config, log, { registry: metrics.registry });
   const store = backend.drivers;
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
 
   const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
   const dispatch = createDispatch(config, backend, metrics, log);
   const tracking = createTracking(config, backend, metrics, log);
+  if (backend.log) log.info({ topics: backend.topics }, 'event log: Kafka; an ack means the pings are stored and in the log');
   const pipeline = new IngestPipeline(store, metrics, log, {
     maxPending: config.ingestMaxPending,
     maxInflight: config.ingestMaxInflight,
     flushPings: config.ingestFlushPings,
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
-  });
+  }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
   const drivers = driverEndpoint({ config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
   const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });

@@ -2,13 +2,28 @@ import type { Logger } from 'pino';
 import { detailOf, HexfleetError } from '../protocol/error-codes.js';
 import type { ApplyOutcome, DriverBatch, DriverStore } from '../geo/driver-store.js';
 import type { Metrics } from '../runtime/metrics.js';
+import type { EventLog } from '../eventlog/event-log.js';
+import { positionRecord } from './position-records.js';
 
 /**
- * Where a later issue makes accepted batches durable in Kafka. When set, a
- * batch is acked only after the store write AND the journal append succeed.
+ * Where accepted batches are made durable (the event log). When set, a batch
+ * is acked only after the store write AND the journal append succeeded; a
+ * failed append rejects with a retryable HexfleetError (`log_unavailable`).
  */
 export interface IngestJournal {
   append(batches: readonly DriverBatch[]): Promise<void>;
+}
+
+/**
+ * The event log as the ingest journal: one positions record per driver batch
+ * (key driverId). Every validated ping of the batch is logged, duplicates by
+ * seq included: a batch whose first append failed was not acked, its resend
+ * is a duplicate for the store, and it must still reach the log. So the log
+ * may hold a ping twice; replay applies pings through the store's seq guard,
+ * which drops the second copy (replaying twice equals replaying once).
+ */
+export function logJournal(log: EventLog, topic: string): IngestJournal {
+  return { append: (batches) => log.append(topic, batches.map(positionRecord)) };
 }
 
 export interface IngestPipelineOptions {
@@ -26,6 +41,9 @@ export interface IngestPipelineOptions {
   onApplied?: (batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]) => void;
 }
 
+/** A failing store or log is reported at most this often (not once per write). */
+const FAILURE_LOG_INTERVAL_MS = 1000;
+
 interface Waiting {
   batch: DriverBatch;
   acceptedAt: number;
@@ -36,8 +54,13 @@ interface Waiting {
 /**
  * Turns frames from many connections into few store writes.
  *
- *   frames ──submit()──▶ [pending] ──flush (next tick or flushPings)──▶ store.applyBatches
- *                                                     ──▶ journal.append? ──▶ resolve → ack
+ *   frames ──submit()──▶ [pending] ──flush (next tick or flushPings)─┬─▶ store.applyBatches ─┬─▶ resolve → ack
+ *                                                                     └─▶ journal.append? ────┘  (both, at once)
+ *
+ * The store write and the journal append run at the same time, so the log
+ * adds the slower of the two to an ack, not their sum. Either failing fails
+ * the batch (not acked, retryable); the store may then hold pings the log
+ * does not yet have, which the client's resend brings to the log.
  *
  * One Lua call carries the frames of every connection that arrived in the
  * same event-loop turn, so Redis round trips grow with time, not with drivers.
@@ -53,6 +76,8 @@ export class IngestPipeline {
   private scheduled = false;
   private closing = false;
   private idle: (() => void)[] = [];
+  private failedWrites = 0;
+  private lastFailureLog = 0;
 
   constructor(
     private readonly store: DriverStore,
@@ -119,26 +144,44 @@ export class IngestPipeline {
 
   private async write(items: Waiting[], pings: number): Promise<void> {
     const batches = items.map((w) => w.batch);
-    try {
-      const outcomes = await this.store.applyBatches(batches, Date.now());
-      if (this.journal) await this.journal.append(batches);
-      this.notifyApplied(batches, outcomes);
-      const done = performance.now();
-      let applied = 0;
-      for (let i = 0; i < items.length; i++) {
-        const w = items[i]!;
-        applied += outcomes[i]!.applied;
-        this.metrics.applyLatency.observe((done - w.acceptedAt) / 1000);
-        w.resolve(outcomes[i]!);
-      }
-      this.metrics.pingsApplied.inc(applied);
-      this.metrics.pingsDuplicate.inc(pings - applied);
-      this.metrics.storeWriteSize.observe(pings);
-    } catch (err) {
-      const error = err instanceof HexfleetError ? err : new HexfleetError('store_unavailable', String(err), { cause: err });
+    const [stored, logged] = await Promise.allSettled([
+      this.store.applyBatches(batches, Date.now()),
+      this.journal ? this.journal.append(batches) : undefined,
+    ]);
+    if (stored.status === 'rejected') {
+      const err = stored.reason as unknown;
       this.metrics.storeErrors.inc({ op: 'apply' });
-      this.log.warn({ code: error.code, cause: detailOf(error), batches: items.length, pings }, 'store write failed; batches not acked');
-      for (const w of items) w.reject(error);
+      return this.fail(items, pings, err instanceof HexfleetError ? err : new HexfleetError('store_unavailable', String(err), { cause: err }));
     }
+    const outcomes = stored.value;
+    // Stored is stored: readers (and tracking) see it whether or not the log confirmed.
+    this.notifyApplied(batches, outcomes);
+    if (logged.status === 'rejected') {
+      const err = logged.reason as unknown;
+      return this.fail(items, pings, err instanceof HexfleetError ? err : new HexfleetError('log_unavailable', String(err), { cause: err }));
+    }
+    const done = performance.now();
+    let applied = 0;
+    for (let i = 0; i < items.length; i++) {
+      const w = items[i]!;
+      applied += outcomes[i]!.applied;
+      this.metrics.applyLatency.observe((done - w.acceptedAt) / 1000);
+      w.resolve(outcomes[i]!);
+    }
+    this.metrics.pingsApplied.inc(applied);
+    this.metrics.pingsDuplicate.inc(pings - applied);
+    this.metrics.storeWriteSize.observe(pings);
+  }
+
+  /** Nothing of these batches is acked; each client resends. Logged at most once per second, with the count since the last line. */
+  private fail(items: Waiting[], pings: number, error: HexfleetError): void {
+    this.failedWrites++;
+    const now = Date.now();
+    if (now - this.lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+      this.log.warn({ code: error.code, cause: detailOf(error), batches: items.length, pings, failedWrites: this.failedWrites }, 'write failed; batches not acked');
+      this.lastFailureLog = now;
+      this.failedWrites = 0;
+    }
+    for (const w of items) w.reject(error);
   }
 }

@@ -1,6 +1,6 @@
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
-import type { Backend, ReadinessCheck } from '../backend.js';
+import type { Engine, ReadinessCheck } from '../backend.js';
 import { LocalDriverChannel } from './local-driver-channel.js';
 import { MemoryAssignmentBus } from './memory-assignment-bus.js';
 import { MemoryDriverStore } from './memory-driver-store.js';
@@ -12,7 +12,7 @@ import { MemoryPositionBus } from './memory-position-bus.js';
  * embedded default when no Redis is configured, and the reference every
  * other engine's suites are checked against.
  */
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Engine {
   readonly kind = 'memory' as const;
   readonly drivers: MemoryDriverStore;
   readonly orders: MemoryOrderStore;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
 import { detailOf } from '../../protocol/error-codes.js';
-import type { Backend, ReadinessCheck } from '../backend.js';
+import type { Engine, ReadinessCheck } from '../backend.js';
 import { RedisAssignmentBus } from './redis-assignment-bus.js';
 import { redisCall } from './redis-call.js';
 import { connectRedis, waitForRedis } from './redis-connection.js';
@@ -32,7 +32,7 @@ export interface RedisBackendOptions {
  *   RedisBackend ──┬─ redis (commands) ──▶ drivers, orders, PUBLISH
  *                  └─ fanout (SUBSCRIBE) ──▶ channel, positions, assignments
  */
-export class RedisBackend implements Backend {
+export class RedisBackend implements Engine {
   readonly kind = 'redis' as const;
   /** The command connection. */
   readonly redis: Redis;
