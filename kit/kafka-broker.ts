@@ -185,7 +185,7 @@ export class KafkaBroker {
    * A port still held by the old process's sockets is retried for a while.
    */
   async restart(): Promise<void> {
-    if (this.removed) throw new Error('KafkaBroker.restart() after stop(): its data directory is gone');
+    if (this.removed) throw new Error('KafkaBroker.restart() after stop() of a broker with its own temp dir: the data is gone');
     await this.terminate();
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
@@ -201,8 +201,10 @@ export class KafkaBroker {
   /** Stops the broker (SIGTERM, SIGKILL after 10 s) and removes its own data dir; safe to call twice. */
   async stop(): Promise<void> {
     await this.terminate();
-    if (this.ownsDir && !this.removed) rmSync(this.dataDir, { recursive: true, force: true });
-    this.removed = true;
+    if (this.ownsDir && !this.removed) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      this.removed = true;
+    }
   }
 
   private get logDir(): string {
@@ -266,7 +268,9 @@ export class KafkaBroker {
   private async format(): Promise<void> {
     const args = ['-cp', `${this.libsDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', this.propertiesFile];
     await new Promise<void>((resolve, reject) => {
-      execFile('java', [`-Dlog4j2.configurationFile=${LOG4J_CONFIG}`, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      // A short-lived tool: the C1 compiler alone and the serial GC halve the CPU it takes (≈ 0.9 → 0.5 s here).
+      const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`];
+      execFile('java', [...jvm, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
         if (err) reject(new Error(`kafka StorageTool format failed: ${err.message}\n${stdout}${stderr}`));
         else resolve();
       });

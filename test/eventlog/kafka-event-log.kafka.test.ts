@@ -44,6 +44,21 @@ eventLogContract('KafkaEventLog', () => ({
   cleanup: () => deleteTopicsWithPrefix(runBrokers(), prefix),
 }));
 
+describe('KafkaEventLog.close()', () => {
+  it('makes a read in progress reject with log_unavailable once its handler returns', async () => {
+    const log = new KafkaEventLog(options(runBrokers()), quiet);
+    const topic = `${prefix}.close-read`;
+    await log.ensureTopics([{ name: topic, partitions: 2 }]);
+    await log.append(topic, [{ key: 'a', value: Buffer.from('1') }, { key: 'b', value: Buffer.from('2') }, { key: 'c', value: Buffer.from('3') }]);
+    let closing: Promise<void> | undefined;
+    const reading = log.read(topic, { kind: 'earliest' }, undefined, async () => {
+      closing ??= log.close();
+    });
+    await expect(reading).rejects.toMatchObject({ code: 'log_unavailable' });
+    await closing;
+  });
+});
+
 describe('KafkaEventLog when its broker is killed and restarted mid-stream', () => {
   let broker: KafkaBroker | undefined;
   beforeAll(async () => {

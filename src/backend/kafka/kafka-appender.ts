@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { HexfleetError } from '../../protocol/error-codes.js';
 import type { LogRecord } from '../../eventlog/event-log.js';
 import { kafkaCall } from './kafka-call.js';
@@ -88,6 +88,9 @@ export class KafkaAppender {
         // A topic is created by ensureTopics with its partition count, never by a first append.
         allowAutoTopicCreation: false,
         retry: { ...CALL_RETRY },
+        // murmur2 of the key, as the Java client partitions: a key lands where
+        // Java producers and MirrorMaker put it. (Named, or kafkajs warns at every start.)
+        createPartitioner: Partitioners.DefaultPartitioner,
       }),
       connected: undefined,
       inflight: 0,

@@ -39,6 +39,9 @@ export class KafkaEventLog implements EventLog {
   private readonly admin: Admin;
   private adminConnected: Promise<void> | undefined;
   private readonly consumers = new Set<KafkaLogConsumer>();
+  /** Aborted by close(): every read() in progress rejects with `log_unavailable`. */
+  private readonly closed = new AbortController();
+  private readonly reads = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -80,19 +83,31 @@ export class KafkaEventLog implements EventLog {
    */
   async read(topic: string, from: ReadFrom, toTime: number | undefined, handler: (batch: LogBatch) => Promise<void>): Promise<PartitionOffsets> {
     await this.connectAdmin();
-    return readTopic(this.kafka, this.admin, this.options, topic, from, toTime, handler);
+    const reading = readTopic(this.kafka, this.admin, this.options, topic, from, toTime, handler, this.closed.signal);
+    this.reads.add(reading);
+    try {
+      return await reading;
+    } finally {
+      this.reads.delete(reading);
+    }
   }
 
-  /** Creates the missing topics (replication factor from the options) and waits for their leaders; existing ones are left as they are. */
+  /**
+   * Creates the missing topics (replication factor from the options) and
+   * waits until every partition of them has a leader, so that an append
+   * right after does not fail; existing topics are left as they are.
+   */
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     await this.connectAdmin();
+    const deadline = Date.now() + this.options.timeoutMs;
     await kafkaCall('ensureTopics', this.options.timeoutMs, (async () => {
       const existing = new Set(await this.admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t.name));
       if (missing.length === 0) return;
       try {
         await this.admin.createTopics({
-          waitForLeaders: true,
+          // kafkajs's own wait fails when the metadata does not know the topic yet (UNKNOWN_TOPIC_OR_PARTITION): waitForLeaders below retries that.
+          waitForLeaders: false,
           timeout: this.options.timeoutMs,
           topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: this.options.replicationFactor })),
         });
@@ -101,6 +116,7 @@ export class KafkaEventLog implements EventLog {
         const errors = (err as { errors?: { type?: string }[] }).errors;
         if (!errors?.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
       }
+      await this.waitForLeaders(missing.map((t) => t.name), deadline);
     })());
   }
 
@@ -127,16 +143,34 @@ export class KafkaEventLog implements EventLog {
     if (cluster.brokers.length === 0) throw new HexfleetError('log_unavailable', 'the Kafka cluster reports no brokers');
   }
 
-  /** Stops every consumer (each after its batch in hand), then the producers (see KafkaAppender.close) and the admin client. */
+  /**
+   * Stops every consumer (each after its batch in hand) and every read (it
+   * rejects with `log_unavailable` once its handler returns), then the
+   * producers (see KafkaAppender.close) and the admin client.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.closed.abort();
       await Promise.all([...this.consumers].map((c) => c.stop()));
+      await Promise.allSettled([...this.reads]);
       this.consumers.clear();
       await this.appender.close(2 * this.options.timeoutMs);
       if (this.adminConnected) await this.adminConnected.catch(() => {});
       await this.admin.disconnect().catch(() => {});
     })();
     return this.closing;
+  }
+
+  /** Polls the metadata until every partition of `topics` has a leader (stops at `deadline`: the caller has timed out by then). */
+  private async waitForLeaders(topics: string[], deadline: number): Promise<void> {
+    for (;;) {
+      const ready = await this.admin.fetchTopicMetadata({ topics }).then(
+        (m) => m.topics.length === topics.length && m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+        () => false,
+      );
+      if (ready || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Connects the admin client once; a failed connect is retried by the next call. */

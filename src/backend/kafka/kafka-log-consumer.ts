@@ -4,6 +4,7 @@ import type { ConsumeOptions, LogConsumer } from '../../eventlog/event-log.js';
 import { asLogUnavailable, kafkaCall } from './kafka-call.js';
 import { consumerTiming, type KafkaEventLogOptions } from './kafka-options.js';
 import { toLogBatch } from './kafka-records.js';
+import { isSelfHealing } from './kafkajs-logger.js';
 
 /**
  * One member of a consumer group, started by KafkaEventLog.consume().
@@ -51,12 +52,7 @@ export class KafkaLogConsumer implements LogConsumer {
     });
     const member = new KafkaLogConsumer(consumer, c, log.child({ group: c.group }), timing.heartbeatIntervalMs, c.retryDelayMs ?? timing.retryDelayMs);
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    consumer.on(consumer.events.CRASH, (e) => {
-      const { error, restart } = e.payload;
-      if (member.stopping.signal.aborted) return;
-      if (restart) member.log.warn({ err: error }, 'event log consumer crashed; kafkajs restarts it');
-      else member.log.error({ err: error }, 'event log consumer crashed and stopped: it consumes nothing until the process restarts');
-    });
+    member.watchCrashes();
     const stopped = (): boolean => member.stopping.signal.aborted;
     const joining = (async () => {
       await consumer.connect();
@@ -82,6 +78,26 @@ export class KafkaLogConsumer implements LogConsumer {
       throw asLogUnavailable(`consume ${c.topics.join(',')} as ${c.group}`, err);
     }
     return member;
+  }
+
+  /**
+   * kafkajs restarts a crashed consumer by itself (a retriable error: the
+   * broker is gone, the coordinator moved or is loading): logged once per
+   * outage, with a line when the member is back in its group. A consumer it
+   * does not restart is an error: it consumes nothing from then on.
+   */
+  private watchCrashes(): void {
+    let crashes = 0;
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload;
+      if (this.stopping.signal.aborted) return;
+      if (!restart) this.log.error({ err: error }, 'event log consumer crashed and stopped: it consumes nothing until the process restarts');
+      else if (crashes++ === 0 && !isSelfHealing(error.message)) this.log.warn({ err: error }, 'event log consumer crashed; kafkajs restarts it until the broker answers');
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      if (crashes > 0) this.log.info({ crashes }, 'event log consumer is back in its group');
+      crashes = 0;
+    });
   }
 
   /**

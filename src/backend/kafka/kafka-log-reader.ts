@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import type { LogBatch, PartitionOffsets, ReadFrom } from '../../eventlog/event-log.js';
+import { HexfleetError } from '../../protocol/error-codes.js';
 import { asLogUnavailable, kafkaCall } from './kafka-call.js';
 import { consumerTiming, type KafkaEventLogOptions } from './kafka-options.js';
 import { toLoggedRecord } from './kafka-records.js';
+import { isSelfHealing } from './kafkajs-logger.js';
 
 /** Per partition: the next offset to hand out and the offset to stop before. */
 interface Range {
@@ -20,9 +22,10 @@ interface Range {
  *
  * kafkajs has no consumer without a group, so the records are fetched by a
  * member of a group of its own (`<clientId>.read.<uuid>`) that commits
- * nothing and is deleted afterwards. Its position is set by seek(); as a
- * seek only takes effect at the next fetch, records before a partition's
- * next offset are skipped here, so nothing is handed out twice or early.
+ * nothing and is deleted afterwards. Its position is set by seek() each
+ * time it joins; as a seek only takes effect at the next fetch, records
+ * before a partition's next offset are skipped here, so nothing is handed
+ * out twice or early.
  */
 export async function readTopic(
   kafka: Kafka,
@@ -32,11 +35,13 @@ export async function readTopic(
   from: ReadFrom,
   toTime: number | undefined,
   handler: (batch: LogBatch) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<PartitionOffsets> {
   const ranges = await kafkaCall(`read ${topic}: offsets`, o.timeoutMs, rangesOf(admin, topic, from, toTime));
   const lastRead: PartitionOffsets = {};
   const open = new Set([...ranges].filter(([, r]) => r.next < r.stop).map(([p]) => p));
   if (open.size === 0) return lastRead;
+  if (signal.aborted) throw new HexfleetError('log_unavailable', `read ${topic}: the Kafka event log was closed`);
 
   const groupId = `${o.clientId}.read.${randomUUID()}`;
   const timing = consumerTiming(o);
@@ -47,12 +52,24 @@ export async function readTopic(
     heartbeatInterval: timing.heartbeatIntervalMs,
     maxWaitTimeInMs: timing.fetchMaxWaitMs,
     allowAutoTopicCreation: false,
-    // A read that fails is the caller's to redo (from what its handler saw); no silent restarts.
-    retry: { restartOnFailure: async () => false },
+    // A read is the caller's to redo (from what its handler saw) when the log fails it; only what
+    // kafkajs recovers from by itself (a coordinator still loading) restarts it.
+    retry: { restartOnFailure: async (err) => isSelfHealing(err.message) },
   });
   let finish!: (err?: unknown) => void;
   const finished = new Promise<void>((resolve, reject) => (finish = (err) => (err === undefined ? resolve() : reject(err))));
-  consumer.on(consumer.events.CRASH, (e) => finish(asLogUnavailable(`read ${topic}`, e.payload.error)));
+  finished.catch(() => {}); // awaited below; rejected early by a crash before the join it is not an unhandled rejection
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) finish(asLogUnavailable(`read ${topic}`, e.payload.error));
+  });
+  // A (re)joined member fetches from the beginning (no commits): move it to where the read is.
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    for (const p of open) consumer.seek({ topic, partition: p, offset: ranges.get(p)!.next.toString() });
+    const done = [...ranges.keys()].filter((p) => !open.has(p));
+    if (done.length > 0) consumer.pause([{ topic, partitions: done }]);
+  });
+  const onAbort = (): void => finish(new HexfleetError('log_unavailable', `read ${topic}: the Kafka event log was closed`));
+  signal.addEventListener('abort', onAbort);
 
   const eachBatch = async ({ batch }: EachBatchPayload): Promise<void> => {
     const range = ranges.get(batch.partition);
@@ -81,14 +98,12 @@ export async function readTopic(
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatch });
-    for (const [partition, r] of ranges) consumer.seek({ topic, partition, offset: r.next.toString() });
-    const done = [...ranges.keys()].filter((p) => !open.has(p));
-    if (done.length > 0) consumer.pause([{ topic, partitions: done }]);
     await finished;
     return lastRead;
   } catch (err) {
     throw err instanceof Error && err.name.startsWith('KafkaJS') ? asLogUnavailable(`read ${topic}`, err) : err;
   } finally {
+    signal.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => {});
     await admin.deleteGroups([groupId]).catch(() => {}); // empty and without offsets: nothing is lost if this fails
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
+import { ConfigError } from '../../config/load-config.js';
 
 /** How KafkaEventLog reaches its cluster and how its consumers behave in their groups. */
 export interface KafkaEventLogOptions {
@@ -77,9 +78,12 @@ export function kafkaClientConfig(o: KafkaEventLogOptions): KafkaConfig {
 
 /** Reads a PEM file named by an option; the error names the option. */
 export function readCaFile(path: string, optionName: string): string {
+  let pem: string;
   try {
-    return readFileSync(path, 'utf8');
+    pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`${optionName}: cannot read the CA file "${path}": ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`${optionName}: cannot read the CA file "${path}": ${(err as Error).message}`);
   }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${optionName}: "${path}" holds no PEM certificate`);
+  return pem;
 }

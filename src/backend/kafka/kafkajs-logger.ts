@@ -2,11 +2,13 @@ import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 
 /**
- * kafkajs messages that report a condition it recovers from by itself: on a
- * fresh broker every first group call answers "coordinator is loading" and
- * is retried; a moved coordinator or leader is looked up again; the retry
- * limit of our idempotent producer is deliberate (KafkaEventLog replaces a
- * producer after any failed append). Logged at debug, not as errors.
+ * kafkajs lines (message or `error` field) that report a condition it
+ * recovers from by itself: on a fresh broker every first group or producer
+ * call answers "coordinator is loading" and is retried; a moved coordinator
+ * or leader is looked up again; a rebalance is joined. Its consumer crash
+ * and restart lines are logged by KafkaLogConsumer itself, with the group;
+ * the retry limit of our idempotent producer is deliberate (see
+ * KafkaAppender). Logged at debug, not as errors.
  */
 const SELF_HEALING = [
   /coordinator is loading/i,
@@ -15,8 +17,15 @@ const SELF_HEALING = [
   /not the leader for that topic-partition/i,
   /no leader for this topic-partition/i,
   /group is rebalancing/i,
+  /^Crash: /,
+  /^Restarting the consumer in/,
   /Limiting retries for the idempotent producer/,
 ];
+
+/** Whether a kafkajs message or error text reports a condition kafkajs recovers from by itself (see SELF_HEALING). */
+export function isSelfHealing(text: string): boolean {
+  return SELF_HEALING.some((re) => re.test(text));
+}
 
 /** The same message is logged at most once per this interval (a broker that is down fails every retry of every call). */
 const REPEAT_MS = 10_000;
@@ -34,7 +43,8 @@ export function kafkajsLogCreator(log: Logger): logCreator {
   return () => (entry: LogEntry) => {
     const { message, timestamp: _ts, logger: _name, ...extra } = entry.log;
     const fields = { ns: entry.namespace, ...extra };
-    if (entry.level > logLevel.WARN || SELF_HEALING.some((re) => re.test(message))) {
+    const detail = typeof extra.error === 'string' ? extra.error : '';
+    if (entry.level > logLevel.WARN || isSelfHealing(message) || isSelfHealing(detail)) {
       if (child.isLevelEnabled('debug')) child.debug(fields, message);
       return;
     }

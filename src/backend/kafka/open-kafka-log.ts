@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type Config, configSchema, envName } from '../../config/config-schema.js';
+import { ConfigError } from '../../config/load-config.js';
 import type { EventLog } from '../../eventlog/event-log.js';
 import { KafkaEventLog } from './kafka-event-log.js';
 import { type KafkaEventLogOptions, readCaFile } from './kafka-options.js';
@@ -19,7 +20,7 @@ export function kafkaLogOptions(config: KafkaLogConfig): KafkaEventLogOptions {
     replicationFactor: config.kafkaReplicationFactor ?? configSchema.kafkaReplicationFactor.default,
     ssl: config.kafkaSsl,
   };
-  if (options.brokers.length === 0) throw new Error(`${envName('kafkaBrokers')} is empty: no broker to connect to`);
+  if (options.brokers.length === 0) throw new ConfigError(`${envName('kafkaBrokers')} is empty: no broker to connect to`);
   if (config.kafkaSsl && config.kafkaCaFile) options.caPem = readCaFile(config.kafkaCaFile, envName('kafkaCaFile'));
   if (config.kafkaSaslMechanism !== 'none') {
     options.sasl = { mechanism: config.kafkaSaslMechanism, username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
