@@ -93,9 +93,10 @@ export class KafkaEventLog implements EventLog {
   }
 
   /**
-   * Creates the missing topics (replication factor from the options) and
-   * waits until every partition of them has a leader, so that an append
-   * right after does not fail; existing topics are left as they are.
+   * Creates the missing topics (replication factor from the options,
+   * min.insync.replicas half of it, rounded up) and waits until every partition of
+   * them has a leader, so that an append right after does not fail;
+   * existing topics are left as they are.
    */
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     await this.connectAdmin();
@@ -109,7 +110,12 @@ export class KafkaEventLog implements EventLog {
           // kafkajs's own wait fails when the metadata does not know the topic yet (UNKNOWN_TOPIC_OR_PARTITION): waitForLeaders below retries that.
           waitForLeaders: false,
           timeout: this.options.timeoutMs,
-          topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: this.options.replicationFactor })),
+          topics: missing.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: this.options.replicationFactor,
+            configEntries: [{ name: 'min.insync.replicas', value: String(minInSyncReplicas(this.options.replicationFactor)) }],
+          })),
         });
       } catch (err) {
         // Another process created some of them meanwhile: fine, as long as that is all that went wrong.
@@ -188,4 +194,14 @@ export class KafkaEventLog implements EventLog {
   private assertOpen(): void {
     if (this.closing) throw new HexfleetError('log_unavailable', 'the Kafka event log is closed');
   }
+}
+
+/**
+ * acks=all waits only for the replicas in sync at the time: with the broker
+ * default (1) an append is acked by the leader alone once its followers
+ * fall behind, and lost with it. Half, rounded up (2 of 3), keeps an acked append
+ * on two machines and still takes appends with one broker down.
+ */
+function minInSyncReplicas(replicationFactor: number): number {
+  return Math.max(1, Math.ceil(replicationFactor / 2));
 }
