@@ -1,4 +1,4 @@
-import type { OrderDoc } from '../orders/order.js';
+import { isOpen, type OrderDoc } from '../orders/order.js';
 import type { OrderEvent } from '../orders/order-events.js';
 import type { OrderStore } from '../orders/order-store.js';
 
@@ -44,9 +44,11 @@ export class OrderRestoreUnavailable extends Error {
 interface RestoringOrderStore {
   /**
    * Writes the order as of its version if the stored version is lower,
-   * re-deriving its reservation, deadline and open-set membership.
+   * re-deriving its reservation, deadline and open-set membership; a
+   * terminal order is kept `retainMs` from now (forever when absent).
+   * True if it wrote.
    */
-  restore(doc: OrderDoc): Promise<unknown>;
+  restore(doc: OrderDoc, options?: { retainMs?: number }): Promise<boolean>;
 }
 
 /**
@@ -55,13 +57,19 @@ interface RestoringOrderStore {
  * is). Resolves true when the store took it, false when it already held that
  * version or a newer one.
  *
+ * A finished order is kept for what remains of its retention
+ * (`retentionMs` after its last transition, as the saga's commit kept it);
+ * one whose retention is over is still written, for a moment, so that an
+ * older open version the store may hold (a backup) is closed and its driver
+ * released rather than left stranded.
+ *
  * Until `restore` is part of `OrderStore`, the method is looked up at run
  * time and its absence throws `OrderRestoreUnavailable`; once it lands this
- * becomes a direct `store.restore(doc)` call.
+ * becomes a direct `store.restore(doc, …)` call.
  */
-export async function restoreOrder(store: OrderStore, doc: OrderDoc): Promise<boolean> {
+export async function restoreOrder(store: OrderStore, doc: OrderDoc, retentionMs: number | undefined, now: number): Promise<boolean> {
   const restoring = store as OrderStore & Partial<RestoringOrderStore>;
   if (typeof restoring.restore !== 'function') throw new OrderRestoreUnavailable();
-  const result = await restoring.restore(doc);
-  return result !== false;
+  if (isOpen(doc.state) || retentionMs === undefined) return restoring.restore(doc);
+  return restoring.restore(doc, { retainMs: Math.max(1, doc.updatedAt + retentionMs - now) });
 }

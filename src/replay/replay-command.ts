@@ -29,6 +29,8 @@ export interface ReplayDeps {
   progress?: (text: string) => void;
   /** The clock `--to now` reads (default Date.now). */
   now?: () => number;
+  /** HEXFLEET_ORDER_RETENTION_MS: how long a restored finished order stays (absent: kept). */
+  orderRetentionMs?: number;
 }
 
 /** Driver tokens of a traffic replay last as long as the simulator's: a day, far longer than any window. */
@@ -47,6 +49,7 @@ const TOKEN_TTL_S = 24 * 3600;
  *   let backend: Backend | undefined;
  *   try {
  *     process.exitCode = await runReplayCommand(rest, {
+ *       orderRetentionMs: config.orderRetentionMs,
  *       backend: async () => {
  *         backend = createBackend(config, log);
  *         await backend.waitUntilReady(…);
@@ -84,6 +87,7 @@ export async function runReplayCommand(args: string[], deps: ReplayDeps): Promis
     const summary = await replayStores(backend.log, backend.topics, backend, {
       window: options.window,
       dryRun: options.dryRun,
+      orderRetentionMs: deps.orderRetentionMs,
       onProgress: (p) => progress(storeProgressLine(p) + '\n'),
     });
     out(options.json ? JSON.stringify(summary) + '\n' : formatStoreSummary(summary));

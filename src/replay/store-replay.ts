@@ -26,6 +26,8 @@ export interface StoreReplayOptions {
   progressIntervalMs?: number;
   /** Store call sizes (default `REPLAY_APPLY`). */
   apply?: BatchApplierOptions;
+  /** How long the live system keeps a finished order (HEXFLEET_ORDER_RETENTION_MS); absent: restored finished orders are kept. */
+  orderRetentionMs?: number;
 }
 
 export interface StoreReplayProgress {
@@ -184,7 +186,7 @@ export async function replayStores(log: EventLog, topics: Topics, stores: Replay
     if (progressTimer) clearInterval(progressTimer);
   }
 
-  const restoredOrders = dryRun ? { restored: 0, current: 0, notRestored: 0 } : await restoreAll(stores.orders, orders);
+  const restoredOrders = dryRun ? { restored: 0, current: 0, notRestored: 0 } : await restoreAll(stores.orders, orders, options.orderRetentionMs);
   const sweep = dryRun ? undefined : await stores.drivers.sweep(window.to);
   const elapsedMs = performance.now() - started;
   return {
@@ -202,14 +204,15 @@ export async function replayStores(log: EventLog, topics: Topics, stores: Replay
 }
 
 /** Restores the newest doc of every order, a few at once; an order store without restore leaves them counted as not restored. */
-async function restoreAll(store: OrderStore, orders: NewestOrders): Promise<{ restored: number; current: number; notRestored: number }> {
+async function restoreAll(store: OrderStore, orders: NewestOrders, retentionMs: number | undefined): Promise<{ restored: number; current: number; notRestored: number }> {
   const out = { restored: 0, current: 0, notRestored: 0 };
+  const now = Date.now();
   const docs = orders.values();
   let unavailable = false;
   async function worker(): Promise<void> {
     for (let next = docs.next(); !next.done && !unavailable; next = docs.next()) {
       try {
-        if (await restoreOrder(store, next.value)) out.restored++;
+        if (await restoreOrder(store, next.value, retentionMs, now)) out.restored++;
         else out.current++;
       } catch (err) {
         if (!(err instanceof OrderRestoreUnavailable)) throw err;

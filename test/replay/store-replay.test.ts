@@ -245,3 +245,4 @@ describe('readLog', () => {
     await expect(readLog(log, topics.positions, { kind: 'earliest' }, T0, async () => {}, { attempts: 3, delayMs: 1 })).rejects.toThrow('not retryable');
   });
 });
+
