@@ -7,7 +7,11 @@ import { createDispatch } from './gateway/create-dispatch.js';
 import { formatReport } from './reconcile/reconcile-report.js';
 import { isVehicleType, VEHICLE_TYPES } from './domain/vehicle.js';
 import { startGateway } from './gateway/gateway.js';
-import { createBackend } from './backend/create-backend.js';
+import type { Backend } from './backend/backend.js';
+import { createBackend, openKafkaEventLog } from './backend/create-backend.js';
+import { topicsOf } from './eventlog/topics.js';
+import { DLQ_HELP, runDlqCommand } from './notify/dlq-command.js';
+import { runReplayCommand } from './replay/replay-command.js';
 import { Metrics } from './runtime/metrics.js';
 import { createLogger } from './runtime/logger.js';
 import { runSimulate } from './simulator/simulate-command.js';
@@ -29,6 +33,14 @@ Usage:
                                             drive simulated drivers, orders and customers
                                             against running gateways (needs HEXFLEET_JWT_SECRET;
                                             hexfleet simulate --help lists every flag)
+  hexfleet replay --to TIME|now [--from TIME|earliest|P:O,…] [--dry-run] [--json]
+                                            rebuild the geo and order stores from the event log
+                                            up to a point in time (needs HEXFLEET_KAFKA_BROKERS);
+  hexfleet replay --speed N --url ws://HOST:PORT [--from …] [--to …]
+                                            replay recorded driver traffic against a gateway
+                                            at N× speed (hexfleet replay --help lists every flag)
+  hexfleet dlq list|show|redrive …          inspect and re-drive dead letters of the event log
+                                            (hexfleet dlq --help)
   hexfleet --help                           this text
 
 Configuration (environment variables):
@@ -125,6 +137,40 @@ async function reconcile(args: string[]): Promise<void> {
   }
 }
 
+/** `hexfleet replay …`: opens the backend only once the flags are valid (help and usage errors need neither Kafka nor Redis). */
+async function replay(args: string[]): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, destination({ dest: 2, sync: true }));
+  let backend: Backend | undefined;
+  try {
+    process.exitCode = await runReplayCommand(args, {
+      backend: async () => {
+        backend = createBackend(config, log);
+        await backend.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));
+        return backend;
+      },
+    });
+  } finally {
+    await backend?.close();
+  }
+}
+
+/** `hexfleet dlq …`: the dead-letter topics of the configured event log. */
+async function dlq(args: string[]): Promise<void> {
+  const config = loadConfig();
+  if (!config.kafkaBrokers) {
+    if (args.length === 0 || args.includes('--help') || args[0] === 'help') return void process.stdout.write(DLQ_HELP);
+    throw new ConfigError('hexfleet dlq reads the event log: set HEXFLEET_KAFKA_BROKERS');
+  }
+  const log = createLogger(config.logLevel, destination({ dest: 2, sync: true }));
+  const eventLog = openKafkaEventLog(config, log);
+  try {
+    process.exitCode = await runDlqCommand(args, { log: eventLog, topics: topicsOf(config.kafkaTopicPrefix), partitions: config.kafkaPartitions });
+  } finally {
+    await eventLog.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   // Before the generic --help: simulate documents its own flags.
@@ -132,6 +178,9 @@ async function main(argv: string[]): Promise<void> {
     // Exit now rather than wait for idle HTTP keep-alive sockets to time out.
     process.exit(await runSimulate(rest));
   }
+  // Before the generic --help too: each documents its own flags.
+  if (command === 'replay') return replay(rest);
+  if (command === 'dlq') return dlq(rest);
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(USAGE);
     return;

@@ -26,8 +26,8 @@ type KafkaKey =
 export interface BackendExtras {
   /** Overrides the ring planner (benchmarks compare strategies). */
   planner?: RingPlanner;
-  /** Where the log's metrics go (the gateway's registry); default: a private one. */
-  registry?: Registry;
+  /** The log's metrics (on the gateway's registry, shared with the relay and the notifier); default: on a private registry. */
+  logMetrics?: LogMetrics;
 }
 
 /**
@@ -37,6 +37,14 @@ export interface BackendExtras {
  */
 const LOG_FAILURES_TO_OPEN = 3;
 const LOG_OPEN_MS = 1000;
+
+/**
+ * The configured event log on its own (for commands that read or write the
+ * log without an engine, such as `hexfleet dlq`). Needs `HEXFLEET_KAFKA_BROKERS`.
+ */
+export function openKafkaEventLog(config: Pick<Config, KafkaKey>, log: Logger): EventLog {
+  return openKafkaLog(config, log);
+}
 
 /**
  * The backend a configuration selects, opened (connections start in the
@@ -61,7 +69,7 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
   }
   let eventLog: EventLog | undefined;
   if (config.kafkaBrokers) {
-    eventLog = guardEventLog(openKafkaLog(config as Pick<Config, KafkaKey>, log), new LogMetrics(extras.registry ?? new Registry()), {
+    eventLog = guardEventLog(openKafkaLog(config as Pick<Config, KafkaKey>, log), extras.logMetrics ?? new LogMetrics(new Registry()), {
       failuresToOpen: LOG_FAILURES_TO_OPEN,
       openMs: LOG_OPEN_MS,
       onStateChange: (up, cause) => (up ? log.info('event log appends succeed again') : log.error({ err: String(cause) }, 'event log failing: ingest answers log_unavailable until it is back')),

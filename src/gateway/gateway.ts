@@ -6,6 +6,9 @@ import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { registerMatchRoutes } from '../http/match-routes.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
+import { LogMetrics } from '../eventlog/log-metrics.js';
+import { NotifyMetrics } from '../notify/notify-metrics.js';
+import { notifyGroupOf, WebhookNotifier } from '../notify/webhook-notifier.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import { Sweeper } from '../geo/sweeper.js';
 import { registerDriverRoutes } from '../http/driver-routes.js';
@@ -20,6 +23,9 @@ import { createTracking, type Tracking } from './create-tracking.js';
 import { lastPositions } from '../tracking/position-bus.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
+
+/** How long a notifier that could not join its group waits before trying again. */
+const NOTIFIER_RETRY_MS = 5_000;
 
 export interface Gateway {
   /** The port it listens on (useful with PORT=0). */
@@ -49,7 +55,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   const tokens = new TokenService(config.jwtSecret);
   const metrics = new Metrics();
-  const backend = createBackend(config, log, { registry: metrics.registry });
+  const logMetrics = new LogMetrics(metrics.registry);
+  const backend = createBackend(config, log, { logMetrics });
   const store = backend.drivers;
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
 
@@ -63,6 +70,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     flushPings: config.ingestFlushPings,
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
+  // Every gateway with a webhook is a member of the notifier's consumer group: partitions spread over them, and one that dies hands its partitions to the others.
+  const notifier = backend.log && config.webhookUrl
+    ? new WebhookNotifier({
+      log: backend.log, topics: backend.topics, group: notifyGroupOf(config.kafkaTopicPrefix), config, logger: log,
+      metrics: new NotifyMetrics(metrics.registry), logMetrics,
+    })
+    : undefined;
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
   const drivers = driverEndpoint({ config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
   const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
@@ -82,6 +96,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const port = uws.us_socket_local_port(listenSocket);
   sweeper.start();
+  // In the background, tried again until it joins: a log that is down at start delays notifications, not the gateway.
+  let notifierRetry: NodeJS.Timeout | undefined;
+  const startNotifier = (): void => {
+    notifier?.start().catch((err: unknown) => {
+      if (shuttingDown) return;
+      log.error({ err: String(err) }, `webhook notifier did not start; trying again in ${NOTIFIER_RETRY_MS} ms`);
+      notifierRetry = setTimeout(startNotifier, NOTIFIER_RETRY_MS);
+    });
+  };
+  startNotifier();
   log.info({ port, host: config.host }, 'hexfleet gateway listening');
 
   return {
@@ -96,6 +120,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       shuttingDown = true;
       uws.us_listen_socket_close(listenSocket);
       await sweeper.stop();
+      clearTimeout(notifierRetry);
+      await notifier?.stop();
       await dispatch.close();
       await pipeline.drain();
       drivers.closeAll();

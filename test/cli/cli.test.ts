@@ -201,6 +201,25 @@ describe('hexfleet with a bad configuration', () => {
     expect(stderr).toContain(name);
   });
 
+  it.each([
+    { args: ['replay', '--help'], says: 'hexfleet replay' },
+    { args: ['dlq', '--help'], says: 'hexfleet dlq' },
+  ])('$args.0 --help prints its own flags without Kafka', async ({ args, says }) => {
+    const { code, stdout } = await run(args);
+    expect(code).toBe(0);
+    expect(stdout).toContain(says);
+  });
+
+  it.each([
+    { args: ['dlq', 'list'], says: 'HEXFLEET_KAFKA_BROKERS' },
+    { args: ['replay', '--to', 'now'], says: 'HEXFLEET_KAFKA_BROKERS' },
+    { args: ['replay', '--to', 'yesterday'], says: '--to' },
+  ])('$args exits 2 saying what is missing', async ({ args, says }) => {
+    const { code, stderr } = await run(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain(says);
+  });
+
   it('exits 2 on an unknown command', async () => {
     const { code, stderr } = await run(['serv']);
     expect(code).toBe(2);
