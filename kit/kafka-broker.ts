@@ -79,10 +79,17 @@ export interface KafkaBrokerOptions {
   properties?: Record<string, string | number>;
 }
 
-/** Every broker of this process still running: killed when the process exits, so no JVM outlives a crashed test run. */
+/**
+ * Every broker of this process still running, and the temp dirs it owns:
+ * when the process exits without stopping them (a crashed or interrupted
+ * run), the JVMs are killed and the dirs removed. A process killed by a
+ * signal it does not handle runs no exit hook: then the broker outlives it.
+ */
 const live = new Set<ChildProcess>();
+const ownedDirs = new Set<string>();
 process.once('exit', () => {
   for (const p of live) p.kill('SIGKILL');
+  for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -123,6 +130,7 @@ export class KafkaBroker {
     assertKafkaInstalled(libsDir);
     const ownsDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hexfleet-kafka-'));
+    if (ownsDir) ownedDirs.add(dataDir);
     mkdirSync(dataDir, { recursive: true });
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
@@ -140,7 +148,10 @@ export class KafkaBroker {
         if (!(err instanceof PortTakenError)) break;
       }
     }
-    if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+    if (ownsDir) {
+      rmSync(dataDir, { recursive: true, force: true });
+      ownedDirs.delete(dataDir);
+    }
     throw lastError;
   }
 
@@ -203,6 +214,7 @@ export class KafkaBroker {
     await this.terminate();
     if (this.ownsDir && !this.removed) {
       rmSync(this.dataDir, { recursive: true, force: true });
+      ownedDirs.delete(this.dataDir);
       this.removed = true;
     }
   }
