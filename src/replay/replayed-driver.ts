@@ -135,7 +135,7 @@ export class ReplayedDriver {
       let answered = 0;
       while (answered < this.inflight.length && this.inflight[answered]!.lastSeq <= seq) {
         this.stats.batchesAcked++;
-        this.stats.ackLatencyMs.push(now - this.inflight[answered]!.sentAt);
+        this.stats.ackLatencyMs.record(now - this.inflight[answered]!.sentAt);
         answered++;
       }
       this.inflight.splice(0, answered);

@@ -7,7 +7,7 @@ import type { WirePing } from '../protocol/wire-frames.js';
 import { readLog } from './read-log.js';
 import { ReplayedDriver } from './replayed-driver.js';
 import type { ReplayWindow } from './replay-window.js';
-import { type Percentiles, percentiles, TrafficStats } from './traffic-stats.js';
+import { type Percentiles, TrafficStats } from './traffic-stats.js';
 import { type UndecodableRecord, UndecodableRecords } from './undecodable-records.js';
 
 export interface TrafficReplayOptions {
@@ -131,12 +131,13 @@ export async function replayTraffic(log: EventLog, topics: Topics, options: Traf
           break;
         }
         q.items[q.head++] = undefined; // Let the sent batch be collected.
-        stats.sendLagMs.push(now - due);
+        stats.sendLagMs.record(now - due);
         const shift = Math.round(due - item.at);
         item.driver.send(item.pings.map((p) => ({ ...p, ts: p.ts + shift })));
       }
-      if (q.head === q.items.length) {
-        q.items = [];
+      // Drop what was sent once it is most of the array (a queue that never empties must not grow for the whole window).
+      if (q.head > 1024 && q.head * 2 > q.items.length) {
+        q.items = q.items.slice(q.head);
         q.head = 0;
       }
       queued += q.items.length - q.head;
@@ -239,8 +240,8 @@ export async function replayTraffic(log: EventLog, topics: Topics, options: Traf
     disconnects: stats.disconnects,
     batches: { sent: stats.batchesSent, acked: stats.batchesAcked, errors: stats.batchErrors, unanswered, notSent: stats.notSent },
     pings: { sent: stats.pingsSent, rejected: stats.pingRejections },
-    ackLatencyMs: percentiles(stats.ackLatencyMs),
-    sendLagMs: percentiles(stats.sendLagMs),
+    ackLatencyMs: stats.ackLatencyMs.percentiles(),
+    sendLagMs: stats.sendLagMs.percentiles(),
     undecodable: { count: undecodable.count, first: undecodable.first },
     elapsedMs: performance.now() - started,
   };

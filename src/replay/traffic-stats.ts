@@ -14,9 +14,9 @@ export class TrafficStats {
   /** Batches that could not be sent: their driver's socket never opened or had closed. */
   notSent = 0;
   /** send → ack, ms. */
-  readonly ackLatencyMs: number[] = [];
+  readonly ackLatencyMs = new LatencyHistogram();
   /** How late each batch went out after its scheduled time, ms. */
-  readonly sendLagMs: number[] = [];
+  readonly sendLagMs = new LatencyHistogram();
 
   batchError(code: string): void {
     this.batchErrors[code] = (this.batchErrors[code] ?? 0) + 1;
@@ -39,10 +39,43 @@ export interface Percentiles {
   max: number;
 }
 
-/** Percentiles by rank (nearest-rank) of samples, in their unit; zeros when there are none. */
-export function percentiles(samples: readonly number[]): Percentiles {
-  if (samples.length === 0) return { count: 0, p50: 0, p99: 0, p999: 0, max: 0 };
-  const sorted = Float64Array.from(samples).sort();
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  return { count: sorted.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1]! };
+/** Sub-millisecond buckets of 10 µs below 1 ms; above, buckets 1 % wide. */
+const FINE_BUCKETS = 100;
+const GROWTH = Math.log(1.01);
+
+/**
+ * Latencies in buckets 1 % wide (10 µs below 1 ms), so a replay of hours
+ * keeps a few kilobytes rather than one number per batch. A percentile is
+ * the lower bound of its bucket (nearest rank): at most 1 % low; max is exact.
+ */
+export class LatencyHistogram {
+  private readonly counts: number[] = [];
+  private total = 0;
+  private maxMs = 0;
+
+  record(ms: number): void {
+    const v = Math.max(0, ms);
+    const i = v < 1 ? Math.floor(v * FINE_BUCKETS) : FINE_BUCKETS + Math.floor(Math.log(v) / GROWTH);
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
+    this.total++;
+    if (v > this.maxMs) this.maxMs = v;
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  percentiles(): Percentiles {
+    const at = (q: number): number => {
+      const rank = Math.max(1, Math.ceil(q * this.total));
+      let seen = 0;
+      for (let i = 0; i < this.counts.length; i++) {
+        seen += this.counts[i] ?? 0;
+        if (seen >= rank) return Math.min(this.maxMs, i < FINE_BUCKETS ? i / FINE_BUCKETS : Math.exp((i - FINE_BUCKETS) * GROWTH));
+      }
+      return this.maxMs;
+    };
+    if (this.total === 0) return { count: 0, p50: 0, p99: 0, p999: 0, max: 0 };
+    return { count: this.total, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: this.maxMs };
+  }
 }

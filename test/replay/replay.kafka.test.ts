@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
@@ -35,7 +36,7 @@ let redis: RedisServer;
 const opened: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  brokers = inject('kafkaBrokers' as never) ?? '';
+  brokers = inject('kafkaBrokers') ?? '';
   if (!brokers) throw new Error('no Kafka broker: the global setup provides one (inject("kafkaBrokers")); see kit/kafka-broker.ts and run bash scripts/kafka/install.sh');
   redis = await RedisServer.start();
 });
@@ -57,16 +58,16 @@ async function backendAt(prefix: string): Promise<TestBackend> {
   return b;
 }
 
-type Snapshot = Record<string, Omit<DriverRecord, 'indexed' | 'cell'> | null>;
+type Snapshot = Record<string, DriverRecord | null>;
 
-/** Every field of every driver's record (absent drivers as null); the index flags depend on the reader's clock. */
+/** Every field of every driver's record, its cell and index flag included (absent drivers as null); not the age, which is the reader's. */
 async function snapshot(store: DriverStore, ids: readonly string[]): Promise<Snapshot> {
   const out: Snapshot = {};
   await Promise.all(
     ids.map(async (id) => {
       const v = await store.get(id, Date.now());
       if (!v) return void (out[id] = null);
-      const { ageMs: _a, stale: _s, indexed: _i, cell: _c, ...rec } = v;
+      const { ageMs: _a, stale: _s, ...rec } = v;
       out[id] = rec;
     }),
   );
@@ -264,10 +265,14 @@ describe('replay rate', () => {
     }
 
     const target = await backendAt(uniquePrefix());
+    const cpu = process.cpuUsage();
     const summary = await replayStores(log, topics, target.backend, { window: { positions: { kind: 'earliest' }, orders: { kind: 'earliest' }, to: Date.now() }, dryRun: false });
+    const { user, system } = process.cpuUsage(cpu);
+    // The figure depends on what else the two cores do: the replay's own CPU time and the load say how much it had.
     console.log(
       `[replay rate] ${summary.positions.pings} pings in ${summary.positions.records} records (${PINGS} per record, ${DRIVERS} drivers, 6 partitions): ` +
-        `${(summary.elapsedMs / 1000).toFixed(2)} s, ${Math.round(summary.pingsPerSec)} pings/s, ${summary.positions.storeCalls} store calls`,
+        `${(summary.elapsedMs / 1000).toFixed(2)} s, ${Math.round(summary.pingsPerSec)} pings/s, ${summary.positions.storeCalls} store calls; ` +
+        `replay process CPU ${((user + system) / 1000).toFixed(0)} ms; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
     );
     expect(summary.positions).toMatchObject({ records: DRIVERS * RECORDS, pings: DRIVERS * RECORDS * PINGS, applied: DRIVERS * RECORDS * PINGS, duplicates: 0 });
     const got = await snapshot(target.backend.drivers, [...expected.keys()]);

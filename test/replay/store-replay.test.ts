@@ -245,4 +245,3 @@ describe('readLog', () => {
     await expect(readLog(log, topics.positions, { kind: 'earliest' }, T0, async () => {}, { attempts: 3, delayMs: 1 })).rejects.toThrow('not retryable');
   });
 });
-
