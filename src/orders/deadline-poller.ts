@@ -35,7 +35,7 @@ export class DeadlinePoller {
       const now = Date.now();
       for (const orderId of await this.orders.due(now, BATCH)) {
         try {
-          await this.saga.onDeadline(orderId, Date.now());
+          await this.saga.onDeadline(orderId, Date.now(), 'deadline');
           handled++;
         } catch (err) {
           this.log.warn({ orderId, err: detailOf(err) }, 'deadline handling failed; retried next poll');

@@ -5,7 +5,7 @@ import type { DispatchMetrics } from './dispatch-metrics.js';
 import type { CandidateSearch, RankedCandidate } from '../matching/candidate-search.js';
 import type { DriverChannel } from './driver-channel.js';
 import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
-import type { CommitEffects, OrderStore } from './order-store.js';
+import type { CommitEffects, CommitEvent, OrderStore } from './order-store.js';
 
 export interface SagaOptions {
   offerTimeoutMs: number;
@@ -29,7 +29,28 @@ export interface SagaDeps {
   options: SagaOptions;
 }
 
-type Change = { doc: OrderDoc; effects: CommitEffects; event?: AssignmentEventType; reason?: string };
+/**
+ * What a transition logs: an assignment event (also announced on the event
+ * sink), or an order event the sink does not carry.
+ */
+type LoggedType = AssignmentEventType | 'order.created' | 'order.search_resumed' | 'order.deadline_cleared';
+
+type Change = { doc: OrderDoc; effects: Omit<CommitEffects, 'event'>; event: LoggedType; reason?: string };
+
+/**
+ * Who caused a transition, as its outbox event names it: `service` (the
+ * match API), `driver:<id>` (an offer reply), `deadline` (a deadline
+ * poller), `reconciler`, `operator`.
+ */
+export type Actor = 'service' | 'deadline' | 'reconciler' | 'operator' | `driver:${string}`;
+
+function isAssignmentEvent(type: LoggedType): type is AssignmentEventType {
+  return type.startsWith('assignment.');
+}
+
+function commitEvent(type: LoggedType, actor: Actor, reason?: string): CommitEvent {
+  return reason === undefined ? { type, actor } : { type, actor, reason };
+}
 
 /** Commit retries when another process keeps winning the race: each retry reloads, so this bounds pathologies only. */
 const MAX_RACES = 8;
@@ -76,7 +97,8 @@ export class OrderSaga {
         ? { ...doc, state: 'searching', leaseUntil, updatedAt: now, history: [...doc.history, { at: now, event: 'search_resumed', attempt: doc.attempt }] }
         : { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0 };
       delete next.failReason;
-      const r = await this.d.orders.commit(next, doc?.version ?? 0, { deadline: leaseUntil }, now);
+      const event = commitEvent(doc ? 'order.search_resumed' : 'order.created', 'service');
+      const r = await this.d.orders.commit(next, doc?.version ?? 0, { deadline: leaseUntil, event }, now);
       if (r.ok) return { kind: 'claimed', doc: { ...next, version: r.version } };
     }
     throw new HexfleetError('internal', 'order kept changing while starting the match');
@@ -98,9 +120,10 @@ export class OrderSaga {
    * Offers the order to the best candidate that can still be reserved;
    * fails the order when none is left. `doc` must be `searching` and owned
    * by this process. Returns the resulting document (offered, failed, or
-   * whatever another process made of it).
+   * whatever another process made of it). `actor`: who set the search off
+   * (the offer's and the failure's events name it).
    */
-  async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[]): Promise<OrderDoc> {
+  async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[], actor: Actor = 'service'): Promise<OrderDoc> {
     let current = doc;
     const refused = new Set<string>();
     // Rounds go on until nearby() has no driver left that was not refused: a
@@ -109,18 +132,18 @@ export class OrderSaga {
     // of them, e.g. at a busy restaurant). Each round offers, or refuses every
     // driver it got and asks for that many more, so the loop ends.
     for (let round = 0; ; round++) {
-      if (current.attempt >= this.d.options.maxAttempts) return this.fail(current, 'max_attempts', now);
+      if (current.attempt >= this.d.options.maxAttempts) return this.fail(current, 'max_attempts', now, actor);
       const list = (ranked && round === 0 ? ranked : await this.candidates(current, now, refused.size))
         .filter((c) => !refused.has(c.driver.driverId));
       if (list.length === 0) break;
       for (const c of list) {
-        const offered = await this.offer(current, c, now);
+        const offered = await this.offer(current, c, now, actor);
         if (offered.kind === 'offered' || offered.kind === 'moved_on') return offered.doc;
         refused.add(c.driver.driverId);
         if (offered.kind === 'conflict') current = offered.doc;
       }
     }
-    return this.fail(current, 'no_driver', now);
+    return this.fail(current, 'no_driver', now, actor);
   }
 
   /** Reserves one candidate and sends it the offer. */
@@ -128,6 +151,7 @@ export class OrderSaga {
     doc: OrderDoc,
     c: RankedCandidate,
     now: number,
+    actor: Actor,
   ): Promise<{ kind: 'offered' | 'moved_on' | 'conflict'; doc: OrderDoc } | { kind: 'refused' }> {
     const { offerTimeoutMs, leaseMarginMs, staleMs } = this.d.options;
     const driverId = c.driver.driverId;
@@ -144,6 +168,7 @@ export class OrderSaga {
     const r = await this.d.orders.commit(next, doc.version, {
       reserve: { driverId, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs },
       deadline: offerExpiresAt,
+      event: commitEvent('assignment.offered', actor),
     }, now);
     if (!r.ok) {
       if (r.reason !== 'conflict') return { kind: 'refused' };
@@ -169,11 +194,11 @@ export class OrderSaga {
    * of finding a search nobody runs.
    */
   abandon(doc: OrderDoc, reason: string, now: number): Promise<OrderDoc> {
-    return this.fail(doc, reason, now);
+    return this.fail(doc, reason, now, 'service');
   }
 
-  private async fail(doc: OrderDoc, reason: string, now: number): Promise<OrderDoc> {
-    const out = await this.transition(doc.orderId, now, (d) => {
+  private async fail(doc: OrderDoc, reason: string, now: number, actor: Actor): Promise<OrderDoc> {
+    const out = await this.transition(doc.orderId, now, actor, (d) => {
       if (d.state !== 'searching') return null;
       const next: OrderDoc = { ...d, state: 'failed', failReason: reason, updatedAt: now, history: [...d.history, { at: now, event: 'failed', attempt: d.attempt, reason }] };
       delete next.leaseUntil;
@@ -185,7 +210,8 @@ export class OrderSaga {
   /** The driver's answer to an offer. Errors: `offer_expired`, `not_offered`. */
   async reply(orderId: string, driverId: string, accept: boolean, now: number): Promise<OrderDoc> {
     let refusal: 'offer_expired' | 'not_offered' | undefined;
-    const out = await this.transition(orderId, now, (d) => {
+    const actor: Actor = `driver:${driverId}`;
+    const out = await this.transition(orderId, now, actor, (d) => {
       refusal = undefined;
       if (d.state !== 'offered' || d.driverId !== driverId) {
         // A repeated accept by the assigned driver finds its own result.
@@ -208,7 +234,7 @@ export class OrderSaga {
     const doc = out ?? (await this.d.orders.get(orderId));
     if (!doc) throw new HexfleetError('not_offered');
     this.d.metrics.offers.inc({ outcome: accept ? 'accepted' : 'rejected' });
-    if (!accept && doc.state === 'searching' && out) return this.search(doc, now);
+    if (!accept && doc.state === 'searching' && out) return this.search(doc, now, undefined, actor);
     return doc;
   }
 
@@ -216,10 +242,11 @@ export class OrderSaga {
    * Acts on an order whose deadline passed: expires an offer and offers the
    * next candidate, or takes over a search whose process died. Safe to call
    * from every gateway at once: one commit wins, the others find nothing to do.
+   * `actor`: the deadline poller, or the reconciler moving a stuck order on.
    */
-  async onDeadline(orderId: string, now: number): Promise<void> {
+  async onDeadline(orderId: string, now: number, actor: Actor = 'deadline'): Promise<void> {
     let expired = false;
-    const doc = await this.transition(orderId, now, (d) => {
+    const doc = await this.transition(orderId, now, actor, (d) => {
       expired = false;
       if (d.state === 'offered' && (d.offerExpiresAt ?? 0) <= now) {
         expired = true;
@@ -227,21 +254,31 @@ export class OrderSaga {
       }
       if (d.state === 'searching' && (d.leaseUntil ?? 0) <= now) {
         const leaseUntil = now + this.d.options.searchLeaseMs;
-        return { doc: { ...d, leaseUntil, updatedAt: now, history: [...d.history, { at: now, event: 'search_resumed', attempt: d.attempt }] }, effects: { deadline: leaseUntil } };
+        return {
+          doc: { ...d, leaseUntil, updatedAt: now, history: [...d.history, { at: now, event: 'search_resumed', attempt: d.attempt }] },
+          effects: { deadline: leaseUntil }, event: 'order.search_resumed',
+        };
       }
       if (!isOpen(d.state) || d.state === 'accepted') {
-        // A stale deadline entry (the order moved on): clear it.
-        return { doc: { ...d }, effects: { deadline: null, ...(isOpen(d.state) ? {} : { retainMs: this.d.options.orderRetentionMs }) } };
+        // A stale deadline entry (the order moved on): clear it. The commit makes a version, so the log gets an event for it too.
+        return {
+          doc: { ...d }, effects: { deadline: null, ...(isOpen(d.state) ? {} : { retainMs: this.d.options.orderRetentionMs }) },
+          event: 'order.deadline_cleared', reason: 'stale_deadline',
+        };
       }
       return null;
     });
     if (expired) this.d.metrics.offers.inc({ outcome: 'expired' });
-    if (doc?.state === 'searching') await this.search(doc, now);
+    if (doc?.state === 'searching') await this.search(doc, now, undefined, actor);
   }
 
   /** Cancels an open order and releases its driver; a cancelled order stays cancelled. */
-  async cancel(orderId: string, now: number, tries = MAX_RACES): Promise<OrderDoc> {
-    const out = await this.transition(orderId, now, (d) => {
+  cancel(orderId: string, now: number, actor: Actor = 'service'): Promise<OrderDoc> {
+    return this.cancelTrying(orderId, now, actor, MAX_RACES);
+  }
+
+  private async cancelTrying(orderId: string, now: number, actor: Actor, tries: number): Promise<OrderDoc> {
+    const out = await this.transition(orderId, now, actor, (d) => {
       if (!isOpen(d.state)) return null;
       const next: OrderDoc = { ...d, state: 'cancelled', updatedAt: now, history: [...d.history, { at: now, event: 'cancelled', attempt: d.attempt, ...(d.driverId ? { driverId: d.driverId } : {}) }] };
       delete next.leaseUntil;
@@ -251,14 +288,14 @@ export class OrderSaga {
     const doc = out ?? (await this.d.orders.get(orderId));
     if (!doc) throw new HexfleetError('not_found', `no order "${orderId.slice(0, 128)}"`);
     // Created between the transition's read and this one (a cancel racing its own match): cancel it now.
-    if (isOpen(doc.state) && tries > 1) return this.cancel(orderId, now, tries - 1);
+    if (isOpen(doc.state) && tries > 1) return this.cancelTrying(orderId, now, actor, tries - 1);
     if (doc.state !== 'cancelled') throw new HexfleetError('order_closed', `the order is ${doc.state}; only open orders can be cancelled`);
     return doc;
   }
 
   /** The delivery is done: an accepted order completes and its driver is free again. */
-  async complete(orderId: string, now: number): Promise<OrderDoc> {
-    const out = await this.transition(orderId, now, (d) => {
+  async complete(orderId: string, now: number, actor: Actor = 'service'): Promise<OrderDoc> {
+    const out = await this.transition(orderId, now, actor, (d) => {
       if (d.state !== 'accepted') return null;
       const next: OrderDoc = { ...d, state: 'completed', updatedAt: now, history: [...d.history, { at: now, event: 'completed', attempt: d.attempt, driverId: d.driverId! }] };
       return { doc: next, effects: { ...this.releaseOf(d), deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.completed' };
@@ -279,8 +316,8 @@ export class OrderSaga {
    * the driver's last fix, `lastSeenAt`, is older than the flag; null when
    * the driver has no record). Returns whether this call flagged it.
    */
-  async flagSilentDriver(doc: OrderDoc, lastSeenAt: number | null, now: number): Promise<boolean> {
-    const out = await this.transition(doc.orderId, now, (d) => {
+  async flagSilentDriver(doc: OrderDoc, lastSeenAt: number | null, now: number, actor: Actor = 'reconciler'): Promise<boolean> {
+    const out = await this.transition(doc.orderId, now, actor, (d) => {
       if (d.state !== 'accepted' || d.driverId !== doc.driverId || isFlaggedSilent(d, lastSeenAt)) return null;
       const reason = lastSeenAt === null ? 'no_driver_record' : 'silent_past_offline';
       const next: OrderDoc = { ...d, updatedAt: now, history: [...d.history, { at: now, event: 'driver_silent', attempt: d.attempt, driverId: d.driverId!, reason }] };
@@ -312,18 +349,19 @@ export class OrderSaga {
   /**
    * Load, decide, commit; on a lost race, reload and decide again. `decide`
    * returns null when there is nothing to do. Returns the committed document,
-   * or null when nothing was committed.
+   * or null when nothing was committed. Every commit names its event and
+   * `actor`, which the store records in its outbox with the commit.
    */
-  private async transition(orderId: string, now: number, decide: (d: OrderDoc) => Change | null): Promise<OrderDoc | null> {
+  private async transition(orderId: string, now: number, actor: Actor, decide: (d: OrderDoc) => Change | null): Promise<OrderDoc | null> {
     for (let race = 0; race < MAX_RACES; race++) {
       const d = await this.d.orders.get(orderId);
       if (!d) return null;
       const change = decide(d);
       if (!change) return null;
-      const r = await this.d.orders.commit(change.doc, d.version, change.effects, now);
+      const r = await this.d.orders.commit(change.doc, d.version, { ...change.effects, event: commitEvent(change.event, actor, change.reason) }, now);
       if (r.ok) {
         const saved = { ...change.doc, version: r.version };
-        if (change.event) this.emit(change.event, saved, now, change.reason, d.driverId);
+        if (isAssignmentEvent(change.event)) this.emit(change.event, saved, now, change.reason, d.driverId);
         return saved;
       }
     }

@@ -1,4 +1,24 @@
-import type { OrderDoc } from './order.js';
+import { isOpen, type OrderDoc } from './order.js';
+import type { OrderEvent } from './order-events.js';
+
+/**
+ * What a commit tells the event log about itself: the outbox event it
+ * records carries these, with the order's new version and the whole order.
+ */
+export interface CommitEvent {
+  /** What happened: `order.created`, `order.search_resumed`, `assignment.offered`, … (see OrderEvent.type). */
+  type: string;
+  /** Who caused it: `service`, `driver:<id>`, `deadline`, `reconciler`, `operator`. */
+  actor: string;
+  reason?: string;
+}
+
+/**
+ * The event of a commit that names none: only callers outside the saga
+ * (tests, benchmarks seeding a store) leave it out; every saga transition
+ * names its own.
+ */
+export const UNNAMED_COMMIT_EVENT: Readonly<CommitEvent> = { type: 'order.updated', actor: 'unknown' };
 
 /** What a commit does besides writing the order, atomically with it. */
 export interface CommitEffects {
@@ -24,6 +44,48 @@ export interface CommitEffects {
   /** When the order next needs attention (offer deadline, search lease), or null. */
   deadline: number | null;
   /** Keep terminal orders readable this long (ms, by the store's clock); open orders never expire. */
+  retainMs?: number;
+  /**
+   * The outbox event this commit records (type, actor, reason); default
+   * UNNAMED_COMMIT_EVENT. Every successful commit records one, named or not,
+   * so the log has every version of every order.
+   */
+  event?: CommitEvent;
+}
+
+/** One event waiting in the outbox, with where it sits there. */
+export interface OutboxEntry {
+  /** Opaque, for `trimOutbox`; only the store that handed it out understands it. */
+  position: string;
+  event: OrderEvent;
+}
+
+/** What `restore` re-derives from an order alone (one definition for every engine). */
+export interface RestoredEffects {
+  /** The reservation the order holds: offered or accepted, with its driver and fence. */
+  holds: { driverId: string; fence: number } | null;
+  /** The deadline the saga's commits leave an order in its state with (caller's clock). */
+  deadline: number | null;
+  open: boolean;
+}
+
+/** What restoring `doc` re-derives (see OrderStore.restore); throws on a doc whose version is not a positive integer. */
+export function restoredEffects(doc: OrderDoc): RestoredEffects {
+  if (!Number.isInteger(doc.version) || doc.version < 1) {
+    throw new Error(`cannot restore order ${doc.orderId} at version ${doc.version}: a restored order has a version ≥ 1`);
+  }
+  const holding = (doc.state === 'offered' || doc.state === 'accepted') && doc.driverId !== undefined && doc.fence !== undefined;
+  const deadline = doc.state === 'searching' ? doc.leaseUntil : doc.state === 'offered' ? doc.offerExpiresAt : undefined;
+  return {
+    holds: holding ? { driverId: doc.driverId!, fence: doc.fence! } : null,
+    deadline: deadline ?? null,
+    open: isOpen(doc.state),
+  };
+}
+
+/** How `restore` writes a terminal order. */
+export interface RestoreOptions {
+  /** Keep a restored terminal order readable this long from the restore (ms, by the store's clock); 0 or absent: forever, as a commit without retainMs. */
   retainMs?: number;
 }
 
@@ -73,6 +135,28 @@ export interface Reservation {
  *   assignments; a reservation carries a fencing token that only grows.
  * - `due` lists orders whose deadline has passed, oldest first; several
  *   processes may see the same order, and commit decides who acts.
+ *
+ * The outbox (a transactional outbox: the log learns of a transition from
+ * the same atomic step that made it, never from the process afterwards, so
+ * a process dying between the two loses nothing):
+ * - every successful `commit` records exactly one OrderEvent for the new
+ *   version, in the same atomic step: `id` `<orderId>:<version>`, the
+ *   caller's `effects.event`, `at` = the commit's `now` (the caller's clock,
+ *   as the order's own `updatedAt` and history times are), and `doc` = the
+ *   order exactly as `get` returns it right after the commit. A commit that
+ *   writes nothing (conflict, refused reservation) records nothing; `restore`
+ *   records nothing either (replay must not re-publish what it reads).
+ * - `outbox(limit)` returns the oldest events not yet trimmed, oldest first,
+ *   in commit order: an order's events come in version order, and an event
+ *   is listed only after every earlier event of its order (unless that one
+ *   was trimmed). Reading trims nothing: an event stays, and every reader
+ *   gets it again, until `trimOutbox` removes it. Several readers at once
+ *   all see the same events (no claiming).
+ * - `trimOutbox(positions)` removes those events and returns how many it
+ *   removed; positions already trimmed (by this caller or another) are
+ *   skipped, so trimming is idempotent and safe to race.
+ * - nothing ever leaves the outbox but by `trimOutbox`: while nobody trims
+ *   (the log is down), it grows; `outboxDepth` says how far.
  */
 export interface OrderStore {
   readonly kind: 'memory' | 'redis';
@@ -94,5 +178,35 @@ export interface OrderStore {
   openOrders(): Promise<string[]>;
   /** Releases a reservation if it is still (orderId, fence) and live; true if it did. */
   release(reservation: Reservation): Promise<boolean>;
+  /** The oldest `limit` events of the outbox, oldest first (see the outbox guarantees above). */
+  outbox(limit: number): Promise<OutboxEntry[]>;
+  /** Removes these events from the outbox; returns how many were still there. Idempotent. */
+  trimOutbox(positions: readonly string[]): Promise<number>;
+  /** How many events the outbox holds. */
+  outboxDepth(): Promise<number>;
+  /**
+   * Writes the order as of `doc.version` (replay: the order as the log last
+   * saw it) when the store holds an older version of it or none, and
+   * re-derives, in the same atomic step, what the commits would have left:
+   * - its reservation: an offered or accepted order with `driverId` and
+   *   `fence` holds that driver with that fence, held until released (no
+   *   lease: a lease starts at a commit on the store's clock, which a
+   *   restore cannot know; an offered order's deadline, restored with it,
+   *   hands it to the deadline step, which releases it, and the reconciler
+   *   releases one no open order holds). A driver already holding a
+   *   reservation with a fence at least as high keeps it (the newer grant
+   *   wins, whatever order orders are restored in); a reservation this order
+   *   held at its older version and holds no more is released. The fence
+   *   counter is raised to at least `doc.fence`, so fences keep growing.
+   * - its deadline: `leaseUntil` while searching, `offerExpiresAt` while
+   *   offered, none otherwise (the deadlines the saga commits);
+   * - open-set membership; a terminal order is kept `retainMs` from now by
+   *   the store's clock (forever when 0 or absent), an open one forever.
+   * Records no outbox event. Returns true if it wrote, false when the store
+   * already held this version or a newer one (then nothing changes): it is
+   * idempotent and never takes an order back in version. Throws on a doc
+   * whose version is not a positive integer.
+   */
+  restore(doc: OrderDoc, options?: RestoreOptions): Promise<boolean>;
   close(): Promise<void>;
 }

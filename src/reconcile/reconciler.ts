@@ -119,7 +119,7 @@ export class Reconciler {
   private async moveOn(doc: OrderDoc, now: number): Promise<boolean> {
     const where = { orderId: doc.orderId, state: doc.state, deadline: doc.offerExpiresAt ?? doc.leaseUntil };
     try {
-      await this.d.saga.onDeadline(doc.orderId, now);
+      await this.d.saga.onDeadline(doc.orderId, now, 'reconciler');
       const after = await this.d.orders.get(doc.orderId);
       const moved = !after || !this.isStuck(after, now);
       this.d.log.warn({ ...where, after: after?.state ?? 'gone' }, moved ? 'reconcile: moved a stuck order on' : 'reconcile: a stuck order did not move');
@@ -133,7 +133,7 @@ export class Reconciler {
   private async flag(doc: OrderDoc, lastSeenAt: number | null, now: number): Promise<boolean> {
     const where = { orderId: doc.orderId, driverId: doc.driverId, silentMs: lastSeenAt === null ? null : now - lastSeenAt };
     try {
-      const flagged = await this.d.saga.flagSilentDriver(doc, lastSeenAt, now);
+      const flagged = await this.d.saga.flagSilentDriver(doc, lastSeenAt, now, 'reconciler');
       if (flagged) this.d.log.warn(where, 'reconcile: the driver of an accepted order is silent past the offline threshold; flagged, not reassigned');
       return flagged;
     } catch (err) {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrderDoc, OrderState } from '../../src/orders/order.js';
-import type { CommitEffects, OrderStore, Reservation } from '../../src/orders/order-store.js';
+import { type CommitEffects, type OrderStore, type Reservation, UNNAMED_COMMIT_EVENT } from '../../src/orders/order-store.js';
+import type { OrderEvent } from '../../src/orders/order-events.js';
 import type { DriverStatus, DriverStore, StoreTiming } from '../../src/geo/driver-store.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -110,6 +111,7 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
         // Every deadline, due or not, in order.
         deadlines: await orders.due(clock() + 100 * LONG_MS, 1000),
         open: (await orders.openOrders()).sort(),
+        outbox: await orders.outbox(1000),
       };
     }
 
@@ -538,6 +540,209 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
         expect(await orders.get('o-witness'), 'the witness order after retainMs').toBeNull();
         expect(await orders.get('o-reopened')).toMatchObject({ state: 'searching', version: 2 });
         expect(await orders.openOrders()).toEqual(['o-reopened']);
+      });
+    });
+
+    describe('outbox: every commit records its event in the same step', () => {
+      /** Every event in the outbox, oldest first. */
+      const events = async (orders: OrderStore) => (await orders.outbox(1000)).map((e) => e.event);
+
+      it('records one event per commit, for the new version, with the caller\'s type, actor and reason, its `now`, and the order as get() reads it', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        const steps: { doc: OrderDoc; effects: CommitEffects }[] = [
+          { doc: orderDoc('o-1', 'searching'), effects: { deadline: clock() + LONG_MS, event: { type: 'order.created', actor: 'service' } } },
+          { doc: offeredTo('o-1', 'd-1'), effects: { reserve: reserve('d-1'), deadline: clock() + LONG_MS, event: { type: 'assignment.offered', actor: 'deadline' } } },
+          { doc: orderDoc('o-1', 'accepted', { driverId: 'd-1', attempt: 1 }), effects: { deadline: null, event: { type: 'assignment.accepted', actor: 'driver:d-1' } } },
+          { doc: orderDoc('o-1', 'failed', { failReason: 'x' }), effects: { deadline: null, retainMs: LONG_MS, event: { type: 'assignment.failed', actor: 'reconciler', reason: 'no_driver' } } },
+          // A commit that names no event still records one: the log has every version.
+          { doc: orderDoc('o-1', 'searching'), effects: { deadline: null } },
+        ];
+        const expected: OrderEvent[] = [];
+        for (const [i, { doc, effects }] of steps.entries()) {
+          const now = clock() + i;
+          const r = await orders.commit(doc, i, effects, now);
+          expect(r).toMatchObject({ ok: true, version: i + 1 });
+          const stored = (await orders.get('o-1'))!;
+          const { type, actor, reason } = effects.event ?? UNNAMED_COMMIT_EVENT;
+          expected.push({ id: `o-1:${i + 1}`, orderId: 'o-1', version: i + 1, type, actor, ...(reason ? { reason } : {}), at: now, doc: stored });
+        }
+        expect(UNNAMED_COMMIT_EVENT).toEqual({ type: 'order.updated', actor: 'unknown' });
+        expect(await events(orders)).toEqual(expected);
+        // The offer's event carries the fence the store handed out.
+        expect(expected[1]!.doc.fence).toBe((await orders.reservationOf('d-1'))!.fence);
+        expect(await orders.outboxDepth()).toBe(steps.length);
+      });
+
+      it('lists events oldest first across orders, in commit order, at most `limit`; reading trims nothing', async () => {
+        const { orders } = await open();
+        const order = ['o-a', 'o-b', 'o-a', 'o-c', 'o-b', 'o-a'];
+        const versions = new Map<string, number>();
+        for (const id of order) {
+          const v = versions.get(id) ?? 0;
+          await commitOk(orders, orderDoc(id, 'searching', { attempt: v }), v, { deadline: null });
+          versions.set(id, v + 1);
+        }
+        const all = await orders.outbox(100);
+        expect(all.map((e) => e.event.id)).toEqual(['o-a:1', 'o-b:1', 'o-a:2', 'o-c:1', 'o-b:2', 'o-a:3']);
+        expect(new Set(all.map((e) => e.position)).size).toBe(order.length);
+        expect(await orders.outbox(2)).toEqual(all.slice(0, 2));
+        expect(await orders.outbox(100)).toEqual(all);
+        expect(await orders.outboxDepth()).toBe(order.length);
+      });
+
+      it('trimOutbox removes exactly the given events and says how many were there; trimming again removes nothing', async () => {
+        const { orders } = await open();
+        for (let v = 0; v < 5; v++) await commitOk(orders, orderDoc('o-1', 'searching', { attempt: v }), v, { deadline: null });
+        const all = await orders.outbox(100);
+        expect(await orders.trimOutbox([all[0]!.position, all[2]!.position])).toBe(2);
+        expect(await orders.outbox(100)).toEqual([all[1], all[3], all[4]]);
+        expect(await orders.outboxDepth()).toBe(3);
+        // Idempotent, also when the call mixes trimmed and pending positions (two relays racing).
+        expect(await orders.trimOutbox([all[0]!.position, all[2]!.position])).toBe(0);
+        expect(await orders.trimOutbox([all[2]!.position, all[3]!.position])).toBe(1);
+        expect(await orders.trimOutbox([])).toBe(0);
+        expect(await orders.outbox(100)).toEqual([all[1], all[4]]);
+        // A commit after a trim is listed after what is left.
+        await commitOk(orders, orderDoc('o-2', 'searching'), 0, { deadline: null });
+        expect((await orders.outbox(100)).map((e) => e.event.id)).toEqual(['o-1:2', 'o-1:5', 'o-2:1']);
+        expect(await orders.trimOutbox((await orders.outbox(100)).map((e) => e.position))).toBe(3);
+        expect(await orders.outbox(100)).toEqual([]);
+        expect(await orders.outboxDepth()).toBe(0);
+      });
+
+      it('of writers racing from the same version, only the winner\'s event is recorded', async () => {
+        const { orders, drivers } = await open();
+        const ids = Array.from({ length: 8 }, (_, i) => `d-${i}`);
+        for (const id of ids) await putDriver(drivers, id);
+        await commitOk(orders, orderDoc('o-1', 'searching'), 0, { deadline: null });
+        await Promise.all(ids.map((id) => orders.commit(offeredTo('o-1', id), 1, {
+          reserve: reserve(id), deadline: null, event: { type: 'assignment.offered', actor: `driver:${id}` },
+        }, clock())));
+        const doc = (await orders.get('o-1'))!;
+        const recorded = await events(orders);
+        expect(recorded.map((e) => e.id)).toEqual(['o-1:1', 'o-1:2']);
+        expect(recorded[1]).toMatchObject({ actor: `driver:${doc.driverId}`, doc });
+      });
+    });
+
+    describe('restore', () => {
+      /** An order as the log carries it: a version, and a driver and fence while one holds it. */
+      function logged(orderId: string, state: OrderState, version: number, over: Partial<OrderDoc> = {}): OrderDoc {
+        return { ...orderDoc(orderId, state, over), version };
+      }
+
+      it('writes an absent order as of its version, once: the same or an older version changes nothing; no outbox event', async () => {
+        const { orders } = await open();
+        const doc = logged('o-1', 'searching', 4, { attempt: 2, tried: ['d-a', 'd-b'], leaseUntil: clock() + LONG_MS, history: [{ at: 1, event: 'search_resumed', attempt: 2 }] });
+        expect(await orders.restore(doc)).toBe(true);
+        expect(await orders.get('o-1')).toEqual(doc);
+        const before = await snapshot(orders, ['o-1'], []);
+        expect(await orders.restore(doc)).toBe(false);
+        expect(await orders.restore({ ...logged('o-1', 'failed', 3), failReason: 'older' })).toBe(false);
+        expect(await snapshot(orders, ['o-1'], [])).toEqual(before);
+        expect(await orders.outboxDepth()).toBe(0);
+        // A newer version replaces it; commits go on from the restored version, and record their events.
+        expect(await orders.restore(logged('o-1', 'searching', 6, { attempt: 3 }))).toBe(true);
+        expect(await orders.commit(orderDoc('o-1', 'searching'), 4, { deadline: null }, clock())).toEqual({ ok: false, reason: 'conflict' });
+        expect(await orders.commit(orderDoc('o-1', 'cancelled'), 6, { deadline: null }, clock())).toEqual({ ok: true, version: 7 });
+        expect((await orders.outbox(10)).map((e) => e.event.id)).toEqual(['o-1:7']);
+      });
+
+      it('a version that is not a positive integer is refused', async () => {
+        const { orders } = await open();
+        for (const version of [0, -1, 1.5, Number.NaN]) await expect(orders.restore(logged('o-1', 'searching', version))).rejects.toThrow(/version/);
+        expect(await orders.get('o-1')).toBeNull();
+      });
+
+      const derived: { name: string; doc: () => OrderDoc; due: (d: OrderDoc) => number | null; open: boolean; holds: boolean }[] = [
+        { name: 'searching: due at its lease, open', doc: () => logged('o-1', 'searching', 2, { leaseUntil: clock() - 10 }), due: (d) => d.leaseUntil!, open: true, holds: false },
+        { name: 'offered: holds its driver, due at the offer deadline', doc: () => logged('o-1', 'offered', 3, { driverId: 'd-1', fence: 40, attempt: 1, offerExpiresAt: clock() - 20 }), due: (d) => d.offerExpiresAt!, open: true, holds: true },
+        { name: 'accepted: holds its driver, never due', doc: () => logged('o-1', 'accepted', 4, { driverId: 'd-1', fence: 40, attempt: 1 }), due: () => null, open: true, holds: true },
+        { name: 'completed: holds nothing, closed, never due', doc: () => logged('o-1', 'completed', 5, { driverId: 'd-1', fence: 40, attempt: 1 }), due: () => null, open: false, holds: false },
+        { name: 'cancelled: holds nothing, closed, never due', doc: () => logged('o-1', 'cancelled', 2, { offerExpiresAt: clock() - 5 }), due: () => null, open: false, holds: false },
+      ];
+      it.each(derived)('$name', async ({ doc, due, open: isOpenOrder, holds }) => {
+        const f = await open();
+        const { orders } = f;
+        const d = doc();
+        expect(await orders.restore(d)).toBe(true);
+        expect(await orders.get('o-1')).toEqual(d);
+        const deadline = due(d);
+        expect(await orders.due(clock() + 100 * LONG_MS, 10)).toEqual(deadline === null ? [] : ['o-1']);
+        if (deadline !== null) expect(await orders.due(deadline - 1, 10)).toEqual([]);
+        expect(await orders.openOrders()).toEqual(isOpenOrder ? ['o-1'] : []);
+        const held = holds ? [{ driverId: 'd-1', orderId: 'o-1', fence: 40 }] : [];
+        expect(await orders.reservations()).toEqual(held);
+        // The reservation has no lease: it is held until released, with its fence.
+        await elapse(f, LONG_MS);
+        expect(await orders.reservations()).toEqual(held);
+        if (holds) expect(await orders.release(held[0]!)).toBe(true);
+        expect(await orders.outboxDepth()).toBe(0);
+      });
+
+      it('fences handed out after a restore are above the restored one', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-2');
+        await orders.restore(logged('o-1', 'accepted', 3, { driverId: 'd-1', fence: 500, attempt: 1 }));
+        const r = await commitOk(orders, offeredTo('o-2', 'd-2'), 0, { reserve: reserve('d-2'), deadline: null });
+        expect(r.fence!).toBeGreaterThan(500);
+      });
+
+      it('a restored offer is expired and released by the fenced commit the deadline step makes', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        const d = logged('o-1', 'offered', 3, { driverId: 'd-1', fence: 9, attempt: 1, offerExpiresAt: clock() - 1 });
+        await orders.restore(d);
+        expect(await orders.due(clock(), 10)).toEqual(['o-1']);
+        await commitOk(orders, orderDoc('o-1', 'searching', { attempt: 1 }), 3, { release: { driverId: 'd-1', fence: 9 }, deadline: null });
+        expect(await orders.reservationOf('d-1')).toBeNull();
+        await commitOk(orders, offeredTo('o-2', 'd-1'), 0, { reserve: reserve('d-1'), deadline: null });
+      });
+
+      it('a newer version releases the reservation the stored version held, and keeps one it still holds', async () => {
+        const { orders, drivers } = await open();
+        await putDriver(drivers, 'd-1');
+        // Committed live: offered to d-1 with a lease …
+        const live = await commitOk(orders, offeredTo('o-1', 'd-1'), 0, { reserve: reserve('d-1', SHORT_MS), deadline: null });
+        // … the log has it accepted (same grant: held for good now, no lease) …
+        await orders.restore(logged('o-1', 'accepted', live.version + 1, { driverId: 'd-1', fence: live.fence!, attempt: 1 }));
+        expect(await orders.reservationOf('d-1')).toEqual({ driverId: 'd-1', orderId: 'o-1', fence: live.fence });
+        // … then cancelled: the driver is free.
+        await orders.restore(logged('o-1', 'cancelled', live.version + 2, { driverId: 'd-1', fence: live.fence!, attempt: 1 }));
+        expect(await orders.reservations()).toEqual([]);
+        // And a restored offer that the log then shows searching again frees its driver too.
+        await orders.restore(logged('o-2', 'offered', 2, { driverId: 'd-2', fence: 70, attempt: 1 }));
+        await orders.restore(logged('o-2', 'searching', 3, { attempt: 1, tried: ['d-2'] }));
+        expect(await orders.reservations()).toEqual([]);
+      });
+
+      const rivals: { name: string; first: 'a' | 'b' }[] = [
+        { name: 'the newer grant restored first', first: 'a' },
+        { name: 'the older grant restored first', first: 'b' },
+      ];
+      it.each(rivals)('two orders naming one driver: the higher fence holds it, whatever the restore order ($name)', async ({ first }) => {
+        const { orders } = await open();
+        const a = logged('o-a', 'offered', 2, { driverId: 'd-1', fence: 12, attempt: 1 });
+        const b = logged('o-b', 'offered', 2, { driverId: 'd-1', fence: 7, attempt: 1 });
+        for (const d of first === 'a' ? [a, b] : [b, a]) expect(await orders.restore(d)).toBe(true);
+        expect(await orders.reservations()).toEqual([{ driverId: 'd-1', orderId: 'o-a', fence: 12 }]);
+        expect((await orders.openOrders()).sort()).toEqual(['o-a', 'o-b']);
+        // The loser's fenced release cannot touch the winner's grant.
+        expect(await orders.release({ driverId: 'd-1', orderId: 'o-b', fence: 7 })).toBe(false);
+      });
+
+      it('a terminal order is kept retainMs from the restore, by the store\'s clock; without it, for good', async () => {
+        const f = await open();
+        const { orders } = f;
+        await orders.restore(logged('o-kept', 'completed', 5), { retainMs: SHORT_MS });
+        await orders.restore(logged('o-forever', 'failed', 2, { failReason: 'no_driver' }));
+        await orders.restore(logged('o-open', 'searching', 2), { retainMs: SHORT_MS });
+        expect((await orders.get('o-kept'))!.state).toBe('completed');
+        await elapse(f, SHORT_MS + 1);
+        expect(await orders.get('o-kept')).toBeNull();
+        expect((await orders.get('o-forever'))!.state).toBe('failed');
+        expect((await orders.get('o-open'))!.state).toBe('searching');
       });
     });
   });

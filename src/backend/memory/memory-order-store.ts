@@ -1,7 +1,10 @@
 import type { MemoryDriverStore } from './memory-driver-store.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
-import type { CommitEffects, CommitResult, OrderStore, Reservation } from '../../orders/order-store.js';
+import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
+import {
+  type CommitEffects, type CommitResult, type OrderStore, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects, UNNAMED_COMMIT_EVENT,
+} from '../../orders/order-store.js';
 
 interface Held extends Reservation {
   expiresAt: number;
@@ -16,6 +19,9 @@ interface Held extends Reservation {
  * OrderStore): every expiry time is `clock()` at the write plus the
  * duration, and is compared with `clock()` when read. A caller's `now` only
  * judges a driver's freshness.
+ *
+ * The outbox is a Map from position (a counter) to event, in insertion
+ * order, appended in the same synchronous step as the commit it records.
  */
 export class MemoryOrderStore implements OrderStore {
   readonly kind = 'memory' as const;
@@ -24,6 +30,8 @@ export class MemoryOrderStore implements OrderStore {
   private readonly deadlines = new Map<string, number>();
   private readonly keys = new Map<string, { orderId: string; expiresAt: number }>();
   private fence = 0;
+  private readonly pending = new Map<string, OrderEvent>();
+  private position = 0;
 
   constructor(
     private readonly drivers: MemoryDriverStore,
@@ -64,6 +72,10 @@ export class MemoryOrderStore implements OrderStore {
     this.orders.set(doc.orderId, { doc: saved, expiresAt: open || !fx.retainMs ? Infinity : at + fx.retainMs });
     if (fx.deadline === null) this.deadlines.delete(doc.orderId);
     else this.deadlines.set(doc.orderId, fx.deadline);
+    const { type, actor, reason } = fx.event ?? UNNAMED_COMMIT_EVENT;
+    const event: OrderEvent = { id: orderEventId(doc.orderId, saved.version), orderId: doc.orderId, version: saved.version, type, actor, at: now, doc: structuredClone(saved) };
+    if (reason !== undefined) event.reason = reason;
+    this.pending.set(String(++this.position), event);
     return fence === undefined ? { ok: true, version: version + 1 } : { ok: true, version: version + 1, fence };
   }
 
@@ -117,10 +129,55 @@ export class MemoryOrderStore implements OrderStore {
     return true;
   }
 
+  async outbox(limit: number): Promise<OutboxEntry[]> {
+    const out: OutboxEntry[] = [];
+    for (const [position, event] of this.pending) {
+      if (out.length >= limit) break;
+      out.push({ position, event: structuredClone(event) });
+    }
+    return out;
+  }
+
+  async trimOutbox(positions: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const p of positions) if (this.pending.delete(p)) removed++;
+    return removed;
+  }
+
+  async outboxDepth(): Promise<number> {
+    return this.pending.size;
+  }
+
+  async restore(doc: OrderDoc, o: RestoreOptions = {}): Promise<boolean> {
+    const fx = restoredEffects(doc);
+    const at = this.clock();
+    const current = this.orders.get(doc.orderId);
+    const stored = current && current.expiresAt > at ? current.doc : undefined;
+    if (stored && stored.version >= doc.version) return false;
+    // The reservation the older version held and this one does not: the commits in between released it.
+    if (stored?.driverId !== undefined && stored.fence !== undefined && !(fx.holds?.driverId === stored.driverId && fx.holds.fence === stored.fence)) {
+      const r = this.live(stored.driverId, at);
+      if (r && r.orderId === doc.orderId && r.fence === stored.fence) this.held.delete(stored.driverId);
+    }
+    if (fx.holds) {
+      const { driverId, fence } = fx.holds;
+      this.fence = Math.max(this.fence, fence);
+      const r = this.live(driverId, at);
+      if (r && r.orderId === doc.orderId && r.fence === fence) r.expiresAt = Infinity;
+      else if (!r || r.fence < fence) this.held.set(driverId, { driverId, orderId: doc.orderId, fence, expiresAt: Infinity });
+    }
+    this.orders.set(doc.orderId, { doc: structuredClone(doc), expiresAt: fx.open || !o.retainMs ? Infinity : at + o.retainMs });
+    if (fx.deadline === null) this.deadlines.delete(doc.orderId);
+    else this.deadlines.set(doc.orderId, fx.deadline);
+    return true;
+  }
+
   async close(): Promise<void> {
+    this.pending.clear();
     this.orders.clear();
     this.held.clear();
     this.deadlines.clear();
     this.keys.clear();
   }
 }
+

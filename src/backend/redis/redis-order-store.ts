@@ -4,10 +4,14 @@ import { redisCall } from './redis-call.js';
 import { loadScripts } from './load-scripts.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
-import type { CommitEffects, CommitResult, OrderStore, Reservation } from '../../orders/order-store.js';
+import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
+import {
+  type CommitEffects, type CommitResult, type OrderStore, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects, UNNAMED_COMMIT_EVENT,
+} from '../../orders/order-store.js';
 
 interface OrderRedis extends Redis {
   hexfleetCommitOrder(...args: (string | number)[]): Promise<[number, number | string, number?]>;
+  hexfleetRestoreOrder(...args: (string | number)[]): Promise<number>;
   hexfleetReleaseReservation(key: string, value: string): Promise<number>;
 }
 
@@ -26,6 +30,12 @@ const SCAN_COUNT = 500;
  * at the same moment; the caller's `now` reaches the script only to judge
  * the driver's freshness. (A failover hands the clock to the new primary:
  * expiries move by the skew between the two servers' clocks.)
+ *
+ * The outbox is the stream prefix.."outbox", appended by commitOrder.lua in
+ * the script that commits (so a commit and its event are one step, and the
+ * stream's order is commit order); a position is a stream entry id; trimming
+ * is XDEL. Entries hold the commit's arguments rather than a finished event
+ * (see the script's header), which `outbox` assembles as `get` would.
  */
 export class RedisOrderStore implements OrderStore {
   readonly kind = 'redis' as const;
@@ -37,7 +47,7 @@ export class RedisOrderStore implements OrderStore {
     private readonly p: string,
   ) {
     this.redis = redis as OrderRedis;
-    loadScripts(this.redis, ['commitOrder', 'releaseReservation']);
+    loadScripts(this.redis, ['commitOrder', 'restoreOrder', 'releaseReservation']);
   }
 
   async get(orderId: string): Promise<OrderDoc | null> {
@@ -51,6 +61,7 @@ export class RedisOrderStore implements OrderStore {
 
   async commit(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number): Promise<CommitResult> {
     const { version: _v, ...body } = doc;
+    const event = fx.event ?? UNNAMED_COMMIT_EVENT;
     const reply = await redisCall(() =>
       this.redis.hexfleetCommitOrder(
         this.p, doc.orderId, expectedVersion, JSON.stringify(body), now, isOpen(doc.state) ? 1 : 0,
@@ -58,6 +69,7 @@ export class RedisOrderStore implements OrderStore {
         fx.reserve?.driverId ?? '', fx.reserve ? bucketOf(fx.reserve.driverId) : 0, fx.reserve?.leaseMs ?? 0, fx.reserve?.staleMs ?? 0,
         fx.release?.driverId ?? '', fx.release?.fence ?? 0,
         fx.extend?.driverId ?? '', fx.extend?.fence ?? 0, fx.extend?.leaseMs ?? 0,
+        event.type, event.actor, event.reason ?? '',
       ),
     );
     if (reply[0] !== 1) return { ok: false, reason: reply[1] as 'conflict' | 'driver_unavailable' | 'driver_reserved' };
@@ -108,6 +120,32 @@ export class RedisOrderStore implements OrderStore {
     return n === 1;
   }
 
+  async outbox(limit: number): Promise<OutboxEntry[]> {
+    const entries = await redisCall(() => this.redis.xrange(this.p + 'outbox', '-', '+', 'COUNT', limit));
+    return entries.map(([position, fields]) => ({ position, event: outboxEvent(position, fields) }));
+  }
+
+  async trimOutbox(positions: readonly string[]): Promise<number> {
+    if (positions.length === 0) return 0;
+    return redisCall(() => this.redis.xdel(this.p + 'outbox', ...positions));
+  }
+
+  async outboxDepth(): Promise<number> {
+    return redisCall(() => this.redis.xlen(this.p + 'outbox'));
+  }
+
+  async restore(doc: OrderDoc, o: RestoreOptions = {}): Promise<boolean> {
+    const fx = restoredEffects(doc);
+    const { version, ...body } = doc;
+    const wrote = await redisCall(() =>
+      this.redis.hexfleetRestoreOrder(
+        this.p, doc.orderId, version, JSON.stringify(body), fx.open ? 1 : 0, fx.deadline ?? -1, o.retainMs ?? 0,
+        fx.holds?.driverId ?? '', fx.holds?.fence ?? 0,
+      ),
+    );
+    return wrote === 1;
+  }
+
   /** The connection belongs to the driver store, which closes it. */
   async close(): Promise<void> {}
 
@@ -116,4 +154,20 @@ export class RedisOrderStore implements OrderStore {
 function parseReservation(driverId: string, value: string): Reservation {
   const at = value.lastIndexOf(' ');
   return { driverId, orderId: value.slice(0, at), fence: Number(value.slice(at + 1)) };
+}
+
+/** The OrderEvent of an outbox entry (fields: see lua/commitOrder.lua); its doc is what get() returned after the commit. */
+function outboxEvent(position: string, fields: string[]): OrderEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  if (f.doc === undefined || f.v === undefined) throw new Error(`outbox entry ${position} is not an order event (no doc or version)`);
+  const doc = JSON.parse(f.doc) as OrderDoc;
+  const version = Number(f.v);
+  doc.version = version;
+  if (f.f && doc.driverId !== undefined) doc.fence = Number(f.f);
+  const event: OrderEvent = {
+    id: orderEventId(doc.orderId, version), orderId: doc.orderId, version, type: f.t ?? '', actor: f.a ?? '', at: Number(f.at), doc,
+  };
+  if (f.r) event.reason = f.r;
+  return event;
 }

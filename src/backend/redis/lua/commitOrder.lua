@@ -1,6 +1,7 @@
 --[[
   commitOrder: writes an order document if its version is the expected one,
-  and applies the commit's effects, all or nothing (see OrderStore.commit).
+  and applies the commit's effects, all or nothing (see OrderStore.commit),
+  and records the commit's event in the outbox stream in the same step.
 
   KEYS: none (keys derive from ARGV[1]; the driver record bucket is read to
         check availability; standalone Redis and Sentinel only).
@@ -16,6 +17,7 @@
   ARGV[11] reserve lease ms      ARGV[12] stale ms
   ARGV[13] release driverId or ""  ARGV[14] release fence
   ARGV[15] extend driverId or ""   ARGV[16] extend fence   ARGV[17] extend lease ms (0: no expiry)
+  ARGV[18] event type            ARGV[19] event actor    ARGV[20] event reason or ""
   Returns: { 1, newVersion, fence or -1 }  or  { 0, reason }
            reason: conflict | driver_unavailable | driver_reserved
 
@@ -24,6 +26,11 @@
   Deadlines    prefix.."o:due"         zset orderId -> deadline ms
   Open orders  prefix.."o:open"        set
   Fences       prefix.."fence"         counter
+  Outbox       prefix.."outbox"        stream, one entry per commit:
+               { v = new version, f = the hash's fence after the commit or "",
+                 t = type, a = actor, r = reason or "", at = ARGV[5],
+                 doc = ARGV[4] } (RedisOrderStore.outbox turns it into an
+               OrderEvent whose doc is what get() returns after the commit)
 ]]
 --@include "includes/record-layout"  -- REC, the driver record
 local p, id = ARGV[1], ARGV[2]
@@ -70,4 +77,7 @@ if tonumber(ARGV[7]) >= 0 then
 else
   redis.call('ZREM', p .. 'o:due', id)
 end
+redis.call('XADD', p .. 'outbox', '*',
+  'v', v + 1, 'f', redis.call('HGET', okey, 'f') or '',
+  't', ARGV[18], 'a', ARGV[19], 'r', ARGV[20], 'at', ARGV[5], 'doc', ARGV[4])
 return { 1, v + 1, fence }
