@@ -59,7 +59,7 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
   let engine: Engine;
   switch (kind) {
     case 'memory':
-      engine = new MemoryBackend({ timing, planner });
+      engine = new MemoryBackend({ timing, planner }, log);
       break;
     case 'redis':
       engine = new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner }, log);

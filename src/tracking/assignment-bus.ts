@@ -11,9 +11,19 @@ import type { AssignmentEvent } from '../orders/assignment-events.js';
  * compares `at`). Nothing is replayed: a listener that starts late reads the
  * order from the order store. `publish` never throws and never waits for the
  * network.
+ *
+ * A listener that throws is reported in the log and skipped: it stops no
+ * other listener, of this process or another, and never reaches the
+ * publisher (the saga, whose transition is committed already).
  */
 export interface AssignmentBus {
   publish(event: AssignmentEvent): void;
+  /** Calls `listener` with every event from now on; returns the unsubscribe function (idempotent). */
   subscribe(listener: (event: AssignmentEvent) => void): () => void;
+  /**
+   * Stops the bus for good (idempotent): afterwards nothing is delivered to
+   * its listeners, `publish` publishes nothing, and `subscribe` is a no-op
+   * that returns a no-op unsubscribe.
+   */
   close(): Promise<void>;
 }

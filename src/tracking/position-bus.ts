@@ -23,11 +23,20 @@ export interface DriverPosition {
  * position from the store instead). Latest wins: a listener may see a
  * driver's positions out of ts order across publishers and must keep the
  * newest. `publish` never throws and never waits for the network.
+ *
+ * A listener that throws is reported in the log and skipped: it stops no
+ * other listener, of this process or another, and never reaches the
+ * publisher (the ingest pipeline, which has acked the pings already).
  */
 export interface PositionBus {
   publish(positions: readonly DriverPosition[]): void;
-  /** Calls `listener` with every batch of positions from now on; returns the unsubscribe function. */
+  /** Calls `listener` with every batch of positions from now on; returns the unsubscribe function (idempotent). */
   subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void;
+  /**
+   * Stops the bus for good (idempotent): afterwards nothing is delivered to
+   * its listeners, `publish` publishes nothing, and `subscribe` is a no-op
+   * that returns a no-op unsubscribe.
+   */
   close(): Promise<void>;
 }
 

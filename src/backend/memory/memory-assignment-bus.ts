@@ -1,40 +1,29 @@
 import type { Logger } from 'pino';
 import type { AssignmentEvent } from '../../orders/assignment-events.js';
 import type { AssignmentBus } from '../../tracking/assignment-bus.js';
+import { Listeners } from '../listeners.js';
 
 /**
  * One process (memory store): publishing is calling the listeners, inside
- * `publish`. A listener that throws is reported and skipped, so it never
- * stops the others nor reaches the saga that published. After `close`
- * nothing is delivered, to old or new listeners.
+ * `publish`. A listener that throws is logged and skipped (see Listeners).
  */
 export class MemoryAssignmentBus implements AssignmentBus {
-  private readonly listeners = new Set<(event: AssignmentEvent) => void>();
-  private closed = false;
+  private readonly listeners: Listeners<AssignmentEvent>;
 
-  /** `log` reports listeners that throw; without one they become process warnings. */
-  constructor(private readonly log?: Logger) {}
+  /** `log` reports listeners that throw. */
+  constructor(log: Logger) {
+    this.listeners = new Listeners((err, event) => log.error({ err, orderId: event.orderId }, 'assignment listener failed'));
+  }
 
   publish(event: AssignmentEvent): void {
-    if (this.closed) return;
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch (err) {
-        if (this.log) this.log.error({ err, orderId: event.orderId }, 'assignment listener failed');
-        else process.emitWarning(err as Error, 'AssignmentListenerFailed');
-      }
-    }
+    this.listeners.deliver(event);
   }
 
   subscribe(listener: (event: AssignmentEvent) => void): () => void {
-    if (this.closed) return () => {};
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.listeners.clear();
+    this.listeners.close();
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
 import type { Engine, ReadinessCheck } from '../backend.js';
@@ -16,15 +17,19 @@ export class MemoryBackend implements Engine {
   readonly kind = 'memory' as const;
   readonly drivers: MemoryDriverStore;
   readonly orders: MemoryOrderStore;
-  readonly channel = new LocalDriverChannel();
-  readonly positions = new MemoryPositionBus();
-  readonly assignments = new MemoryAssignmentBus();
+  readonly channel: LocalDriverChannel;
+  readonly positions: MemoryPositionBus;
+  readonly assignments: MemoryAssignmentBus;
   readonly subscribed = Promise.resolve();
   private closed = false;
 
-  constructor(options: { timing: StoreTiming; planner: RingPlanner }) {
+  /** `log` reports what the pub/sub parts' listeners throw, as the Redis engine's parts do. */
+  constructor(options: { timing: StoreTiming; planner: RingPlanner }, log: Logger) {
     this.drivers = new MemoryDriverStore(options.planner, options.timing);
     this.orders = new MemoryOrderStore(this.drivers);
+    this.channel = new LocalDriverChannel(log);
+    this.positions = new MemoryPositionBus(log);
+    this.assignments = new MemoryAssignmentBus(log);
   }
 
   async waitUntilReady(): Promise<void> {}

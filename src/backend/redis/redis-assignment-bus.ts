@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AssignmentEvent } from '../../orders/assignment-events.js';
 import type { RedisFanout } from './redis-fanout.js';
 import type { AssignmentBus } from '../../tracking/assignment-bus.js';
+import { Listeners } from '../listeners.js';
 
 /**
  * Saga events across gateways: every event this process's saga publishes is
@@ -18,9 +19,8 @@ import type { AssignmentBus } from '../../tracking/assignment-bus.js';
  * events is the Kafka EventSink's job, not this bus's.
  */
 export class RedisAssignmentBus implements AssignmentBus {
-  private readonly listeners = new Set<(event: AssignmentEvent) => void>();
+  private readonly listeners: Listeners<AssignmentEvent>;
   private readonly channel: string;
-  private closed = false;
   /** Resolves once this gateway receives other gateways' events. */
   readonly ready: Promise<void>;
 
@@ -30,33 +30,32 @@ export class RedisAssignmentBus implements AssignmentBus {
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'assignments';
+    // A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader).
+    this.listeners = new Listeners((err, event) => log.error({ err, orderId: event.orderId }, 'assignment listener failed'));
     this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw.toString())).catch((err: Error) => {
       log.warn({ err: err.message }, 'assignment bus subscribe failed; retried on reconnect');
     });
   }
 
   subscribe(listener: (event: AssignmentEvent) => void): () => void {
-    if (this.closed) return () => {};
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend. */
   async close(): Promise<void> {
-    this.closed = true;
-    this.listeners.clear();
+    this.listeners.close();
   }
 
   publish(event: AssignmentEvent): void {
-    if (this.closed) return;
-    this.deliver(event);
+    if (this.listeners.closed) return;
+    this.listeners.deliver(event);
     this.fanout.publish(this.channel, JSON.stringify(event)).catch((err: Error) => {
       this.log.warn({ err: err.message, orderId: event.orderId, type: event.type }, 'assignment event not published to other gateways');
     });
   }
 
   private onMessage(raw: string): void {
-    if (this.closed) return;
+    if (this.listeners.closed) return;
     let event: AssignmentEvent;
     try {
       event = JSON.parse(raw) as AssignmentEvent;
@@ -65,17 +64,6 @@ export class RedisAssignmentBus implements AssignmentBus {
       this.log.warn({ err: (err as Error).message }, 'unreadable assignment bus message');
       return;
     }
-    this.deliver(event);
-  }
-
-  /** A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader). */
-  private deliver(event: AssignmentEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch (err) {
-        this.log.error({ err, orderId: event.orderId }, 'assignment listener failed');
-      }
-    }
+    this.listeners.deliver(event);
   }
 }

@@ -20,21 +20,21 @@ import { LocalDrivers } from '../local-drivers.js';
  * having done nothing (the offer expires, as one for a driver not connected).
  */
 export class RedisDriverChannel implements DriverChannel {
-  private readonly local = new LocalDrivers();
+  private readonly local: LocalDrivers;
   private readonly channel: string;
-  private closed = false;
   /** Resolves once this gateway receives other gateways' messages. */
   readonly ready: Promise<void>;
 
   constructor(
     private readonly fanout: RedisFanout,
     prefix: string,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.channel = prefix + 'drivers';
+    this.local = new LocalDrivers(log);
     this.ready = fanout
       .listen(this.channel, (raw) => {
-        if (this.closed) return;
+        if (this.local.closed) return;
         let m: { driverId: string; message: OfferFrame };
         try {
           m = JSON.parse(raw.toString()) as { driverId: string; message: OfferFrame };
@@ -49,25 +49,17 @@ export class RedisDriverChannel implements DriverChannel {
   }
 
   async send(driverId: string, message: OfferFrame): Promise<void> {
-    if (this.closed) return;
+    if (this.local.closed) return;
     this.local.deliver(driverId, message);
     await redisCall(() => this.fanout.publish(this.channel, JSON.stringify({ driverId, message })));
   }
 
   attach(driverId: string, deliver: (message: OfferFrame) => void): () => void {
-    if (this.closed) return () => {};
-    return this.local.attach(driverId, (message) => {
-      if (this.closed) return;
-      try {
-        deliver(message);
-      } catch (err) {
-        this.log.error({ err, driverId, orderId: message.orderId }, 'offer delivery to a socket failed');
-      }
-    });
+    return this.local.attach(driverId, deliver);
   }
 
   /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend, which closes it. */
   async close(): Promise<void> {
-    this.closed = true;
+    this.local.close();
   }
 }

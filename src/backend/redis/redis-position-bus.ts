@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { RedisFanout } from './redis-fanout.js';
 import type { DriverPosition, PositionBus } from '../../tracking/position-bus.js';
+import { Listeners } from '../listeners.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -31,9 +32,8 @@ type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number 
  * simpler. Sharding the channel by H3 area is the next step if it is not.
  */
 export class RedisPositionBus implements PositionBus {
-  private readonly listeners = new Set<(positions: readonly DriverPosition[]) => void>();
+  private readonly listeners: Listeners<readonly DriverPosition[]>;
   private readonly channel: string;
-  private closed = false;
   /** Resolves once this gateway receives other gateways' positions. */
   readonly ready: Promise<void>;
 
@@ -43,14 +43,16 @@ export class RedisPositionBus implements PositionBus {
     private readonly log: Logger,
   ) {
     this.channel = prefix + 'positions';
+    // A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader).
+    this.listeners = new Listeners((err) => log.error({ err }, 'position listener failed'));
     this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw)).catch((err: Error) => {
       log.warn({ err: err.message }, 'position bus subscribe failed; retried on reconnect');
     });
   }
 
   publish(positions: readonly DriverPosition[]): void {
-    if (this.closed || positions.length === 0) return;
-    this.deliver(positions);
+    if (this.listeners.closed || positions.length === 0) return;
+    this.listeners.deliver(positions);
     const rows: Row[] = positions.map((p) => [p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null]);
     // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
     this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
@@ -59,19 +61,16 @@ export class RedisPositionBus implements PositionBus {
   }
 
   subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void {
-    if (this.closed) return () => {};
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend. */
   async close(): Promise<void> {
-    this.closed = true;
-    this.listeners.clear();
+    this.listeners.close();
   }
 
   private onMessage(raw: Buffer): void {
-    if (this.closed) return;
+    if (this.listeners.closed) return;
     let rows: Row[];
     try {
       rows = packr.unpack(raw) as Row[];
@@ -87,17 +86,6 @@ export class RedisPositionBus implements PositionBus {
       if (r[5] !== null) p.spd = r[5];
       positions.push(p);
     }
-    this.deliver(positions);
-  }
-
-  /** A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader). */
-  private deliver(positions: readonly DriverPosition[]): void {
-    for (const l of this.listeners) {
-      try {
-        l(positions);
-      } catch (err) {
-        this.log.error({ err }, 'position listener failed');
-      }
-    }
+    this.listeners.deliver(positions);
   }
 }
