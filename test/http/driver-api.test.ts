@@ -1,8 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue, parseMetrics } from '../../kit/metrics-scrape.js';
 import {
   closeAllClients,
-  metricValue,
   ping,
   stopAllGateways,
   TEST_JWT_SECRET,
@@ -12,7 +12,7 @@ import {
 
 /**
  * The HTTP API (/v1/drivers, health, metrics) of a real gateway on the
- * embedded memory store, with real requests (fetch). Drivers are placed
+ * embedded memory store, with real requests. Drivers are placed
  * through the real driver stream.
  */
 
@@ -211,6 +211,7 @@ describe('health, readiness and metrics', () => {
     expect(res.status).toBe(200);
     expect(res.contentType).toMatch(/^text\/plain/);
     const text = res.text;
+    const scrape = parseMetrics(text);
     const types: [string, string][] = [
       ['hexfleet_pings_received_total', 'counter'],
       ['hexfleet_pings_applied_total', 'counter'],
@@ -222,13 +223,13 @@ describe('health, readiness and metrics', () => {
       ['hexfleet_store_errors_total', 'counter'],
     ];
     for (const [name, type] of types) expect(text, name).toContain(`# TYPE ${name} ${type}\n`);
-    expect(metricValue(text, 'hexfleet_pings_received_total')).toBeGreaterThanOrEqual(3);
-    expect(metricValue(text, 'hexfleet_pings_applied_total')).toBeGreaterThanOrEqual(1);
-    expect(metricValue(text, 'hexfleet_pings_duplicate_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(scrape, 'hexfleet_pings_received_total')).toBeGreaterThanOrEqual(3);
+    expect(metricValue(scrape, 'hexfleet_pings_applied_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(scrape, 'hexfleet_pings_duplicate_total')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^hexfleet_pings_rejected_total\{code="invalid_lat"\} [1-9]\d*$/m);
     expect(text).toMatch(/^hexfleet_batch_size_pings_bucket\{le="2"\} [1-9]\d*$/m);
     expect(text).toMatch(/^hexfleet_batch_apply_seconds_count [1-9]\d*$/m);
-    expect(metricValue(text, 'hexfleet_driver_connections')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(scrape, 'hexfleet_driver_connections')).toBeGreaterThanOrEqual(1);
   });
 
   it('answers 404 with {code, message} for an unknown path', async () => {

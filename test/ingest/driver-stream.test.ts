@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCodes } from '../../src/protocol/error-codes.js';
 import {
   closeAllClients,
-  metricValue,
   ping,
   stopAllGateways,
   TEST_JWT_SECRET,
@@ -11,7 +10,7 @@ import {
   uniqueDriverId,
 } from '../support/gateway-harness.js';
 import { waitFor } from '../support/wait-for.js';
-import { type DriverClient, type Encoding, UpgradeRefused } from '../support/ws-client.js';
+import { type Encoding, type RawDriverClient, UpgradeRefused } from '../support/raw-driver-client.js';
 
 /**
  * The driver stream (/v1/driver) against a real gateway on the embedded memory
@@ -222,7 +221,7 @@ describe('driver stream: frames, acks and validation', () => {
   }
 
   /** Frame-level errors carry no seq; nothing is stored. Each case gets its own connection (bad frames are counted per connection). */
-  const badFrames: { name: string; code: string; send: (c: DriverClient) => void; binary: boolean }[] = [
+  const badFrames: { name: string; code: string; send: (c: RawDriverClient) => void; binary: boolean }[] = [
     { name: 'text that is not JSON', code: 'malformed_frame', send: (c) => c.sendRaw('{"type":"pings",', false), binary: false },
     // A map header announcing more entries than the frame holds.
     { name: 'binary that is not msgpack', code: 'malformed_frame', send: (c) => c.sendRaw(Buffer.from([0x82, 0xa4, 0x74, 0x79]), true), binary: true },
@@ -516,8 +515,7 @@ describe('driver stream: graceful shutdown', () => {
 
   it('is idempotent and leaves nothing behind without clients', async () => {
     const gw = await TestGateway.start();
-    const text = await gw.metricsText();
-    expect(metricValue(text, 'hexfleet_driver_connections')).toBe(0);
+    expect(await gw.metric('hexfleet_driver_connections')).toBe(0);
     await gw.gateway.close();
     await gw.gateway.close();
     await gw.stop();

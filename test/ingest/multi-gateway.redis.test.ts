@@ -1,18 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer } from '../support/redis-server.js';
-import {
-  adminRedis,
-  Cleanup,
-  deleteKeys,
-  DriverClient,
-  getDriver,
-  metricValue,
-  nearbyIds,
-  startRedisGateway,
-  uniquePrefix,
-  waitForReady,
-  type WirePing,
-} from '../support/redis-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { metricSum, scrapeMetrics } from '../../kit/metrics-scrape.js';
+import type { WirePing } from '../../src/protocol/wire-frames.js';
+import { connectDriver, freshPrefix, getDriver, nearbyIds, startSharedGateways } from '../support/redis-gateway.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 /**
  * Two gateways on different ports sharing one Redis and one prefix, as in a
@@ -35,24 +25,15 @@ function pings(driver: number, from: number, to: number): WirePing[] {
 }
 
 describe('two gateways sharing one Redis', () => {
-  const cleanup = new Cleanup();
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterEach(() => cleanup.run());
-  afterAll(() => server?.stop());
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
   async function twoGateways() {
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, server.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
+    const { prefix } = freshPrefix(cleanup, suite.server.url);
     const env = { HEXFLEET_STALE_MS: '600000', HEXFLEET_OFFLINE_MS: '600000' };
-    const a = await startRedisGateway(cleanup, server.url, prefix, env);
-    const b = await startRedisGateway(cleanup, server.url, prefix, env);
-    expect(a.port).not.toBe(b.port);
-    await Promise.all([waitForReady(a.port, 200), waitForReady(b.port, 200)]);
-    return { a: a.port, b: b.port };
+    const [a, b] = await startSharedGateways(cleanup, suite.server.url, prefix, 2, env);
+    expect(a!.port).not.toBe(b!.port);
+    return { a: a!.port, b: b!.port };
   }
 
   it('serves a driver streaming to one gateway from the other, across a reconnect, exactly once by seq', async () => {
@@ -64,9 +45,9 @@ describe('two gateways sharing one Redis', () => {
     };
 
     // Streams to A …
-    const onA = await DriverClient.connect(cleanup, a, id);
-    expect(await onA.sendBatch(pings(0, 1, 3))).toEqual({ type: 'ack', seq: 3 });
-    expect(await onA.sendBatch(pings(0, 4, 5))).toEqual({ type: 'ack', seq: 5 });
+    const onA = await connectDriver(cleanup, a, id);
+    expect(await onA.sendBatch(pings(0, 1, 3))).toEqual({ type: 'ack', seq: 3, binary: false });
+    expect(await onA.sendBatch(pings(0, 4, 5))).toEqual({ type: 'ack', seq: 5, binary: false });
     // … and B sees it, by id and by place.
     await expectAt(b, 5);
     const p5 = ping(0, 5);
@@ -75,8 +56,8 @@ describe('two gateways sharing one Redis', () => {
 
     // The app reconnects, this time landing on B, and goes on with higher seqs.
     await onA.close();
-    const onB = await DriverClient.connect(cleanup, b, id, true);
-    expect(await onB.sendBatch(pings(0, 6, 8))).toEqual({ type: 'ack', seq: 8 });
+    const onB = await connectDriver(cleanup, b, id, 'msgpack');
+    expect(await onB.sendBatch(pings(0, 6, 8))).toEqual({ type: 'ack', seq: 8, binary: true });
     await expectAt(a, 8);
     await expectAt(b, 8);
     const p8 = ping(0, 8);
@@ -85,13 +66,13 @@ describe('two gateways sharing one Redis', () => {
 
     // Old batches replayed through A (a stale outbox, a second device) are acked
     // as duplicates and never move the driver back.
-    const dupA = await metricValue(a, 'hexfleet_pings_duplicate_total');
-    const appliedA = await metricValue(a, 'hexfleet_pings_applied_total');
-    const againOnA = await DriverClient.connect(cleanup, a, id);
-    expect(await againOnA.sendBatch(pings(0, 1, 3))).toEqual({ type: 'ack', seq: 3 });
-    expect(await againOnA.sendBatch(pings(0, 4, 5))).toEqual({ type: 'ack', seq: 5 });
-    expect(await metricValue(a, 'hexfleet_pings_duplicate_total')).toBe(dupA + 5);
-    expect(await metricValue(a, 'hexfleet_pings_applied_total')).toBe(appliedA);
+    const dupA = metricSum(await scrapeMetrics(a), 'hexfleet_pings_duplicate_total');
+    const appliedA = metricSum(await scrapeMetrics(a), 'hexfleet_pings_applied_total');
+    const againOnA = await connectDriver(cleanup, a, id);
+    expect(await againOnA.sendBatch(pings(0, 1, 3))).toEqual({ type: 'ack', seq: 3, binary: false });
+    expect(await againOnA.sendBatch(pings(0, 4, 5))).toEqual({ type: 'ack', seq: 5, binary: false });
+    expect(metricSum(await scrapeMetrics(a), 'hexfleet_pings_duplicate_total')).toBe(dupA + 5);
+    expect(metricSum(await scrapeMetrics(a), 'hexfleet_pings_applied_total')).toBe(appliedA);
     await expectAt(a, 8);
     await expectAt(b, 8);
     const p1 = ping(0, 1);
@@ -99,7 +80,7 @@ describe('two gateways sharing one Redis', () => {
     expect(await nearbyIds(b, p8.lat, p8.lng, 50)).toEqual([id]);
 
     // Both connections stay usable: the next seq through B is applied.
-    expect(await onB.sendBatch(pings(0, 9, 9))).toEqual({ type: 'ack', seq: 9 });
+    expect(await onB.sendBatch(pings(0, 9, 9))).toEqual({ type: 'ack', seq: 9, binary: true });
     await expectAt(a, 9);
   });
 
@@ -107,8 +88,8 @@ describe('two gateways sharing one Redis', () => {
     const { a, b } = await twoGateways();
     const drivers = [0, 1, 2, 3].map((d) => ({ d, id: `drv-${d}`, port: d % 2 === 0 ? a : b }));
     for (const { d, id, port } of drivers) {
-      const c = await DriverClient.connect(cleanup, port, id, d >= 2);
-      expect(await c.sendBatch(pings(d, 1, 2))).toEqual({ type: 'ack', seq: 2 });
+      const c = await connectDriver(cleanup, port, id, d >= 2 ? 'msgpack' : 'json');
+      expect(await c.sendBatch(pings(d, 1, 2))).toEqual({ type: 'ack', seq: 2, binary: d >= 2 });
     }
     // Drivers 0..3 sit 0.01° of latitude (~1.1 km) apart: 500 m around driver 1
     // holds only it; 2 km holds 0, 1 and 2 (driver 1 first), not 3 (~2.2 km).

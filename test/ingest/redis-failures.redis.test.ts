@@ -1,24 +1,25 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { unusedFixedPort } from '../../kit/free-port.js';
+import { metricSum, scrapeMetrics } from '../../kit/metrics-scrape.js';
 import { scriptSource } from '../../src/backend/redis/load-scripts.js';
-import { RedisServer } from '../support/redis-server.js';
+import type { WirePing } from '../../src/protocol/wire-frames.js';
+import type { RawDriverClient, Reply } from '../support/raw-driver-client.js';
 import {
   adminRedis,
   Cleanup,
+  connectDriver,
   deleteKeys,
-  DriverClient,
+  freshPrefix,
   getDriver,
-  metricValue,
   nearbyIds,
-  type Reply,
   startRedisGateway,
   storedRecord,
   uniquePrefix,
-  unusedFixedPort,
   waitForReady,
-  type WirePing,
 } from '../support/redis-gateway.js';
+import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -80,30 +81,28 @@ describe('gateway against a failing Redis', () => {
     const unready = (await waitForReady(gw.port, 503)) as { failing: string[] };
     expect(unready.failing).toContain('redis');
 
-    const client = await DriverClient.connect(cleanup, gw.port, 'drv-early', true);
-    const errorsBefore = await metricValue(gw.port, 'hexfleet_store_errors_total', 'op="apply"');
+    const client = await connectDriver(cleanup, gw.port, 'drv-early', 'msgpack');
+    const errorsBefore = metricSum(await scrapeMetrics(gw.port), 'hexfleet_store_errors_total', { op: 'apply' });
     const batch = pings(0, 1, 3);
     const refused = await client.sendBatch(batch);
     expect(refused).toMatchObject({ type: 'error', code: 'store_unavailable', seq: 3 });
     // A second try while Redis is still missing fails the same way.
     expect(await client.sendBatch(batch)).toMatchObject({ type: 'error', code: 'store_unavailable', seq: 3 });
     expect(client.replies.filter((r) => r.type === 'ack')).toEqual([]);
-    expect(await metricValue(gw.port, 'hexfleet_store_errors_total', 'op="apply"')).toBeGreaterThan(errorsBefore);
+    expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_store_errors_total', { op: 'apply' })).toBeGreaterThan(errorsBefore);
 
     server = await RedisServer.startOn(port);
     admin = adminRedis(new Cleanup(), url); // disconnected by the cleanup step above, after its keys go
     await waitForReady(gw.port, 200);
     // The client resends what was never acked; exactly the same frame.
-    expect(await client.sendBatch(batch)).toEqual({ type: 'ack', seq: 3 });
+    expect(await client.sendBatch(batch)).toEqual({ type: 'ack', seq: 3, binary: true });
     expectAt(await getDriver(gw.port, 'drv-early'), 0, 3);
   });
 
   it('loses no acked ping when Redis is killed and restarted mid-stream, and survives SCRIPT FLUSH', async () => {
     const server = await RedisServer.start();
     cleanup.add(() => server.stop());
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, server.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
+    const { prefix, admin } = freshPrefix(cleanup, server.url);
     await writeAofBeforeReplying(admin);
 
     const gw = await startRedisGateway(cleanup, server.url, prefix);
@@ -111,8 +110,8 @@ describe('gateway against a failing Redis', () => {
     const chaos = { down: false };
     const streamers: Streamer[] = [];
     for (let d = 0; d < 5; d++) {
-      const client = await DriverClient.connect(cleanup, gw.port, `drv-${d}`, d % 2 === 0);
-      streamers.push(new Streamer(client, d, chaos));
+      const client = await connectDriver(cleanup, gw.port, `drv-${d}`, d % 2 === 0 ? 'msgpack' : 'json');
+      streamers.push(new Streamer(client, `drv-${d}`, d, chaos));
     }
     cleanup.add(() => streamers.forEach((s) => s.stop()));
     streamers.forEach((s) => s.start());
@@ -138,8 +137,8 @@ describe('gateway against a failing Redis', () => {
     await writeAofBeforeReplying(admin);
     // Every ack sent before the crash is in the AOF Redis replayed.
     for (const s of streamers) {
-      const rec = await storedRecord(admin, prefix, s.client.driverId);
-      expect(rec, `${s.client.driverId} after the restart`).not.toBeNull();
+      const rec = await storedRecord(admin, prefix, s.driverId);
+      expect(rec, `${s.driverId} after the restart`).not.toBeNull();
       expect(rec!.seq).toBeGreaterThanOrEqual(s.ackedMax);
       expectAt(rec, s.driver, rec!.seq);
     }
@@ -164,10 +163,10 @@ describe('gateway against a failing Redis', () => {
 
     for (const s of streamers) {
       expect(s.violations).toEqual([]);
-      expect(s.errors.filter((r) => r.type === 'error' && r.message.includes('NOSCRIPT'))).toEqual([]);
+      expect(s.errors.filter((r) => r.type === 'error' && r.message?.includes('NOSCRIPT'))).toEqual([]);
       expect(new Set(s.errors.map((r) => r.type === 'error' && r.code))).toEqual(new Set(['store_unavailable']));
       expect(s.ackedMax).toBe(s.sentMax);
-      const rec = await getDriver(gw.port, s.client.driverId);
+      const rec = await getDriver(gw.port, s.driverId);
       expect(rec!.seq).toBeGreaterThanOrEqual(s.ackedMax);
       expectAt(rec, s.driver, s.ackedMax);
     }
@@ -189,54 +188,50 @@ describe('gateway against a failing Redis', () => {
     }
 
     it('answers store_unavailable for a write that timed out, never an ack, and what Redis holds agrees with the acks', async () => {
-      const prefix = uniquePrefix();
-      const admin = adminRedis(cleanup, server.url);
-      cleanup.add(() => deleteKeys(admin, prefix));
+      const { prefix, admin } = freshPrefix(cleanup, server.url);
       const gw = await startRedisGateway(cleanup, server.url, prefix, { HEXFLEET_REDIS_COMMAND_TIMEOUT_MS: '300' });
       await waitForReady(gw.port, 200);
-      const clients = await Promise.all([0, 1, 2].map((d) => DriverClient.connect(cleanup, gw.port, `drv-${d}`, d === 1)));
+      const clients = await Promise.all([0, 1, 2].map((d) => connectDriver(cleanup, gw.port, `drv-${d}`, d === 1 ? 'msgpack' : 'json')));
 
-      for (const [d, c] of clients.entries()) expect(await c.sendBatch(pings(d, 1, 2))).toEqual({ type: 'ack', seq: 2 });
+      for (const [d, c] of clients.entries()) expect(await c.sendBatch(pings(d, 1, 2))).toEqual({ type: 'ack', seq: 2, binary: d === 1 });
 
       await pauseWrites(admin);
       const refused = await Promise.all(clients.map((c, d) => c.sendBatch(pings(d, 3, 4))));
       for (const r of refused) expect(r).toMatchObject({ type: 'error', code: 'store_unavailable', seq: 4 });
       for (const [d, c] of clients.entries()) {
-        expect(c.replies.filter((r) => r.type === 'ack')).toEqual([{ type: 'ack', seq: 2 }]);
+        expect(c.replies.filter((r) => r.type === 'ack')).toEqual([{ type: 'ack', seq: 2, binary: d === 1 }]);
         // What was acked is there; what was refused is not (yet).
-        expectAt(await storedRecord(admin, prefix, c.driverId), d, 2);
+        expectAt(await storedRecord(admin, prefix, `drv-${d}`), d, 2);
       }
 
       await admin.call('CLIENT', 'UNPAUSE');
       // The timed-out script call was already sent, so Redis runs it now: a refused
       // batch may end up stored (its outcome was unknown), never the reverse.
-      for (const [d, c] of clients.entries()) {
-        await waitFor(async () => (await storedRecord(admin, prefix, c.driverId))?.seq === 4, { what: `${c.driverId} seq 4` });
-        expectAt(await storedRecord(admin, prefix, c.driverId), d, 4);
+      for (const d of clients.keys()) {
+        await waitFor(async () => (await storedRecord(admin, prefix, `drv-${d}`))?.seq === 4, { what: `drv-${d} seq 4` });
+        expectAt(await storedRecord(admin, prefix, `drv-${d}`), d, 4);
       }
       await waitForReady(gw.port, 200);
-      const duplicatesBefore = await metricValue(gw.port, 'hexfleet_pings_duplicate_total');
+      const duplicatesBefore = metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_duplicate_total');
       // So resending is safe: the same batch is acked as duplicates and changes nothing.
       for (const [d, c] of clients.entries()) {
-        expect(await c.sendBatch(pings(d, 3, 4))).toEqual({ type: 'ack', seq: 4 });
-        expectAt(await getDriver(gw.port, c.driverId), d, 4);
+        expect(await c.sendBatch(pings(d, 3, 4))).toEqual({ type: 'ack', seq: 4, binary: d === 1 });
+        expectAt(await getDriver(gw.port, `drv-${d}`), d, 4);
       }
-      expect(await metricValue(gw.port, 'hexfleet_pings_duplicate_total')).toBe(duplicatesBefore + 6);
+      expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_duplicate_total')).toBe(duplicatesBefore + 6);
     });
 
     it('sheds load with overloaded instead of hanging when Redis stalls, and recovers after', async () => {
-      const prefix = uniquePrefix();
-      const admin = adminRedis(cleanup, server.url);
-      cleanup.add(() => deleteKeys(admin, prefix));
+      const { prefix, admin } = freshPrefix(cleanup, server.url);
       const gw = await startRedisGateway(cleanup, server.url, prefix, { HEXFLEET_INGEST_MAX_PENDING: '100' });
       await waitForReady(gw.port, 200);
-      const clients = await Promise.all([0, 1, 2, 3].map((d) => DriverClient.connect(cleanup, gw.port, `drv-${d}`, d % 2 === 0)));
+      const clients = await Promise.all([0, 1, 2, 3].map((d) => connectDriver(cleanup, gw.port, `drv-${d}`, d % 2 === 0 ? 'msgpack' : 'json')));
 
       await pauseWrites(admin);
       const BATCHES = 30;
       const SIZE = 10;
       for (let b = 0; b < BATCHES; b++) {
-        for (const [d, c] of clients.entries()) c.send(pings(d, b * SIZE + 1, (b + 1) * SIZE));
+        for (const [d, c] of clients.entries()) c.sendPings(pings(d, b * SIZE + 1, (b + 1) * SIZE));
       }
       const all = (): Reply[] => clients.flatMap((c) => c.replies);
       // Answers come while Redis is still stalled: shed at once, or failed by the command timeout.
@@ -248,22 +243,20 @@ describe('gateway against a failing Redis', () => {
         // One reply per batch, each carrying the highest seq of its batch.
         expect(c.replies.map((r) => r.seq).sort((a, b) => a! - b!)).toEqual(Array.from({ length: BATCHES }, (_, b) => (b + 1) * SIZE));
       }
-      expect(await metricValue(gw.port, 'hexfleet_pings_rejected_total', 'code="overloaded"')).toBeGreaterThan(0);
+      expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_rejected_total', { code: 'overloaded' })).toBeGreaterThan(0);
 
       await admin.call('CLIENT', 'UNPAUSE');
-      await waitFor(async () => (await metricValue(gw.port, 'hexfleet_ingest_pending_pings')) === 0, { what: 'no pending pings' });
+      await waitFor(async () => metricSum(await scrapeMetrics(gw.port), 'hexfleet_ingest_pending_pings') === 0, { what: 'no pending pings' });
       await waitForReady(gw.port, 200);
       const last = BATCHES * SIZE + 5;
       for (const [d, c] of clients.entries()) {
-        expect(await c.sendBatch(pings(d, BATCHES * SIZE + 1, last))).toEqual({ type: 'ack', seq: last });
-        expectAt(await getDriver(gw.port, c.driverId), d, last);
+        expect(await c.sendBatch(pings(d, BATCHES * SIZE + 1, last))).toEqual({ type: 'ack', seq: last, binary: d % 2 === 0 });
+        expectAt(await getDriver(gw.port, `drv-${d}`), d, last);
       }
     });
 
     it('serves a silent driver as stale, drops it from nearby, then from the index, then forgets it', async () => {
-      const prefix = uniquePrefix();
-      const admin = adminRedis(cleanup, server.url);
-      cleanup.add(() => deleteKeys(admin, prefix));
+      const { prefix } = freshPrefix(cleanup, server.url);
       const gw = await startRedisGateway(cleanup, server.url, prefix, {
         HEXFLEET_STALE_MS: '100',
         HEXFLEET_OFFLINE_MS: '200',
@@ -271,7 +264,7 @@ describe('gateway against a failing Redis', () => {
         HEXFLEET_SWEEP_INTERVAL_MS: '50',
       });
       await waitForReady(gw.port, 200);
-      const client = await DriverClient.connect(cleanup, gw.port, 'drv-silent');
+      const client = await connectDriver(cleanup, gw.port, 'drv-silent');
       const at = { lat: 52.52, lng: 13.405 };
       const near = (extra = '') => nearbyIds(gw.port, at.lat, at.lng, 500, extra);
 
@@ -282,7 +275,7 @@ describe('gateway against a failing Redis', () => {
       for (let attempt = 0; attempt < 5 && !seen.unindexed; attempt++) {
         seen = { stale: false, unindexed: false };
         seq++;
-        expect(await client.sendBatch([{ seq, ...at, ts: Date.now() - 10 }])).toEqual({ type: 'ack', seq });
+        expect(await client.sendBatch([{ seq, ...at, ts: Date.now() - 10 }])).toEqual({ type: 'ack', seq, binary: false });
         await waitFor(
           async () => {
             const [rec, fresh, withStale] = await Promise.all([getDriver(gw.port, 'drv-silent'), near(), near('&includeStale=true')]);
@@ -299,7 +292,7 @@ describe('gateway against a failing Redis', () => {
       await waitFor(async () => (await getDriver(gw.port, 'drv-silent')) === null, { what: 'the driver to be forgotten' });
       expect(await near('&includeStale=true')).toEqual([]);
       // Counted once the whole sweep run (every bucket) is over, a little after the record went.
-      await waitFor(async () => (await metricValue(gw.port, 'hexfleet_swept_drivers_total', 'outcome="removed"')) >= 1, {
+      await waitFor(async () => metricSum(await scrapeMetrics(gw.port), 'hexfleet_swept_drivers_total', { outcome: 'removed' }) >= 1, {
         what: 'the sweep to count the removal',
       });
     });
@@ -340,7 +333,8 @@ class Streamer {
   private finishing = false;
 
   constructor(
-    readonly client: DriverClient,
+    readonly client: RawDriverClient,
+    readonly driverId: string,
     readonly driver: number,
     private readonly chaos: { down: boolean },
   ) {
@@ -396,7 +390,7 @@ class Streamer {
   private send(b: Outstanding): void {
     b.sentWhileDown = this.chaos.down;
     this.inflight.set(b.last, b);
-    this.client.send(b.pings);
+    this.client.sendPings(b.pings);
   }
 
   private onReply(r: Reply): void {

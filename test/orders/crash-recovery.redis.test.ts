@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Point } from '../../src/orders/order.js';
 import type { OrderStore } from '../../src/orders/order-store.js';
 import { openTestBackend, TEST_TIMING } from '../support/backends.js';
 import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { Cleanup, service, tokens } from '../support/redis-gateway.js';
-import { RedisServer } from '../support/redis-server.js';
+import { service, tokens } from '../support/redis-gateway.js';
+import { redisSuite } from '../support/redis-suite.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -26,19 +26,14 @@ const ENV = {
 };
 
 describe('crash recovery (gateway processes on one Redis)', () => {
-  const cleanup = new Cleanup();
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterEach(() => cleanup.run());
-  afterAll(() => server?.stop());
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
   /** The gateways' environment, and the order store they share, opened by the test itself. */
   async function setup(): Promise<{ env: Record<string, string>; orders: OrderStore }> {
-    const t = await openTestBackend('redis', { redisUrl: server.url, timing: TEST_TIMING });
+    const t = await openTestBackend('redis', { redisUrl: suite.server.url, timing: TEST_TIMING });
     cleanup.add(() => t.cleanup());
-    return { env: { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: t.prefix }, orders: t.backend.orders };
+    return { env: { ...ENV, REDIS_URL: suite.server.url, HEXFLEET_REDIS_PREFIX: t.prefix }, orders: t.backend.orders };
   }
 
   async function driver(url: string, id: string, at?: Point): Promise<OfferDriver> {

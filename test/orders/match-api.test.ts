@@ -18,7 +18,7 @@ import {
   offset,
 } from '../support/dispatch-client.js';
 import { BackendHosts, TEST_BACKENDS } from '../support/backends.js';
-import { metricValue, startTestGateway, stopAllGateways, type TestGateway } from '../support/gateway-harness.js';
+import { startTestGateway, stopAllGateways, type TestGateway } from '../support/gateway-harness.js';
 import { waitFor } from '../support/wait-for.js';
 import { seededRandom } from '../geo/geo-fixtures.js';
 
@@ -680,7 +680,7 @@ describe.each(TEST_BACKENDS)('on the %s backend', (kind) => {
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
       expect(pingsAcked).toBeGreaterThan(0);
       expect(pinger.client.replies.filter((r) => r.type === 'error')).toEqual([]);
-      expect(await metricValue(await w.tg.metricsText(), 'hexfleet_matches_total', { outcome: 'overloaded', mode: 'immediate' })).toBe(overloaded.length);
+      expect(await w.tg.metric('hexfleet_matches_total', { outcome: 'overloaded', mode: 'immediate' })).toBe(overloaded.length);
       const sorted = (xs: number[]) => xs.slice().sort((a, b) => a - b);
       const p50 = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
       console.info(`[overload] ${results.length} matches in ${Math.ceil(results.length / 150)} burst(s): ${overloaded.length} × 503 (p50 ${p50(overloaded.map((r) => r.ms)).toFixed(1)} ms), `

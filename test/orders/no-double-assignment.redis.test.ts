@@ -1,12 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { metricSum, scrapeMetrics } from '../../kit/metrics-scrape.js';
 import type { OrderStore } from '../../src/orders/order-store.js';
 import { openTestBackend, TEST_TIMING } from '../support/backends.js';
 import type { Point } from '../../src/orders/order.js';
 import { HolderTracker, MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { runDoubleAssignmentScenario } from '../support/dispatch-double-assignment.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { Cleanup, metricValue, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
-import { RedisServer } from '../support/redis-server.js';
+import { service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
+import { redisSuite } from '../support/redis-suite.js';
 
 /**
  * The same scenario as no-double-assignment.test.ts on a real Redis, where
@@ -26,17 +27,12 @@ const ENV = {
 };
 
 describe('no double assignment (Redis)', () => {
-  const cleanup = new Cleanup();
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterEach(() => cleanup.run());
-  afterAll(() => server?.stop());
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
   /** The gateways' order store, opened by the test itself under their prefix; deletes the prefix's keys at the end. */
   async function storeOf(prefix: string): Promise<OrderStore> {
-    const t = await openTestBackend('redis', { redisUrl: server.url, timing: TEST_TIMING, prefix });
+    const t = await openTestBackend('redis', { redisUrl: suite.server.url, timing: TEST_TIMING, prefix });
     cleanup.add(() => t.cleanup());
     return t.backend.orders;
   }
@@ -55,11 +51,11 @@ describe('no double assignment (Redis)', () => {
   it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through one gateway`, async () => {
     const prefix = uniquePrefix();
     const orders = await storeOf(prefix);
-    const g = await startRedisGateway(cleanup, server.url, prefix, ENV);
+    const g = await startRedisGateway(cleanup, suite.server.url, prefix, ENV);
     await waitForReady(g.port, 200);
     const live = new HolderTracker([g.gateway.dispatch.events]);
     cleanup.add(() => live.stop());
-    const drivers = await onlineDrivers([`ws://127.0.0.1:${g.port}/v1/driver`]);
+    const drivers = await onlineDrivers([g.driverUrl]);
     await runDoubleAssignmentScenario({ apis: [new MatchApi(g.port, await service())], drivers, orders, site: SITE, ordersPerRound: ORDERS });
     expect(live.violations).toEqual([]);
   }, 180_000);
@@ -67,15 +63,15 @@ describe('no double assignment (Redis)', () => {
   it(`${ORDERS} concurrent matches over ${DRIVERS} drivers through two gateway processes sharing the Redis`, async () => {
     const prefix = uniquePrefix();
     const orders = await storeOf(prefix);
-    const env = { ...ENV, REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix };
+    const env = { ...ENV, REDIS_URL: suite.server.url, HEXFLEET_REDIS_PREFIX: prefix };
     const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
     expect(a.port).not.toBe(b.port);
     const drivers = await onlineDrivers([a.driverUrl, b.driverUrl]);
     const token = await service();
     await runDoubleAssignmentScenario({ apis: [new MatchApi(a.port, token), new MatchApi(b.port, token)], drivers, orders, site: SITE, ordersPerRound: ORDERS });
     // Each process answered its half of both rounds.
-    expect(await metricValue(a.port, 'hexfleet_matches_total')).toBe(ORDERS);
-    expect(await metricValue(b.port, 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(a.port), 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(b.port), 'hexfleet_matches_total')).toBe(ORDERS);
     expect(a.running && b.running).toBe(true);
   }, 180_000);
 });

@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DriverStore } from '../../src/geo/driver-store.js';
 import type { OrderStore } from '../../src/orders/order-store.js';
 import { bucketOf, RECORD } from '../../src/backend/redis/redis-layout.js';
+import { unusedFixedPort } from '../../kit/free-port.js';
 import { openTestBackend } from '../support/backends.js';
 import { redisIndexTamper } from '../support/index-tamper.js';
-import { unusedFixedPort } from '../support/redis-gateway.js';
 import { RedisServer } from '../support/redis-server.js';
 import { type ReconcileCase, RECONCILE_TIMING, offeredTo, orderDoc, reconcilerSuite } from './reconciler.suite.js';
 

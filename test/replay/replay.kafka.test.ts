@@ -16,7 +16,7 @@ import { deleteKeysAt, openTestBackend, TEST_TIMING, type TestBackend, uniquePre
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from '../support/gateway-harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
-import type { DriverClient } from '../support/ws-client.js';
+import type { RawDriverClient } from '../support/raw-driver-client.js';
 
 /**
  * Replay against the real thing: a gateway with Kafka configured takes pings
@@ -80,7 +80,7 @@ const STATUSES = ['available', 'busy', 'offline'] as const;
 /** A driver app: a socket with a token naming its vehicle, and its own seq counter. */
 interface App {
   id: string;
-  client: DriverClient;
+  client: RawDriverClient;
   seq: number;
   last: Record<string, unknown>[] | undefined;
 }

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DriverClient, SdkError } from '../../src/sdk/index.js';
-import { httpRequest } from '../support/dispatch-client.js';
+import { metricSum, metricValue, type Scrape, scrapeMetrics } from '../../kit/metrics-scrape.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { metricValue } from '../support/gateway-harness.js';
-import { adminRedis, Cleanup, deleteKeys, startRedisGateway, storedRecord, tokens, uniquePrefix } from '../support/redis-gateway.js';
+import { Cleanup, freshPrefix, startRedisGateway, storedRecord, tokens } from '../support/redis-gateway.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { closeAllSdkClients, collectErrors, driverClient } from './sdk-harness.js';
@@ -23,23 +22,13 @@ afterEach(async () => {
 /** A distinct position per seq, with the 7 decimals the store keeps: the stored record tells which ping won. */
 const at = (seq: number) => ({ lat: Number((52.4 + seq * 1e-5).toFixed(7)), lng: 13.3 });
 
-async function scrape(port: number): Promise<string> {
-  const r = await httpRequest(port, 'GET', '/metrics');
-  if (r.status !== 200) throw new Error(`/metrics on ${port} answered ${r.status}`);
-  return r.text;
-}
-
 /** Pings-counter totals of a gateway: received, applied, duplicate, and rejected over every code. */
-function counters(text: string): { received: number; applied: number; duplicate: number; rejected: number } {
-  const rejected = text
-    .split('\n')
-    .filter((l) => l.startsWith('hexfleet_pings_rejected_total{'))
-    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+function counters(s: Scrape): { received: number; applied: number; duplicate: number; rejected: number } {
   return {
-    received: metricValue(text, 'hexfleet_pings_received_total'),
-    applied: metricValue(text, 'hexfleet_pings_applied_total'),
-    duplicate: metricValue(text, 'hexfleet_pings_duplicate_total'),
-    rejected,
+    received: metricValue(s, 'hexfleet_pings_received_total'),
+    applied: metricValue(s, 'hexfleet_pings_applied_total'),
+    duplicate: metricValue(s, 'hexfleet_pings_duplicate_total'),
+    rejected: metricSum(s, 'hexfleet_pings_rejected_total'),
   };
 }
 
@@ -64,9 +53,7 @@ describe('DriverClient end to end', () => {
   it('two gateway processes, one Redis: kill -9 the connected gateway mid-stream, restart it; every ping is applied exactly once', async () => {
     const redis = await RedisServer.start();
     cleanup.add(() => redis.stop());
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, redis.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
+    const { prefix, admin } = freshPrefix(cleanup, redis.url);
     const env = { REDIS_URL: redis.url, HEXFLEET_REDIS_PREFIX: prefix, HEXFLEET_RATE_PINGS_PER_SEC: '100000', HEXFLEET_RATE_BURST: '1000000' };
     const a = await GatewayProcess.start(cleanup, env);
     const b = await GatewayProcess.start(cleanup, env);
@@ -92,7 +79,7 @@ describe('DriverClient end to end', () => {
     const s = stream(c, TOTAL, 20);
     await waitFor(() => (c.lastAckedSeq ?? 0) >= 30, { what: 'a third of the stream acked by gateway A', timeoutMs: 30_000 });
     const ackedBeforeScrape = c.lastAckedSeq!;
-    const aBefore = counters(await scrape(a.port));
+    const aBefore = counters(await scrapeMetrics(a.port));
     await a.kill9();
     await waitFor(() => atKill !== undefined, { what: 'the client to notice the crash' });
     const restarted = await GatewayProcess.start(cleanup, env, { port: a.port });
@@ -121,7 +108,7 @@ describe('DriverClient end to end', () => {
     // later ping is applied exactly once. Together: each of seqs 1..TOTAL applied once.
     const acked = atKill!.acked!;
     const sent = atKill!.sent!;
-    const after = [counters(await scrape(b.port)), counters(await scrape(restarted.port))];
+    const after = [counters(await scrapeMetrics(b.port)), counters(await scrapeMetrics(restarted.port))];
     const sum = (k: 'received' | 'applied' | 'duplicate' | 'rejected') => after.reduce((n, x) => n + x[k], 0);
     expect(sum('rejected')).toBe(0);
     expect(sum('received')).toBe(TOTAL - acked);
@@ -135,13 +122,11 @@ describe('DriverClient end to end', () => {
   it('keeps batches the store did not confirm (store_unavailable) and resends them until Redis is back', async () => {
     const redis = await RedisServer.start();
     cleanup.add(() => redis.stop());
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, redis.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
+    const { prefix, admin } = freshPrefix(cleanup, redis.url);
     const g = await startRedisGateway(cleanup, redis.url, prefix);
     const driverId = `outage-${prefix}`;
     const c = driverClient({
-      urls: [`ws://127.0.0.1:${g.port}/v1/driver`],
+      urls: [g.driverUrl],
       token: await tokens.sign({ role: 'driver', sub: driverId }),
       batchMaxPings: 5,
       batchMaxDelayMs: 0,
@@ -165,7 +150,7 @@ describe('DriverClient end to end', () => {
     expect(c.dropped).toBe(0);
     expect(c.state).toBe('open'); // the socket survived the outage: batch errors are not connection errors
     expect(await storedRecord(admin, prefix, driverId)).toMatchObject({ seq: 12, ...at(12) });
-    const m = counters(await scrape(g.port));
+    const m = counters(await scrapeMetrics(g.port));
     expect(m.applied).toBe(12);
   });
 });

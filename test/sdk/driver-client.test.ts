@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DriverClient, SdkError } from '../../src/sdk/index.js';
-import { httpRequest } from '../support/dispatch-client.js';
-import { metricValue, TestGateway, stopAllGateways, uniqueDriverId } from '../support/gateway-harness.js';
-import { unusedFixedPort } from '../support/redis-gateway.js';
+import { unusedFixedPort } from '../../kit/free-port.js';
+import { httpRequest } from '../support/http-request.js';
+import { TestGateway, stopAllGateways, uniqueDriverId } from '../support/gateway-harness.js';
 import { waitFor } from '../support/wait-for.js';
 import { closeAllSdkClients, collectErrors, driverClient } from './sdk-harness.js';
 
@@ -44,11 +44,6 @@ async function startOnPort(port: number): Promise<TestGateway> {
   return started!;
 }
 
-/** One sample of the gateway's /metrics, read on its own connection (see `stored`). */
-async function metric(g: TestGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  return metricValue((await httpRequest(g.port, 'GET', '/metrics')).text, name, labels);
-}
-
 function waitOpen(c: DriverClient, what = 'the client to connect'): Promise<void> {
   return waitFor(() => c.state === 'open', { what });
 }
@@ -68,8 +63,8 @@ describe('DriverClient batching', () => {
     for (let i = 1; i <= 5; i++) expect(c.ping(at(i))).toBe(i);
     await waitAcked(c, 5);
     expect(acks).toEqual([5]);
-    expect(await metric(g, 'hexfleet_batch_size_pings_count')).toBe(1);
-    expect(await metric(g, 'hexfleet_batch_size_pings_sum')).toBe(5);
+    expect(await g.metric('hexfleet_batch_size_pings_count')).toBe(1);
+    expect(await g.metric('hexfleet_batch_size_pings_sum')).toBe(5);
     expect(await stored(g, id)).toMatchObject({ seq: 5, ...at(5) });
     expect(c.lastSentSeq).toBe(5);
   });
@@ -87,8 +82,8 @@ describe('DriverClient batching', () => {
     await waitAcked(c, 3);
     // Timers may fire a millisecond early; anything near 300 ms shows the batch waited.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-    expect(await metric(g, 'hexfleet_batch_size_pings_count')).toBe(1);
-    expect(await metric(g, 'hexfleet_batch_size_pings_sum')).toBe(3);
+    expect(await g.metric('hexfleet_batch_size_pings_count')).toBe(1);
+    expect(await g.metric('hexfleet_batch_size_pings_sum')).toBe(3);
     expect(await stored(g, id)).toMatchObject({ seq: 3, ...at(3) });
   });
 
@@ -114,8 +109,8 @@ describe('DriverClient batching', () => {
     await waitAcked(c, 12);
     expect(c.dropped).toBe(5);
     // Only the five kept pings reached the new gateway, each once, with its original seq and position.
-    expect(await metric(again, 'hexfleet_pings_received_total')).toBe(5);
-    expect(await metric(again, 'hexfleet_pings_applied_total')).toBe(5);
+    expect(await again.metric('hexfleet_pings_received_total')).toBe(5);
+    expect(await again.metric('hexfleet_pings_applied_total')).toBe(5);
     expect(await stored(again, id)).toMatchObject({ seq: 12, ...at(12), status: 'available' });
   });
 });
@@ -158,8 +153,8 @@ describe('DriverClient rejections and retries', () => {
     expect(errors.length).toBeGreaterThanOrEqual(3);
     expect(errors.every((e) => e.code === 'rate_limited' && e.retry)).toBe(true);
     expect(errors.slice(0, 3).map((e) => e.seq)).toEqual([4, 5, 6]);
-    expect(await metric(g, 'hexfleet_pings_applied_total')).toBe(6);
-    expect(await metric(g, 'hexfleet_pings_duplicate_total')).toBe(0);
+    expect(await g.metric('hexfleet_pings_applied_total')).toBe(6);
+    expect(await g.metric('hexfleet_pings_duplicate_total')).toBe(0);
     expect(await stored(g, id)).toMatchObject({ seq: 6, ...at(6) });
   });
 
@@ -179,7 +174,7 @@ describe('DriverClient rejections and retries', () => {
     expect(errors.find((e) => e.code === 'protocol_violation')!.retry).toBe(false);
     expect(states.at(-1)).toBe('closed');
     expect(() => c.ping(at(1))).toThrow(SdkError);
-    expect(await metric(g, 'hexfleet_driver_connections')).toBe(0);
+    expect(await g.metric('hexfleet_driver_connections')).toBe(0);
   });
 });
 
@@ -227,8 +222,8 @@ describe('DriverClient reconnects', () => {
     expect(closes).toEqual([4401]);
     expect(calls).toBe(2);
     expect(errors).toEqual([]);
-    expect(await metric(g, 'hexfleet_driver_disconnects_total', { reason: 'token_expired' })).toBe(1);
-    expect(await metric(g, 'hexfleet_pings_applied_total')).toBe(2);
+    expect(await g.metric('hexfleet_driver_disconnects_total', { reason: 'token_expired' })).toBe(1);
+    expect(await g.metric('hexfleet_pings_applied_total')).toBe(2);
     expect(await stored(g, id)).toMatchObject({ seq: 2, ...at(2) });
   });
 });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AssignmentFrame, DriverClient, PositionFrame, StatusFrame, TrackingClient } from '../../src/sdk/index.js';
-import { httpRequest } from '../support/dispatch-client.js';
+import { unusedFixedPort } from '../../kit/free-port.js';
+import { httpRequest } from '../support/http-request.js';
 import { stopAllGateways, TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
-import { unusedFixedPort } from '../support/redis-gateway.js';
 import { waitFor } from '../support/wait-for.js';
 import { closeAllSdkClients, collectErrors, driverClient, trackingClient } from './sdk-harness.js';
 

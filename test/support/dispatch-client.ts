@@ -1,66 +1,20 @@
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { expect } from 'vitest';
 import type { TokenService } from '../../src/auth/tokens.js';
 import type { AssignmentEvent, InProcessEventSink } from '../../src/orders/assignment-events.js';
 import type { OrderDoc, Point } from '../../src/orders/order.js';
 import type { OrderStore } from '../../src/orders/order-store.js';
 import type { VehicleType } from '../../src/domain/vehicle.js';
-import type { DriverStatus } from '../../src/geo/driver-store.js';
+import type { DriverStatus, WirePing } from '../../src/protocol/wire-frames.js';
 import { destination } from '../geo/geo-fixtures.js';
-import { DriverClient, type Reply } from './ws-client.js';
+import { type ApiResult, httpRequest } from './http-request.js';
+import { RawDriverClient, type Reply } from './raw-driver-client.js';
 
 /**
  * The dispatch API as its users see it: HTTP requests for the order service
  * (POST /v1/match, assignment, cancel, complete) and driver apps on real
- * WebSockets that stream pings and answer offers. Shared by the dispatch
- * tests on the memory store, on Redis and against gateway processes.
+ * WebSockets that stream pings and answer offers. Shared by the dispatch and
+ * tracking tests on the memory store, on Redis and against gateway processes.
  */
-
-export interface ApiResult {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  /** The body parsed as JSON (undefined when it is not JSON). */
-  json: any;
-}
-
-/**
- * One request on its own connection (no keep-alive socket outlives a gateway
- * that a test stops or kills). `body` is sent as JSON unless it is a string.
- */
-export function httpRequest(
-  port: number,
-  method: 'GET' | 'POST',
-  path: string,
-  { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<ApiResult> {
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  const all: Record<string, string | number> = { ...headers };
-  if (token !== undefined) all.authorization = `Bearer ${token}`;
-  if (payload !== undefined) {
-    all['content-type'] = 'application/json';
-    all['content-length'] = Buffer.byteLength(payload);
-  }
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: all }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /** The body of a match request (what the order service sends). */
 export interface MatchBody {
@@ -120,32 +74,44 @@ export function driverToken(tokens: TokenService, driverId: string, vehicle?: Ve
   return tokens.sign(vehicle ? { role: 'driver', sub: driverId, vehicle } : { role: 'driver', sub: driverId });
 }
 
+/** How a driver app's ping is made: status (default `available`; `null` sends none), a backdated fix, heading and speed. */
+export interface PingOptions {
+  status?: DriverStatus | null;
+  /** How old the fix is when sent (ms). */
+  ageMs?: number;
+  hdg?: number;
+  spd?: number;
+}
+
 /**
- * A driver app on a real WebSocket: it streams its position and status, and
- * receives and answers offers.
+ * A driver app scripted over the raw client: it numbers its pings, streams
+ * its position and status, and receives and answers offers. `client` is the
+ * socket, for a test that needs a frame the app would not send.
  */
 export class OfferDriver {
   private seq = 0;
 
   constructor(
     readonly driverId: string,
-    readonly client: DriverClient,
+    readonly client: RawDriverClient,
   ) {}
 
   /** Opens a socket to `ws://…/v1/driver`; the caller closes it (`terminate`). */
   static async open(url: string, tokens: TokenService, driverId: string, vehicle?: VehicleType): Promise<OfferDriver> {
-    return new OfferDriver(driverId, await DriverClient.open(url, { queryToken: await driverToken(tokens, driverId, vehicle) }));
+    return new OfferDriver(driverId, await RawDriverClient.open(url, { queryToken: await driverToken(tokens, driverId, vehicle) }));
   }
 
-  /** Sends one ping and waits for its ack (`status: null` sends none; `ageMs` backdates the fix). */
-  async ping(at: Point, { status = 'available', ageMs = 0 }: { status?: DriverStatus | null; ageMs?: number } = {}): Promise<void> {
-    const seq = ++this.seq;
-    const p: Record<string, unknown> = { seq, lat: at.lat, lng: at.lng, ts: Date.now() - ageMs };
-    if (status !== null) p.status = status;
-    const reply = this.client.waitForReply((r) => r.seq === seq && (r.type === 'ack' || r.type === 'error'), `${this.driverId}: reply to ping ${seq}`);
-    this.client.sendPings([p]);
-    const r = await reply;
-    if (r.type !== 'ack') throw new Error(`${this.driverId}: ping ${seq} refused: ${r.code} ${r.message}`);
+  /** Sends one ping and waits for its ack; returns the ping as sent. */
+  async ping(at: Point, o: PingOptions = {}): Promise<WirePing> {
+    const p = this.nextPing(at, o);
+    const r = await this.client.sendBatch([p]);
+    if (r.type !== 'ack') throw new Error(`${this.driverId}: ping ${p.seq} refused: ${r.code} ${r.message}`);
+    return p;
+  }
+
+  /** Sends one ping without waiting; resolves with its reply (ack or error). */
+  pingNoWait(at: Point, o: PingOptions = {}): Promise<Reply> {
+    return this.client.sendBatch([this.nextPing(at, o)]);
   }
 
   /** Every offer received so far, in arrival order. */
@@ -165,17 +131,30 @@ export class OfferDriver {
 
   /** Answers an offer; resolves with the gateway's answer to this very frame (offer_result or an error naming the order). */
   async reply(orderId: string, accept: boolean): Promise<DispatchReply> {
-    const from = this.client.replies.length;
-    const answer = this.client.waitForReply(
-      (r) => (r.type === 'offer_result' || r.type === 'error') && (r as DispatchReply).orderId === orderId && this.client.replies.indexOf(r) >= from,
+    const answer = this.client.nextReply(
+      (r) => (r.type === 'offer_result' || r.type === 'error') && (r as DispatchReply).orderId === orderId,
       `${this.driverId}: answer to offer_reply ${orderId}`,
     );
     this.client.send({ type: 'offer_reply', orderId, accept });
     return (await answer) as DispatchReply;
   }
 
+  /** Waits for the offer of `orderId` and answers it; resolves with the gateway's answer. */
+  async answerOffer(orderId: string, accept: boolean): Promise<DispatchReply> {
+    await this.waitForOffer(orderId);
+    return this.reply(orderId, accept);
+  }
+
   terminate(): Promise<void> {
     return this.client.terminate();
+  }
+
+  private nextPing(at: Point, { status = 'available', ageMs = 0, hdg, spd }: PingOptions): WirePing {
+    const p: WirePing = { seq: ++this.seq, lat: at.lat, lng: at.lng, ts: Date.now() - ageMs };
+    if (status !== null) p.status = status;
+    if (hdg !== undefined) p.hdg = hdg;
+    if (spd !== undefined) p.spd = spd;
+    return p;
   }
 }
 

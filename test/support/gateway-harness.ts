@@ -5,8 +5,10 @@ import type { BackendKind } from '../../src/backend/backend.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
+import { metricValue, type Scrape, scrapeMetrics } from '../../kit/metrics-scrape.js';
 import { deleteKeysAt, uniquePrefix } from './backends.js';
-import { type ConnectOptions, DriverClient, type Encoding } from './ws-client.js';
+import { type ApiResult, httpRequest } from './http-request.js';
+import { type ConnectOptions, type Encoding, RawDriverClient } from './raw-driver-client.js';
 
 /** 40 characters: above the 32 that HS256 needs. */
 export const TEST_JWT_SECRET = 'hexfleet-test-secret-0123456789abcdefgh';
@@ -75,13 +77,8 @@ export async function startTestGateway(kind: BackendKind, o: TestGatewayOptions 
   return tg;
 }
 
-export interface HttpResult {
-  status: number;
-  contentType: string | null;
-  text: string;
-  /** The body parsed as JSON, when it is JSON. */
-  json: any;
-}
+/** An HTTP answer, with its content type picked out (null when there is none). */
+export type HttpResult = ApiResult & { contentType: string | null };
 
 /** A driver id no other test uses. */
 export function uniqueDriverId(prefix = 'drv'): string {
@@ -94,7 +91,7 @@ export function uniqueDriverId(prefix = 'drv'): string {
  */
 export class TestGateway {
   readonly tokens = new TokenService(TEST_JWT_SECRET);
-  readonly clients = new Set<DriverClient>();
+  readonly clients = new Set<RawDriverClient>();
   private serviceJwt: string | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -136,28 +133,21 @@ export class TestGateway {
   }
 
   /** Opens a driver socket with a fresh token for `driverId` (sent as ?token=). */
-  async connectDriver(driverId: string, encoding: Encoding = 'json'): Promise<DriverClient> {
+  async connectDriver(driverId: string, encoding: Encoding = 'json'): Promise<RawDriverClient> {
     return this.connect({ queryToken: await this.token('driver', driverId), encoding });
   }
 
   /** Opens a driver socket with explicit credentials; rejects with `UpgradeRefused` on an HTTP refusal. */
-  async connect(options: ConnectOptions): Promise<DriverClient> {
-    const client = await DriverClient.open(this.driverUrl, options);
+  async connect(options: ConnectOptions): Promise<RawDriverClient> {
+    const client = await RawDriverClient.open(this.driverUrl, options);
     this.clients.add(client);
     return client;
   }
 
   /** A GET against the gateway, with a bearer token when given. */
   async get(path: string, token?: string): Promise<HttpResult> {
-    const res = await fetch(this.httpUrl + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, contentType: res.headers.get('content-type'), text, json };
+    const res = await httpRequest(this.port, 'GET', path, token === undefined ? {} : { token });
+    return { ...res, contentType: res.headers['content-type'] ?? null };
   }
 
   /** GET /v1/drivers/:id as a service. */
@@ -165,16 +155,14 @@ export class TestGateway {
     return this.get(`/v1/drivers/${encodeURIComponent(driverId)}`, await this.serviceToken());
   }
 
-  /** The Prometheus text of /metrics. */
-  async metricsText(): Promise<string> {
-    const res = await this.get('/metrics');
-    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-    return res.text;
+  /** /metrics, parsed (for `metricValue` and `metricSum` of kit/metrics-scrape.ts). */
+  scrape(): Promise<Scrape> {
+    return scrapeMetrics(this.port);
   }
 
-  /** One sample of /metrics (0 when the series has no sample yet). */
+  /** The value of the one series `name` with exactly `labels` (0 when it has no sample yet; see kit's `metricValue`). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    return metricValue(await this.metricsText(), name, labels);
+    return metricValue(await this.scrape(), name, labels);
   }
 
   /** Terminates every client of this gateway and waits until each is closed. */
@@ -209,23 +197,6 @@ export async function closeAllClients(): Promise<void> {
 /** For `afterAll`/`afterEach`: stops every gateway still running. */
 export async function stopAllGateways(): Promise<void> {
   await Promise.all([...running].map((g) => g.stop()));
-}
-
-/**
- * The value of one Prometheus sample in exposition text; 0 when the series
- * has no sample yet (a labelled counter prints nothing before its first inc).
- */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = new Map<string, string>();
-    for (const pair of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1]!, pair[2]!);
-    if (have.size === wanted.length && wanted.every(([k, v]) => have.get(k) === v)) return Number(m[4]);
-  }
-  return 0;
 }
 
 /** A valid ping (Berlin, now) with `over` applied; coordinates have at most 7 decimals, as stored. */

@@ -1,11 +1,11 @@
-import { DriverClient, type Encoding, type Reply } from '../support/ws-client.js';
+import { type Encoding, RawDriverClient, type Reply } from '../support/raw-driver-client.js';
 
 /**
- * A tracking client on a real WebSocket (`/v1/track`): the driver test client
+ * A tracking client on a real WebSocket (`/v1/track`): the raw client
  * speaks any frame, keeps every frame received in order and waits for the
  * first that matches, so it serves here too.
  */
-export type TrackClient = DriverClient;
+export type TrackClient = RawDriverClient;
 
 /** A frame of /v1/track, decoded (fields by frame type, see README "Live tracking"). */
 export type TrackFrame = Reply & {
@@ -28,7 +28,7 @@ export function trackUrl(port: number): string {
 }
 
 export function openTrack(port: number, token: string, encoding: Encoding = 'json'): Promise<TrackClient> {
-  return DriverClient.open(trackUrl(port), { queryToken: token, encoding });
+  return RawDriverClient.open(trackUrl(port), { queryToken: token, encoding });
 }
 
 /** Frames of one type (and order) received so far. */
@@ -38,7 +38,7 @@ export function framesOf(c: TrackClient, type: string, orderId?: string): TrackF
 
 /** The first frame from index `from` on (already received or still to come) that matches. */
 export async function frameAfter(c: TrackClient, from: number, match: (f: TrackFrame) => boolean, what: string): Promise<TrackFrame> {
-  return (await c.waitForReply((r) => c.replies.indexOf(r) >= from && match(r as TrackFrame), what)) as TrackFrame;
+  return (await c.waitForReply((r) => match(r as TrackFrame), what, from)) as TrackFrame;
 }
 
 /** Waits for the status of `orderId` with `state`, received at or after index `from`. */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { httpRequest, MatchApi, offset } from '../support/dispatch-client.js';
-import { RedisServer } from '../support/redis-server.js';
-import { adminRedis, Cleanup, deleteKeys, service, startRedisGateway, tokens, uniquePrefix, waitForReady } from '../support/redis-gateway.js';
-import { waitFor } from '../support/wait-for.js';
+import { describe, expect, it } from 'vitest';
+import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { GatewayProcess } from '../support/dispatch-process.js';
-import { Courier } from './courier.js';
+import { httpRequest } from '../support/http-request.js';
+import { freshPrefix, service, startSharedGateways, tokens } from '../support/redis-gateway.js';
+import { redisSuite } from '../support/redis-suite.js';
+import { waitFor } from '../support/wait-for.js';
 import { frameAfter, framesOf, openTrack, statusOf, subscribe, type TrackClient, type TrackFrame } from './track-client.js';
 
 /**
@@ -15,25 +15,21 @@ import { frameAfter, framesOf, openTrack, statusOf, subscribe, type TrackClient,
  * whichever gateway commits them.
  */
 describe('live tracking across two gateways sharing one Redis', () => {
-  const cleanup = new Cleanup();
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterEach(() => cleanup.run());
-  afterAll(() => server?.stop());
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
+  /** Two gateways, each receiving the other's positions and events before the test starts. */
   async function twoGateways() {
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, server.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
-    const env = { HEXFLEET_OFFER_TIMEOUT_MS: '600000' };
-    const a = await startRedisGateway(cleanup, server.url, prefix, env);
-    const b = await startRedisGateway(cleanup, server.url, prefix, env);
-    await Promise.all([waitForReady(a.port, 200), waitForReady(b.port, 200)]);
-    // Both gateways receive the other's positions and events before the test starts.
-    await Promise.all([a.gateway.backend.subscribed, b.gateway.backend.subscribed]);
-    return { a, b };
+    const { prefix } = freshPrefix(cleanup, suite.server.url);
+    const [a, b] = await startSharedGateways(cleanup, suite.server.url, prefix, 2, { HEXFLEET_OFFER_TIMEOUT_MS: '600000' });
+    return { a: a!, b: b! };
+  }
+
+  /** A driver app on gateway `url` (a fresh driver id), closed by the cleanup. */
+  async function courier(url: string): Promise<OfferDriver> {
+    const driver = await OfferDriver.open(url, tokens, `drv-${randomUUID().slice(0, 6)}`);
+    cleanup.add(() => driver.terminate());
+    return driver;
   }
 
   async function track(port: number, token: string): Promise<TrackClient> {
@@ -45,8 +41,7 @@ describe('live tracking across two gateways sharing one Redis', () => {
   it('shows a customer on B the driver on A: assignment transitions, status and positions, both ways', async () => {
     const { a, b } = await twoGateways();
     const at = { lat: 48.137, lng: 11.575 };
-    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
-    cleanup.add(() => driver.client.terminate());
+    const driver = await courier(a.driverUrl);
     await driver.ping(at);
 
     const orderId = `o-${randomUUID().slice(0, 8)}`;
@@ -90,8 +85,7 @@ describe('live tracking across two gateways sharing one Redis', () => {
   it('gives a subscriber on B the last-known position of a driver that pinged A before it subscribed', async () => {
     const { a, b } = await twoGateways();
     const at = { lat: 48.2, lng: 11.6 };
-    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
-    cleanup.add(() => driver.client.terminate());
+    const driver = await courier(a.driverUrl);
     await driver.ping(at);
     const orderId = `o-${randomUUID().slice(0, 8)}`;
     await new MatchApi(a.port, await service()).match({ orderId, pickup: at });
@@ -102,14 +96,11 @@ describe('live tracking across two gateways sharing one Redis', () => {
     await waitFor(() => framesOf(c, 'position').some((f) => f.lat === last.lat && f.ts === last.ts), { what: 'the last-known position on B' });
   });
   it('works across two gateway processes (hexfleet serve) sharing one Redis', async () => {
-    const prefix = uniquePrefix();
-    const admin = adminRedis(cleanup, server.url);
-    cleanup.add(() => deleteKeys(admin, prefix));
-    const env = { REDIS_URL: server.url, HEXFLEET_REDIS_PREFIX: prefix, HEXFLEET_OFFER_TIMEOUT_MS: '600000' };
+    const { prefix } = freshPrefix(cleanup, suite.server.url);
+    const env = { REDIS_URL: suite.server.url, HEXFLEET_REDIS_PREFIX: prefix, HEXFLEET_OFFER_TIMEOUT_MS: '600000' };
     const [a, b] = await Promise.all([GatewayProcess.start(cleanup, env), GatewayProcess.start(cleanup, env)]);
     const at = { lat: 48.15, lng: 11.55 };
-    const driver = await Courier.open(a.port, tokens, `drv-${randomUUID().slice(0, 6)}`);
-    cleanup.add(() => driver.client.terminate());
+    const driver = await courier(a.driverUrl);
     await driver.ping(at);
     const orderId = `o-${randomUUID().slice(0, 8)}`;
     const match = await new MatchApi(a.port, await service()).match({ orderId, pickup: offset(at, 80) });

@@ -4,12 +4,12 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendKind } from '../../src/backend/backend.js';
 import type { Point } from '../../src/orders/order.js';
-import { httpRequest, MatchApi, offset } from '../support/dispatch-client.js';
+import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { BackendHosts, TEST_BACKENDS } from '../support/backends.js';
 import { startTestGateway, stopAllGateways, TEST_JWT_SECRET, type TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
+import { httpRequest } from '../support/http-request.js';
 import { waitFor } from '../support/wait-for.js';
-import { type DriverClient, UpgradeRefused } from '../support/ws-client.js';
-import { Courier } from './courier.js';
+import { type RawDriverClient, UpgradeRefused } from '../support/raw-driver-client.js';
 import { frameAfter, framesOf, openTrack, statusOf, subscribe, type TrackClient, type TrackFrame } from './track-client.js';
 
 /**
@@ -75,15 +75,15 @@ async function track(w: World, token: string, encoding: 'json' | 'msgpack' = 'js
   return c;
 }
 
-async function courier(w: World, at: Point): Promise<Courier> {
-  const c = await Courier.open(w.tg.port, w.tg.tokens, uniqueDriverId('trk'));
+async function courier(w: World, at: Point): Promise<OfferDriver> {
+  const c = await OfferDriver.open(w.tg.driverUrl, w.tg.tokens, uniqueDriverId('trk'));
   w.tg.clients.add(c.client);
   await c.ping(at);
   return c;
 }
 
 /** A driver online at a fresh site and an order matched to it and accepted, through the real APIs. */
-async function assignedOrder(w: World): Promise<{ at: Point; driver: Courier; orderId: string }> {
+async function assignedOrder(w: World): Promise<{ at: Point; driver: OfferDriver; orderId: string }> {
   const at = nextSite();
   const driver = await courier(w, at);
   const orderId = newOrderId();
@@ -97,7 +97,7 @@ async function assignedOrder(w: World): Promise<{ at: Point; driver: Courier; or
 const positionAt = (c: TrackClient, from: number, orderId: string | undefined, lat: number): Promise<TrackFrame> =>
   frameAfter(c, from, (f) => f.type === 'position' && f.orderId === orderId && f.lat === lat, `position at lat ${lat}`);
 
-function pauseReading(c: DriverClient): Socket {
+function pauseReading(c: RawDriverClient): Socket {
   const socket = (c.ws as unknown as { _socket: Socket })._socket;
   socket.pause();
   return socket;
@@ -402,7 +402,7 @@ describe.each(TEST_BACKENDS)('on the %s backend', (kind) => {
       const slowClosed = async () => (await w.tg.metric('hexfleet_tracking_disconnects_total', { reason: 'slow_consumer' })) >= 1;
       let round = 0;
       await waitFor(async () => {
-        for (let i = 0; i < 20; i++, round++) await Promise.all(drivers.map((d, k) => d.pingNoWait(offset(site, k * 20, round % 100))));
+        for (let i = 0; i < 20; i++, round++) await Promise.all(drivers.map((d, k) => d.pingNoWait(offset(site, k * 20, round % 100), { status: null })));
         return slowClosed();
       }, { what: 'the slow subscriber to be closed', timeoutMs: 45_000, intervalMs: 1 });
       // The driver stream went on (every ping above was acked), and so does the other subscriber.
