@@ -1,5 +1,6 @@
 import type { DriverBatch, DriverStore } from '../geo/driver-store.js';
 
+/** How a BatchApplier sizes its store calls and bounds what it holds. */
 export interface BatchApplierOptions {
   /** Store calls in flight at once (one per lane). */
   lanes: number;
@@ -23,6 +24,7 @@ export interface BatchApplierOptions {
  */
 export const REPLAY_APPLY: BatchApplierOptions = { lanes: 4, maxBatchesPerCall: 4096, maxPingsPerCall: 16_384, maxQueuedPings: 200_000 };
 
+/** What the store calls of one replay did, summed. */
 export interface ApplyTotals {
   /** Store calls made. */
   calls: number;

@@ -14,6 +14,7 @@ export interface ReplayBackend extends ReplayStores {
   readonly topics: Topics;
 }
 
+/** What `runReplayCommand` is given by the CLI (tests give fakes). */
 export interface ReplayDeps {
   /**
    * Opens the configured backend, ready (createBackend + waitUntilReady).

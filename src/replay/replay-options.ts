@@ -10,6 +10,7 @@ export type ReplayOptions =
 /** Fastest replay: beyond it the schedule is a flood, and a flood is what `--speed` exists to avoid. */
 const MAX_SPEED = 1000;
 
+/** `hexfleet replay --help`. */
 export const REPLAY_HELP = `hexfleet replay: rebuild the stores from the event log, or replay recorded driver traffic
 
 Usage:

@@ -11,6 +11,7 @@ import type { TrafficProgress, TrafficSummary } from './traffic-replay.js';
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
 const ms = (v: number): string => v.toFixed(1);
 
+/** One progress line of a store replay (stderr). */
 export function storeProgressLine(p: StoreReplayProgress): string {
   return (
     `[replay] ${(p.elapsedMs / 1000).toFixed(1)} s | positions ${n(p.positionRecords)} records, ${n(p.pings)} pings ` +
@@ -18,6 +19,7 @@ export function storeProgressLine(p: StoreReplayProgress): string {
   );
 }
 
+/** One progress line of a traffic replay (stderr). */
 export function trafficProgressLine(p: TrafficProgress): string {
   return (
     `[replay] ${(p.elapsedMs / 1000).toFixed(1)} s | ${(p.replayedMs / 1000).toFixed(1)} s of log time replayed | drivers ${n(p.drivers)} | ` +
@@ -52,6 +54,7 @@ const codes = (c: Record<string, number>): string =>
         .map(([code, count]) => `${code} ${n(count)}`)
         .join(', ');
 
+/** The summary of a store replay, one `name  value` per line, then the undecodable records' offsets. */
 export function formatStoreSummary(s: StoreReplaySummary): string {
   const rows: [string, string | number][] = [
     ['mode', s.dryRun ? 'dry run (nothing written)' : 'rebuild stores'],
@@ -82,6 +85,7 @@ export function formatStoreSummary(s: StoreReplaySummary): string {
   return out;
 }
 
+/** The summary of a traffic replay, one `name  value` per line. */
 export function formatTrafficSummary(s: TrafficSummary): string {
   const lat = s.ackLatencyMs;
   const lag = s.sendLagMs;

@@ -16,6 +16,7 @@ export interface ReplayStores {
   orders: OrderStore;
 }
 
+/** What to replay and how (see `replayStores`). */
 export interface StoreReplayOptions {
   window: ReplayWindow;
   /** Read, decode and count; write nothing. */
@@ -30,6 +31,7 @@ export interface StoreReplayOptions {
   orderRetentionMs?: number;
 }
 
+/** Where a store replay is, as the progress line shows it. */
 export interface StoreReplayProgress {
   elapsedMs: number;
   positionRecords: number;

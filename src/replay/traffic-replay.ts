@@ -10,6 +10,7 @@ import type { ReplayWindow } from './replay-window.js';
 import { type Percentiles, TrafficStats } from './traffic-stats.js';
 import { type UndecodableRecord, UndecodableRecords } from './undecodable-records.js';
 
+/** What to replay against which gateway (see `replayTraffic`). */
 export interface TrafficReplayOptions {
   /** The positions part of it is used (orders are not traffic). */
   window: ReplayWindow;
@@ -28,6 +29,7 @@ export interface TrafficReplayOptions {
   replyTimeoutMs?: number;
 }
 
+/** Where a traffic replay is, as the progress line shows it. */
 export interface TrafficProgress {
   elapsedMs: number;
   /** Log time replayed so far, from the window's start. */

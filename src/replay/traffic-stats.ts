@@ -31,6 +31,7 @@ export class TrafficStats {
   }
 }
 
+/** Latency percentiles in ms, with how many samples they are over. */
 export interface Percentiles {
   count: number;
   p50: number;
