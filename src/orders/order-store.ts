@@ -83,6 +83,17 @@ export function restoredEffects(doc: OrderDoc): RestoredEffects {
   };
 }
 
+/** How an engine's order store is opened. */
+export interface OrderStoreOptions {
+  /**
+   * Keep an outbox (default true). False for a deployment without an event
+   * log: nothing would ever trim it, so it would only grow. Every gateway
+   * sharing one store must agree: the commits of one opened without an
+   * outbox never reach the log.
+   */
+  outbox?: boolean;
+}
+
 /** How `restore` writes a terminal order. */
 export interface RestoreOptions {
   /** Keep a restored terminal order readable this long from the restore (ms, by the store's clock); 0 or absent: forever, as a commit without retainMs. */
@@ -157,6 +168,8 @@ export interface Reservation {
  *   skipped, so trimming is idempotent and safe to race.
  * - nothing ever leaves the outbox but by `trimOutbox`: while nobody trims
  *   (the log is down), it grows; `outboxDepth` says how far.
+ * - a store opened with `outbox: false` (OrderStoreOptions) records nothing;
+ *   its outbox stays empty.
  */
 export interface OrderStore {
   readonly kind: 'memory' | 'redis';

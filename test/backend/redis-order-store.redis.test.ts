@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
-import { openTestBackend } from '../support/backends.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisOrderStore } from '../../src/backend/redis/redis-order-store.js';
+import { deleteKeys, openTestBackend, uniquePrefix } from '../support/backends.js';
 import { RedisServer } from '../support/redis-server.js';
 import { orderStoreContract } from '../orders/order-store.contract.js';
 
@@ -45,4 +46,24 @@ orderStoreContract('RedisOrderStore', async (timing) => {
     advanceStoreClock: (ms) => advance(t.admin!, t.prefix, ms),
     cleanup: () => t.cleanup(),
   };
+});
+
+describe('RedisOrderStore opened without an outbox (no event log)', () => {
+  it('commits as usual and records nothing', async () => {
+    const prefix = uniquePrefix();
+    const redis = new Redis(server.url);
+    try {
+      const orders = new RedisOrderStore(redis, `${prefix}:v1:`, { outbox: false });
+      const doc = { orderId: 'o-1', state: 'searching' as const, request: { orderId: 'o-1', pickup: { lat: 52.52, lng: 13.405 }, radiusM: 3000, mode: 'immediate' as const }, requestHash: 'h', attempt: 0, tried: [], history: [], createdAt: 1, updatedAt: 1, version: 0 };
+      expect(await orders.commit(doc, 0, { deadline: null, event: { type: 'order.created', actor: 'service' } }, Date.now())).toEqual({ ok: true, version: 1 });
+      expect(await orders.commit({ ...doc, state: 'cancelled' }, 1, { deadline: null }, Date.now())).toEqual({ ok: true, version: 2 });
+      expect(await orders.get('o-1')).toMatchObject({ state: 'cancelled', version: 2 });
+      expect(await orders.outbox(10)).toEqual([]);
+      expect(await orders.outboxDepth()).toBe(0);
+      expect(await redis.exists(`${prefix}:v1:outbox`)).toBe(0);
+    } finally {
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
 });

@@ -3,7 +3,8 @@ import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
 import {
-  type CommitEffects, type CommitResult, type OrderStore, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects, UNNAMED_COMMIT_EVENT,
+  type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
+  UNNAMED_COMMIT_EVENT,
 } from '../../orders/order-store.js';
 
 interface Held extends Reservation {
@@ -37,6 +38,7 @@ export class MemoryOrderStore implements OrderStore {
     private readonly drivers: MemoryDriverStore,
     /** The store's clock (ms); tests move it forward instead of waiting. */
     private readonly clock: () => number = Date.now,
+    private readonly options: OrderStoreOptions = {},
   ) {}
 
   async get(orderId: string): Promise<OrderDoc | null> {
@@ -72,11 +74,15 @@ export class MemoryOrderStore implements OrderStore {
     this.orders.set(doc.orderId, { doc: saved, expiresAt: open || !fx.retainMs ? Infinity : at + fx.retainMs });
     if (fx.deadline === null) this.deadlines.delete(doc.orderId);
     else this.deadlines.set(doc.orderId, fx.deadline);
+    if (this.options.outbox !== false) this.record(saved, fx, now);
+    return fence === undefined ? { ok: true, version: version + 1 } : { ok: true, version: version + 1, fence };
+  }
+
+  private record(saved: OrderDoc, fx: CommitEffects, now: number): void {
     const { type, actor, reason } = fx.event ?? UNNAMED_COMMIT_EVENT;
-    const event: OrderEvent = { id: orderEventId(doc.orderId, saved.version), orderId: doc.orderId, version: saved.version, type, actor, at: now, doc: structuredClone(saved) };
+    const event: OrderEvent = { id: orderEventId(saved.orderId, saved.version), orderId: saved.orderId, version: saved.version, type, actor, at: now, doc: structuredClone(saved) };
     if (reason !== undefined) event.reason = reason;
     this.pending.set(String(++this.position), event);
-    return fence === undefined ? { ok: true, version: version + 1 } : { ok: true, version: version + 1, fence };
   }
 
   /** The driver's reservation if it is live at `at` (the store's clock); a lapsed one is dropped. */

@@ -6,7 +6,8 @@ import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
 import {
-  type CommitEffects, type CommitResult, type OrderStore, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects, UNNAMED_COMMIT_EVENT,
+  type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
+  UNNAMED_COMMIT_EVENT,
 } from '../../orders/order-store.js';
 
 interface OrderRedis extends Redis {
@@ -45,6 +46,7 @@ export class RedisOrderStore implements OrderStore {
     redis: Redis,
     /** The versioned key prefix of the driver store, e.g. "hf:v1:". */
     private readonly p: string,
+    private readonly options: OrderStoreOptions = {},
   ) {
     this.redis = redis as OrderRedis;
     loadScripts(this.redis, ['commitOrder', 'restoreOrder', 'releaseReservation']);
@@ -69,7 +71,7 @@ export class RedisOrderStore implements OrderStore {
         fx.reserve?.driverId ?? '', fx.reserve ? bucketOf(fx.reserve.driverId) : 0, fx.reserve?.leaseMs ?? 0, fx.reserve?.staleMs ?? 0,
         fx.release?.driverId ?? '', fx.release?.fence ?? 0,
         fx.extend?.driverId ?? '', fx.extend?.fence ?? 0, fx.extend?.leaseMs ?? 0,
-        event.type, event.actor, event.reason ?? '',
+        event.type, event.actor, event.reason ?? '', this.options.outbox === false ? 0 : 1,
       ),
     );
     if (reply[0] !== 1) return { ok: false, reason: reply[1] as 'conflict' | 'driver_unavailable' | 'driver_reserved' };

@@ -18,6 +18,7 @@
   ARGV[13] release driverId or ""  ARGV[14] release fence
   ARGV[15] extend driverId or ""   ARGV[16] extend fence   ARGV[17] extend lease ms (0: no expiry)
   ARGV[18] event type            ARGV[19] event actor    ARGV[20] event reason or ""
+  ARGV[21] record the event in the outbox (1) or not (0: a store without an outbox)
   Returns: { 1, newVersion, fence or -1 }  or  { 0, reason }
            reason: conflict | driver_unavailable | driver_reserved
 
@@ -77,7 +78,9 @@ if tonumber(ARGV[7]) >= 0 then
 else
   redis.call('ZREM', p .. 'o:due', id)
 end
-redis.call('XADD', p .. 'outbox', '*',
-  'v', v + 1, 'f', redis.call('HGET', okey, 'f') or '',
-  't', ARGV[18], 'a', ARGV[19], 'r', ARGV[20], 'at', ARGV[5], 'doc', ARGV[4])
+if ARGV[21] == '1' then
+  redis.call('XADD', p .. 'outbox', '*',
+    'v', v + 1, 'f', redis.call('HGET', okey, 'f') or '',
+    't', ARGV[18], 'a', ARGV[19], 'r', ARGV[20], 'at', ARGV[5], 'doc', ARGV[4])
+end
 return { 1, v + 1, fence }
