@@ -55,9 +55,8 @@ Replaying traffic (--speed and --url):
   --json              the summary as JSON on stdout
 
 Output: a progress line on stderr at most every second, a summary on stdout at the end.
-Exit status: 0 done; 1 when something was not done (orders this build cannot restore, batches
-not acked, no gateway reachable, a store or log failure); 2 on a usage error or missing
-configuration.
+Exit status: 0 done; 1 when a store or the log failed (re-running is safe: replay is idempotent),
+or, replaying traffic, when a batch was not acked; 2 on a usage error or missing configuration.
 `;
 
 /** Parses the arguments after `replay`; throws `ConfigError` (exit 2) naming the flag at fault. */

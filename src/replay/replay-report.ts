@@ -70,7 +70,6 @@ export function formatStoreSummary(s: StoreReplaySummary): string {
     ['orders', s.orders.orders],
     ['orders restored', s.orders.restored],
     ['orders already current', s.orders.current],
-    ['orders not restored', s.orders.notRestored],
     ['records after --to', s.afterTo],
     ['undecodable records', s.undecodable.count],
     ['drivers unindexed / removed by the sweep at --to', s.sweep ? `${n(s.sweep.unindexed)} / ${n(s.sweep.removed)}` : 'no sweep (dry run)'],
@@ -81,7 +80,6 @@ export function formatStoreSummary(s: StoreReplaySummary): string {
   let out = table(rows);
   for (const u of s.undecodable.first) out += `undecodable  ${u.topic} partition ${u.partition} offset ${u.offset}: ${u.reason}\n`;
   if (s.undecodable.count > s.undecodable.first.length) out += `undecodable  … and ${n(s.undecodable.count - s.undecodable.first.length)} more\n`;
-  if (s.orders.notRestored > 0) out += 'orders not restored: this build\'s order store cannot restore orders (OrderStore.restore); the positions are rebuilt\n';
   return out;
 }
 

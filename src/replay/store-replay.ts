@@ -6,7 +6,7 @@ import { decodeOrderEvent } from '../orders/order-events.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { type BatchApplierOptions, BatchApplier, REPLAY_APPLY } from './batch-applier.js';
 import { readLog } from './read-log.js';
-import { NewestOrders, OrderRestoreUnavailable, restoreOrder } from './order-restore.js';
+import { NewestOrders, restoreOrder } from './order-restore.js';
 import { type ReplayWindow, resumeFrom } from './replay-window.js';
 import { type UndecodableRecord, UndecodableRecords } from './undecodable-records.js';
 
@@ -69,8 +69,6 @@ export interface StoreReplaySummary {
     current: number;
     /** Events an order's newer event in the window made unnecessary. */
     superseded: number;
-    /** Orders that could not be written: this build's OrderStore has no restore (see order-restore.ts). */
-    notRestored: number;
   };
   undecodable: { count: number; first: UndecodableRecord[] };
   /** Records the log handed over with a timestamp after `to`: skipped. */
@@ -188,7 +186,7 @@ export async function replayStores(log: EventLog, topics: Topics, stores: Replay
     if (progressTimer) clearInterval(progressTimer);
   }
 
-  const restoredOrders = dryRun ? { restored: 0, current: 0, notRestored: 0 } : await restoreAll(stores.orders, orders, options.orderRetentionMs);
+  const restoredOrders = dryRun ? { restored: 0, current: 0 } : await restoreAll(stores.orders, orders, options.orderRetentionMs);
   const sweep = dryRun ? undefined : await stores.drivers.sweep(window.to);
   const elapsedMs = performance.now() - started;
   return {
@@ -205,25 +203,18 @@ export async function replayStores(log: EventLog, topics: Topics, stores: Replay
   };
 }
 
-/** Restores the newest doc of every order, a few at once; an order store without restore leaves them counted as not restored. */
-async function restoreAll(store: OrderStore, orders: NewestOrders, retentionMs: number | undefined): Promise<{ restored: number; current: number; notRestored: number }> {
-  const out = { restored: 0, current: 0, notRestored: 0 };
+/** Restores the newest doc of every order, a few at once. */
+async function restoreAll(store: OrderStore, orders: NewestOrders, retentionMs: number | undefined): Promise<{ restored: number; current: number }> {
+  const out = { restored: 0, current: 0 };
   const now = Date.now();
   const docs = orders.values();
-  let unavailable = false;
   async function worker(): Promise<void> {
-    for (let next = docs.next(); !next.done && !unavailable; next = docs.next()) {
-      try {
-        if (await restoreOrder(store, next.value, retentionMs, now)) out.restored++;
-        else out.current++;
-      } catch (err) {
-        if (!(err instanceof OrderRestoreUnavailable)) throw err;
-        unavailable = true;
-      }
+    for (let next = docs.next(); !next.done; next = docs.next()) {
+      if (await restoreOrder(store, next.value, retentionMs, now)) out.restored++;
+      else out.current++;
     }
   }
   await Promise.all(Array.from({ length: RESTORE_CONCURRENCY }, worker));
-  if (unavailable) out.notRestored = orders.size - out.restored - out.current;
   return out;
 }
 

@@ -187,7 +187,7 @@ describe('hexfleet replay (Kafka + Redis)', () => {
     expect(s.positions.applied + s.positions.duplicates).toBe(s.positions.pings);
     expect(s.positions.duplicates).toBeGreaterThan(0); // The resends, logged twice.
     expect(s.undecodable.count).toBe(0);
-    expect(s.orders).toMatchObject({ records: 0, notRestored: 0 });
+    expect(s.orders).toMatchObject({ records: 0, orders: 0 });
     expect(s.resumeFrom).toMatch(/^0:\d+,1:\d+,2:\d+$/);
 
     const second = await replay([], target.backend);
