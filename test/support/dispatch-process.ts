@@ -1,5 +1,6 @@
 import { GatewayProcess as KitGatewayProcess } from '../../kit/gateway-process.js';
-import { type Cleanup, JWT_SECRET } from './redis-gateway.js';
+import { TEST_JWT_SECRET } from './gateway-harness.js';
+import type { Cleanup } from './redis-gateway.js';
 
 /**
  * `hexfleet serve` in a child process, as deployed (kit/gateway-process.ts,
@@ -16,7 +17,7 @@ export const GatewayProcess = {
    */
   async start(cleanup: Cleanup, env: Record<string, string>, { port }: { port?: number } = {}): Promise<GatewayProcess> {
     const gw = await KitGatewayProcess.start({
-      env: { HEXFLEET_JWT_SECRET: JWT_SECRET, HEXFLEET_LOG_LEVEL: 'warn', ...env },
+      env: { HEXFLEET_JWT_SECRET: TEST_JWT_SECRET, HEXFLEET_LOG_LEVEL: 'warn', ...env },
       ...(port === undefined ? {} : { port }),
     });
     cleanup.add(() => gw.kill9());

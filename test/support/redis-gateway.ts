@@ -17,9 +17,8 @@ export { deleteKeys, uniquePrefix };
  * gateways and deletes its keys.
  */
 
-/** The secret of every test gateway (the in-process ones and `hexfleet serve` children alike). */
-export const JWT_SECRET = TEST_JWT_SECRET;
-export const tokens = new TokenService(JWT_SECRET);
+/** Signs tokens for every test gateway (the in-process ones and `hexfleet serve` children share the secret). */
+export const tokens = new TokenService(TEST_JWT_SECRET);
 
 /** Things to undo after a test, run last-registered first; every step runs even when one fails. */
 export class Cleanup {
