@@ -9,6 +9,8 @@ import type { EventLog } from '../../src/eventlog/event-log.js';
 import { type Topics, topicsOf } from '../../src/eventlog/topics.js';
 import type { DriverBatch, DriverRecord, DriverStore } from '../../src/geo/driver-store.js';
 import { positionRecord } from '../../src/ingest/position-records.js';
+import type { OrderDoc } from '../../src/orders/order.js';
+import type { OrderStore, Reservation } from '../../src/orders/order-store.js';
 import { runReplayCommand } from '../../src/replay/replay-command.js';
 import { replayStores, type StoreReplaySummary } from '../../src/replay/store-replay.js';
 import type { TrafficSummary } from '../../src/replay/traffic-replay.js';
@@ -26,9 +28,9 @@ import type { RawDriverClient } from '../support/raw-driver-client.js';
  * is then replayed against a second gateway. A last case measures the
  * replay rate on 200,000 pings appended straight to the log.
  *
- * Orders: the transactional outbox that puts order events on the orders
- * topic has not landed, so the orders topic is empty here and only its
- * reading is exercised (see order-restore.ts).
+ * Orders go through the saga (match, offer, accept, complete, cancel, a
+ * match that finds nobody) and reach the orders topic through the gateway's
+ * outbox relay; replay restores them with their reservations.
  */
 
 let brokers = '';
@@ -125,17 +127,61 @@ async function stream(apps: App[], batches: number, round: number): Promise<void
   );
 }
 
+/** Couriers take the orders: each alone, `available`, at a spot of its own in Hamburg, far from the streaming drivers in Berlin. */
+const SPOTS = [0, 1, 2, 3].map((i) => ({ lat: 53.5 + i * 0.05, lng: 10.0 }));
+/** Where no driver is: a match there fails (no_driver), a finished order at once. */
+const NOWHERE = { lat: 10, lng: 10 };
+
+async function post(gw: TestGateway, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(gw.httpUrl + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await gw.serviceToken()}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Matches an order at a courier's spot and has the courier accept its offer: the order ends accepted, holding the courier. */
+async function acceptedOrder(gw: TestGateway, courier: App, orderId: string, spot: { lat: number; lng: number }): Promise<void> {
+  const offered = courier.client.waitForReply((r) => r.type === 'offer' && (r as { orderId?: string }).orderId === orderId, `the offer of ${orderId}`);
+  const matched = await post(gw, '/v1/match', { orderId, pickup: spot, radiusM: 1000 });
+  expect(matched.status, JSON.stringify(matched.json)).toBe(200);
+  await offered;
+  const result = courier.client.waitForReply((r) => r.type === 'offer_result' && (r as { orderId?: string }).orderId === orderId, `the result of accepting ${orderId}`);
+  courier.client.send({ type: 'offer_reply', orderId, accept: true });
+  expect(await result).toMatchObject({ state: 'accepted' });
+}
+
+interface OrdersSnapshot {
+  docs: Record<string, OrderDoc | null>;
+  reservations: Record<string, Reservation | null>;
+  open: string[];
+}
+
+/** Every order as `get` reads it, every courier's reservation, and the open set. */
+async function ordersSnapshot(orders: OrderStore, ids: readonly string[], couriers: readonly string[]): Promise<OrdersSnapshot> {
+  const docs: Record<string, OrderDoc | null> = {};
+  const reservations: Record<string, Reservation | null> = {};
+  for (const id of ids) docs[id] = await orders.get(id);
+  for (const c of couriers) reservations[c] = await orders.reservationOf(c);
+  return { docs, reservations, open: (await orders.openOrders()).sort() };
+}
+
 describe('hexfleet replay (Kafka + Redis)', () => {
   const topicPrefix = `replay-${randomUUID().slice(0, 8)}`;
   const topics: Topics = topicsOf(topicPrefix);
   const live = uniquePrefix();
   const early = Array.from({ length: 60 }, (_, i) => `drv-${i}`);
   const late = Array.from({ length: 20 }, (_, i) => `late-${i}`);
-  const everyone = [...early, ...late];
+  const couriers = SPOTS.map((_, i) => `courier-${i}`);
+  const everyone = [...early, ...late, ...couriers];
+  const orderIds = ['o-0', 'o-1', 'o-2', 'o-3', 'o-none'];
   let log: EventLog;
   let mid = 0;
   let atMid: Snapshot;
   let atEnd: Snapshot;
+  let ordersAtMid: OrdersSnapshot;
+  let ordersAtEnd: OrdersSnapshot;
 
   /** Runs the command as the CLI does; returns its exit status and parsed JSON summary. */
   async function replay<T = StoreReplaySummary>(args: string[], target: Pick<Backend, 'drivers' | 'orders'>, env: Record<string, string> = {}): Promise<{ code: number; summary: T; progress: string }> {
@@ -159,19 +205,40 @@ describe('hexfleet replay (Kafka + Redis)', () => {
     });
     try {
       await waitFor(async () => (await gw.get('/readyz')).status === 200, { what: 'gateway ready with its Kafka topics', timeoutMs: 30_000 });
+      const { orders } = gw.gateway.backend;
       const first = await connectApps(gw, early);
+      const crew = await connectApps(gw, couriers);
+      await Promise.all(
+        crew.map(async (c, i) => {
+          c.client.sendPings([{ seq: ++c.seq, ts: Date.now(), ...SPOTS[i], status: 'available' }]);
+          await c.client.waitForAck(c.seq);
+        }),
+      );
+      // Phase 1: pings, three orders accepted, one that finds nobody.
       await stream(first, 4, 0);
+      for (const i of [0, 1, 2]) await acceptedOrder(gw, crew[i]!, `o-${i}`, SPOTS[i]!);
+      expect((await post(gw, '/v1/match', { orderId: 'o-none', pickup: NOWHERE, radiusM: 1000 })).status).toBe(404);
       atMid = await snapshot(gw.gateway.backend.drivers, everyone);
+      ordersAtMid = await ordersSnapshot(orders, orderIds, couriers);
       mid = Date.now();
       // Everything after this moment is stamped later than `mid` by the log.
       await waitFor(() => Date.now() > mid + 1, { what: 'the clock to pass mid' });
+      // Phase 2: more pings and new drivers; one order completed, one cancelled, one more accepted.
       await stream([...first, ...(await connectApps(gw, late))], 4, 1);
+      expect((await post(gw, '/v1/orders/o-0/complete')).status).toBe(200);
+      expect((await post(gw, '/v1/orders/o-1/cancel')).status).toBe(200);
+      await acceptedOrder(gw, crew[3]!, 'o-3', SPOTS[3]!);
       atEnd = await snapshot(gw.gateway.backend.drivers, everyone);
+      ordersAtEnd = await ordersSnapshot(orders, orderIds, couriers);
+      // Every transition relayed from the outbox to the orders topic before the gateway goes.
+      await waitFor(async () => (await orders.outboxDepth()) === 0, { what: 'the outbox relayed to Kafka' });
     } finally {
       await gw.stop();
     }
-    expect(Object.values(atMid).filter(Boolean)).toHaveLength(early.length);
+    expect(Object.values(atMid).filter(Boolean)).toHaveLength(early.length + couriers.length);
     expect(Object.values(atEnd).filter(Boolean)).toHaveLength(everyone.length);
+    expect(Object.fromEntries(orderIds.map((id) => [id, ordersAtMid.docs[id]?.state ?? null]))).toEqual({ 'o-0': 'accepted', 'o-1': 'accepted', 'o-2': 'accepted', 'o-3': null, 'o-none': 'failed' });
+    expect(Object.fromEntries(orderIds.map((id) => [id, ordersAtEnd.docs[id]?.state ?? null]))).toEqual({ 'o-0': 'completed', 'o-1': 'cancelled', 'o-2': 'accepted', 'o-3': 'accepted', 'o-none': 'failed' });
   });
 
   it('rebuilds the wiped store as it was, and a second replay changes nothing', async () => {
@@ -182,18 +249,22 @@ describe('hexfleet replay (Kafka + Redis)', () => {
     const first = await replay([], target.backend);
     expect(first.code).toBe(0);
     expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+    expect(await ordersSnapshot(target.backend.orders, orderIds, couriers)).toEqual(ordersAtEnd);
     const s = first.summary;
     expect(s.positions.records).toBeGreaterThan(everyone.length * 4);
     expect(s.positions.applied + s.positions.duplicates).toBe(s.positions.pings);
     expect(s.positions.duplicates).toBeGreaterThan(0); // The resends, logged twice.
     expect(s.undecodable.count).toBe(0);
-    expect(s.orders).toMatchObject({ records: 0, orders: 0 });
-    expect(s.resumeFrom).toMatch(/^0:\d+,1:\d+,2:\d+$/);
+    expect(s.orders).toMatchObject({ orders: orderIds.length, restored: orderIds.length, current: 0 });
+    expect(s.orders.records).toBe(s.orders.orders + s.orders.superseded);
+    expect(s.resumeFrom).toMatch(/^0:\d+,1:\d+,2:\d+(,orders\/\d+:\d+)+$/);
 
     const second = await replay([], target.backend);
     expect(second.code).toBe(0);
     expect(second.summary.positions).toMatchObject({ records: s.positions.records, pings: s.positions.pings, applied: 0, duplicates: s.positions.pings });
+    expect(second.summary.orders).toMatchObject({ restored: 0, current: orderIds.length });
     expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+    expect(await ordersSnapshot(target.backend.orders, orderIds, couriers)).toEqual(ordersAtEnd);
   });
 
   it('--to a moment between the two phases gives the state of that moment', async () => {
@@ -202,10 +273,12 @@ describe('hexfleet replay (Kafka + Redis)', () => {
     expect(code).toBe(0);
     expect(summary.window.to).toBe(new Date(mid).toISOString());
     expect(await snapshot(target.backend.drivers, everyone)).toEqual(atMid);
+    expect(await ordersSnapshot(target.backend.orders, orderIds, couriers)).toEqual(ordersAtMid);
     // And continuing from where it stopped brings it to the end.
     const rest = await replay(['--from', summary.resumeFrom], target.backend);
     expect(rest.summary.positions.records).toBeGreaterThan(0);
     expect(await snapshot(target.backend.drivers, everyone)).toEqual(atEnd);
+    expect(await ordersSnapshot(target.backend.orders, orderIds, couriers)).toEqual(ordersAtEnd);
   });
 
   it('--dry-run counts what it would apply and writes nothing', async () => {
