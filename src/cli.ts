@@ -144,6 +144,7 @@ async function replay(args: string[]): Promise<void> {
   let backend: Backend | undefined;
   try {
     process.exitCode = await runReplayCommand(args, {
+      orderRetentionMs: config.orderRetentionMs,
       backend: async () => {
         backend = createBackend(config, log);
         await backend.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));

@@ -28,6 +28,8 @@ export interface BackendExtras {
   planner?: RingPlanner;
   /** The log's metrics (on the gateway's registry, shared with the relay and the notifier); default: on a private registry. */
   logMetrics?: LogMetrics;
+  /** Record order events in the store's outbox; default: when an event log is configured (a relay then trims it). */
+  outbox?: boolean;
 }
 
 /**
@@ -56,13 +58,15 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
   const planner = extras.planner ?? new RingPlanner(config.h3Resolution);
   const timing = { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs };
   const kind = selectedStore(config);
+  // Order events go to the outbox only when a relay will publish and trim them: every gateway sharing a store must agree.
+  const outbox = extras.outbox ?? Boolean(config.kafkaBrokers);
   let engine: Engine;
   switch (kind) {
     case 'memory':
-      engine = new MemoryBackend({ timing, planner }, log);
+      engine = new MemoryBackend({ timing, planner, outbox }, log);
       break;
     case 'redis':
-      engine = new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner }, log);
+      engine = new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox }, log);
       break;
     default:
       throw new Error(`unknown backend ${String(kind satisfies never)}`);

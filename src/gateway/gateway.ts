@@ -1,31 +1,27 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { TokenService } from '../auth/tokens.js';
-import type { Config } from '../config/config-schema.js';
-import { createDispatch, type Dispatch } from './create-dispatch.js';
-import { registerMatchRoutes } from '../http/match-routes.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
+import type { Config } from '../config/config-schema.js';
 import { LogMetrics } from '../eventlog/log-metrics.js';
-import { NotifyMetrics } from '../notify/notify-metrics.js';
-import { notifyGroupOf, WebhookNotifier } from '../notify/webhook-notifier.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import { Sweeper } from '../geo/sweeper.js';
 import { registerDriverRoutes } from '../http/driver-routes.js';
 import { registerHealthRoutes } from '../http/health-routes.js';
 import { errorReply, writeReply } from '../http/http-reply.js';
-import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
-import { PingIntake } from '../ingest/ping-intake.js';
-import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
-import { Metrics } from '../runtime/metrics.js';
-import { loadUws } from '../runtime/load-uws.js';
-import { createTracking, type Tracking } from './create-tracking.js';
-import { lastPositions } from '../tracking/position-bus.js';
+import { registerMatchRoutes } from '../http/match-routes.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
+import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
+import { PingIntake } from '../ingest/ping-intake.js';
+import { loadUws } from '../runtime/load-uws.js';
+import { Metrics } from '../runtime/metrics.js';
+import { lastPositions } from '../tracking/position-bus.js';
+import { createDispatch, type Dispatch } from './create-dispatch.js';
+import { createTracking, type Tracking } from './create-tracking.js';
+import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
+import { startLogWorkers } from './log-workers.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
-
-/** How long a notifier that could not join its group waits before trying again. */
-const NOTIFIER_RETRY_MS = 5_000;
 
 export interface Gateway {
   /** The port it listens on (useful with PORT=0). */
@@ -70,13 +66,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     flushPings: config.ingestFlushPings,
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
-  // Every gateway with a webhook is a member of the notifier's consumer group: partitions spread over them, and one that dies hands its partitions to the others.
-  const notifier = backend.log && config.webhookUrl
-    ? new WebhookNotifier({
-      log: backend.log, topics: backend.topics, group: notifyGroupOf(config.kafkaTopicPrefix), config, logger: log,
-      metrics: new NotifyMetrics(metrics.registry), logMetrics,
-    })
-    : undefined;
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
   const drivers = driverEndpoint({ config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
   const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
@@ -96,16 +85,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const port = uws.us_socket_local_port(listenSocket);
   sweeper.start();
-  // In the background, tried again until it joins: a log that is down at start delays notifications, not the gateway.
-  let notifierRetry: NodeJS.Timeout | undefined;
-  const startNotifier = (): void => {
-    notifier?.start().catch((err: unknown) => {
-      if (shuttingDown) return;
-      log.error({ err: String(err) }, `webhook notifier did not start; trying again in ${NOTIFIER_RETRY_MS} ms`);
-      notifierRetry = setTimeout(startNotifier, NOTIFIER_RETRY_MS);
-    });
-  };
-  startNotifier();
+  // After dispatch is built: the relay publishes what its commits record.
+  const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
   log.info({ port, host: config.host }, 'hexfleet gateway listening');
 
   return {
@@ -120,9 +101,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       shuttingDown = true;
       uws.us_listen_socket_close(listenSocket);
       await sweeper.stop();
-      clearTimeout(notifierRetry);
-      await notifier?.stop();
       await dispatch.close();
+      // After dispatch: its last commits' events are relayed by this gateway, or by the next relay that runs.
+      await logWorkers.stop();
       await pipeline.drain();
       drivers.closeAll();
       trackers.closeAll();

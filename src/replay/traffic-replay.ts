@@ -94,8 +94,10 @@ interface Due {
  *   began, where start is `--from` when it is a time, else the first record
  *   read (a record of another partition read later but stamped earlier goes
  *   out at once, and its lateness shows in the send lag);
- * - each ping's ts is moved by as much as its record was, so its age at
- *   sending is what it was when recorded and the gateway accepts it;
+ * - each ping's ts is mapped onto the replay's clock as its record's time
+ *   is (start + (ts − start) ÷ speed): pings keep their order across
+ *   records (a ping that was newer stays newer, so every driver ends where
+ *   it did), and no ts is later than its sending, so the gateway accepts it;
  * - records go out in log order per partition, so each driver's in seq order.
  *
  * It ends by itself: once the window is read and sent it waits for the last
@@ -134,8 +136,7 @@ export async function replayTraffic(log: EventLog, topics: Topics, options: Traf
         }
         q.items[q.head++] = undefined; // Let the sent batch be collected.
         stats.sendLagMs.record(now - due);
-        const shift = Math.round(due - item.at);
-        item.driver.send(item.pings.map((p) => ({ ...p, ts: p.ts + shift })));
+        item.driver.send(item.pings.map((p) => ({ ...p, ts: Math.round(dueAt(p.ts)) })));
       }
       // Drop what was sent once it is most of the array (a queue that never empties must not grow for the whole window).
       if (q.head > 1024 && q.head * 2 > q.items.length) {

@@ -69,7 +69,7 @@ export interface TestBackend {
  */
 export async function openTestBackend(
   kind: BackendKind,
-  o: { redisUrl?: string; timing: StoreTiming; h3Resolution?: number; prefix?: string },
+  o: { redisUrl?: string; timing: StoreTiming; h3Resolution?: number; prefix?: string; outbox?: boolean },
 ): Promise<TestBackend> {
   if (kind !== 'memory' && !o.redisUrl) throw new Error(`the ${kind} backend needs a redisUrl`);
   const prefix = o.prefix ?? uniquePrefix();
@@ -83,6 +83,8 @@ export async function openTestBackend(
       ...o.timing,
     },
     pino({ level: 'silent' }),
+    // Stores opened by tests keep their outbox (what a deployment with an event log runs), unless a test says otherwise.
+    { outbox: o.outbox ?? true },
   );
   await backend.waitUntilReady(20_000);
   await backend.subscribed;

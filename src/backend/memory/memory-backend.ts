@@ -23,10 +23,13 @@ export class MemoryBackend implements Engine {
   readonly subscribed = Promise.resolve();
   private closed = false;
 
-  /** `log` reports what the pub/sub parts' listeners throw, as the Redis engine's parts do. */
-  constructor(options: { timing: StoreTiming; planner: RingPlanner }, log: Logger) {
+  /**
+   * `outbox`: record order events (only when an event log relays them: nothing else trims it).
+   * `log` reports what the pub/sub parts' listeners throw, as the Redis engine's parts do.
+   */
+  constructor(options: { timing: StoreTiming; planner: RingPlanner; outbox: boolean }, log: Logger) {
     this.drivers = new MemoryDriverStore(options.planner, options.timing);
-    this.orders = new MemoryOrderStore(this.drivers);
+    this.orders = new MemoryOrderStore(this.drivers, Date.now, { outbox: options.outbox });
     this.channel = new LocalDriverChannel(log);
     this.positions = new MemoryPositionBus(log);
     this.assignments = new MemoryAssignmentBus(log);

@@ -20,6 +20,8 @@ export interface RedisBackendOptions {
   commandTimeoutMs: number;
   timing: StoreTiming;
   planner: RingPlanner;
+  /** Record order events in the outbox (only when an event log relays them: nothing else trims it). */
+  outbox: boolean;
   /** Extra ioredis options (tests). */
   redisOptions?: RedisOptions;
 }
@@ -52,7 +54,7 @@ export class RedisBackend implements Engine {
     this.redis = connectRedis(options);
     watchRedis(this.redis, log);
     this.drivers = new RedisDriverStore({ redis: this.redis, keyPrefix: this.keyPrefix, timing: options.timing, planner: options.planner });
-    this.orders = new RedisOrderStore(this.redis, this.keyPrefix);
+    this.orders = new RedisOrderStore(this.redis, this.keyPrefix, { outbox: options.outbox });
     this.fanout = new RedisFanout(this.redis);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
     this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log);
