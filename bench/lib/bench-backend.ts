@@ -1,18 +1,21 @@
 import { pino } from 'pino';
 import type { Backend } from '../../src/backend/backend.js';
 import { createBackend } from '../../src/backend/create-backend.js';
+import type { StoreTiming } from '../../src/geo/driver-store.js';
 import type { RingPlanner } from '../../src/geo/ring-planner.js';
 
-/** Drivers never go stale or offline during a run, and nothing expires. */
-const BENCH_TIMING = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
+/** Default timing: no driver goes offline or expires during a run (stale after 30 s, as the engine's default). */
+const BENCH_TIMING: StoreTiming = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 7 * 86_400_000 };
 
 /**
  * A backend as the engine opens it, for benchmarks that drive its parts
  * directly; a Redis one is connected before it is returned. Commands get a
  * generous timeout: a slow call must be measured, not turned into an error.
+ * A benchmark that shares its store with gateways passes their timing, so
+ * both judge staleness alike.
  */
 export async function openBenchBackend(
-  o: { redisUrl?: string; prefix?: string; h3Resolution: number; planner?: RingPlanner },
+  o: { redisUrl?: string; prefix?: string; h3Resolution: number; planner?: RingPlanner; timing?: StoreTiming },
 ): Promise<Backend> {
   const backend = createBackend(
     {
@@ -21,7 +24,7 @@ export async function openBenchBackend(
       redisPrefix: o.prefix ?? 'bench',
       redisCommandTimeoutMs: 30_000,
       h3Resolution: o.h3Resolution,
-      ...BENCH_TIMING,
+      ...(o.timing ?? BENCH_TIMING),
     },
     pino({ level: 'silent' }),
     o.planner ? { planner: o.planner } : {},

@@ -22,7 +22,7 @@
  */
 import { loadConfig } from '../../src/config/load-config.js';
 import type { GatewayProcess } from '../../kit/gateway-process.js';
-import { metricSum, type Scrape } from '../../kit/metrics-scrape.js';
+import { metricSum, metricValue, type Scrape } from '../../kit/metrics-scrape.js';
 import { startBenchGateway } from '../lib/bench-gateway.js';
 import { nowMs, sleep, sleepUntil } from '../lib/clock.js';
 import { CITY_BOX } from '../lib/driver-sim.js';
@@ -170,7 +170,7 @@ export async function runTracking(ctx: TrackingContext): Promise<Row[]> {
     const p99 = latency.percentile(0.99);
     const [sA, sB] = [first[0]!, first[1]!];
     const [eA, eB] = [end[0]!, end[1]!];
-    const delta = (s: Scrape, e: Scrape, name: string): number => metricSum(e, name) - metricSum(s, name);
+    const delta = (s: Scrape, e: Scrape, key: string): number => valueOf(e, key) - valueOf(s, key);
     log(`${fmtInt(deliveriesPerS)} deliveries/s, latency p50 ${fmtMs(latency.percentile(0.5))} / p99 ${fmtMs(p99)} ms`);
 
     const subErrors = Object.entries(errors).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ') || 'none';
@@ -283,7 +283,14 @@ export async function runTracking(ctx: TrackingContext): Promise<Row[]> {
 }
 
 /** Per-second rate of one series (exact key, or a metric name summed over labels) between two scrapes. */
+/** Per second between two scrapes: of one series (`name{label="v"}`), or of the sum of every series of a name. */
 function rate(a: Scrape, b: Scrape, key: string): number {
-  const v = (s: Scrape): number => (key.includes('{') ? (s.series.get(key) ?? 0) : metricSum(s, key));
-  return (v(b) - v(a)) / ((b.at - a.at) / 1000);
+  return (valueOf(b, key) - valueOf(a, key)) / ((b.at - a.at) / 1000);
+}
+
+function valueOf(s: Scrape, key: string): number {
+  const m = /^([^{]+)\{(.*)\}$/.exec(key);
+  if (!m) return metricSum(s, key);
+  const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+  return metricValue(s, m[1]!, labels);
 }

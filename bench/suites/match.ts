@@ -88,7 +88,11 @@ export const matchSuite: Suite = {
       const { gatewayEnv: envFor, userOverrides } = makeGatewayEnv(redis.url, jwtSecret, process.env);
       const gatewayEnv = envFor(PREFIX, { HEXFLEET_STALE_MS: String(STALE_MS), HEXFLEET_DISPATCH_THREADS: '1' });
       const config = loadConfig({ ...gatewayEnv, PORT: '0' });
-      backend = await openBenchBackend({ redisUrl: redis.url, prefix: config.redisPrefix, h3Resolution: config.h3Resolution });
+      // The gateways' timing: parked drivers must stay fresh for the bench's own nearby() as for theirs.
+      backend = await openBenchBackend({
+        redisUrl: redis.url, prefix: config.redisPrefix, h3Resolution: config.h3Resolution,
+        timing: { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs },
+      });
       const store = backend.drivers;
       const keyPrefix = `${config.redisPrefix}:v1:`;
       const fleet = new ParkedFleet(CITY_BOX, options.drivers, FLEET_SEED);

@@ -1,20 +1,11 @@
 import { distanceM } from '../geo/geodesy.js';
-import { isVehicleType, VEHICLE_CODE, VEHICLE_TYPES, type VehicleType } from '../domain/vehicle.js';
+import { isVehicleType, VEHICLE_CODE, VEHICLE_SPEEDS_MS, VEHICLE_TYPES, type VehicleType } from '../domain/vehicle.js';
 import type { EtaOrigin, EtaProvider, EtaResult, GeoPoint } from './eta-provider.js';
 
-/**
- * Default city speeds in m/s, door to door including stops at lights and
- * junctions (not cruising speeds):
- * - walk 1.4 — the usual pedestrian design speed (~5 km/h);
- * - bike 4.5 — ~16 km/h, typical urban cycling average with stops;
- * - scooter 7 — ~25 km/h, the legal cap of many e-scooters and mopeds in
- *   cities, which they rarely exceed in traffic;
- * - car 8.5 — ~30 km/h, the average of urban car trips once congestion,
- *   lights and the last metres to the kerb are counted.
- * They only need to rank drivers plausibly against each other; where real
- * travel times matter, configure a routing service.
- */
-export const DEFAULT_SPEEDS_MPS: Readonly<Record<VehicleType, number>> = { walk: 1.4, bike: 4.5, scooter: 7, car: 8.5 };
+/** Default speeds: each vehicle's typical city speed, door to door (see VEHICLE_SPEEDS_MS for the reasons). */
+export const DEFAULT_SPEEDS_MPS: Readonly<Record<VehicleType, number>> = Object.fromEntries(
+  VEHICLE_TYPES.map((v) => [v, VEHICLE_SPEEDS_MS[v].typical]),
+) as Record<VehicleType, number>;
 
 /**
  * Road distance ÷ straight-line distance. Studies of road-network circuity
