@@ -29,6 +29,8 @@ afterEach(async () => {
  * minute the README reports.
  */
 const RECEIVER_DOWN_MS = Number(process.env.CHAOS_RECEIVER_DOWN_S ?? '0') * 1000;
+/** Orders (three transitions each) started per second during the outage. */
+const ORDERS_PER_S = 10;
 
 async function gatewayWithLog(kind: (typeof TEST_BACKENDS)[number], receiverUrl: string) {
   const brokers = inject('kafkaBrokers');
@@ -53,6 +55,9 @@ async function gatewayWithLog(kind: (typeof TEST_BACKENDS)[number], receiverUrl:
       HEXFLEET_WEBHOOK_HALF_OPEN_AFTER_MS: '500',
       HEXFLEET_WEBHOOK_TIMEOUT_MS: '500',
       HEXFLEET_WEBHOOK_MAX_ATTEMPTS: '1000',
+      // The drivers ping once: they must stay fresh through a long outage run.
+      HEXFLEET_STALE_MS: '600000',
+      HEXFLEET_OFFLINE_MS: '900000',
     },
   });
 }
@@ -112,11 +117,15 @@ describe.each(TEST_BACKENDS)('order events end to end on %s', (kind) => {
     await receiver.close();
     const downAt = Date.now();
     const during: string[] = [];
-    // Orders keep running while the receiver is down; at least until the breaker opened, and for the configured outage.
+    // Orders keep running while the receiver is down, at most ORDERS_PER_S (the load's shape, not a wait):
+    // at least until the breaker opened, and for the configured outage.
     while (during.length < 5 || (await tg.metric('hexfleet_webhook_breaker_state')) === 0 || Date.now() - downAt < RECEIVER_DOWN_MS) {
+      const next = downAt + (during.length * 1000) / ORDERS_PER_S;
+      if (next > Date.now()) await new Promise((r) => setTimeout(r, next - Date.now()));
       during.push(await runOrder());
     }
     await receiver.listen();
+    const upAt = Date.now();
 
     const orders = [...before, ...during];
     const committed = orders.length * 3;
@@ -124,6 +133,6 @@ describe.each(TEST_BACKENDS)('order events end to end on %s', (kind) => {
     await waitFor(() => orders.every((o) => [1, 2, 3].every((v) => ids().has(`${o}:${v}`))), { what: 'every event delivered after the outage', timeoutMs: 60_000 });
     expect(await tg.metric('hexfleet_webhook_dead_letters_total', { reason: 'attempts_exhausted' })).toBe(0);
     const duplicates = receiver.duplicates;
-    console.log(`[webhook outage ${kind}] receiver down ${((Date.now() - downAt) / 1000).toFixed(1)} s; events committed ${committed}, delivered ${ids().size} distinct, duplicates ${duplicates} (all of ids already delivered), dead letters 0`);
+    console.log(`[webhook outage ${kind}] receiver down ${((upAt - downAt) / 1000).toFixed(1)} s, all delivered ${((Date.now() - upAt) / 1000).toFixed(1)} s after it came back; events committed ${committed}, delivered ${ids().size} distinct, duplicates ${duplicates} (all of ids already delivered), dead letters 0`);
   });
 });
