@@ -1,7 +1,6 @@
 import type { GatewayProcess } from '../../kit/gateway-process.js';
 import { metricSum, type Scrape } from '../../kit/metrics-scrape.js';
-import type { IngestContext } from './ingest-context.js';
-import { awaitQuietMachine } from './quiet-machine.js';
+import { awaitQuietMachine, type QuietContext } from './quiet-machine.js';
 import { type Message, Worker } from './worker.js';
 import { nowMs, sleep, sleepUntil } from './clock.js';
 import { Histogram } from './histogram.js';
@@ -16,6 +15,9 @@ const RESULT_TIMEOUT_MS = 60_000;
 /** A live progress line every this often while measuring. */
 const PROGRESS_MS = 5000;
 
+/** What a load run needs of its scenario's context (bench:ingest's and bench:log's have it). */
+export type LoadRunContext = QuietContext & { options: QuietContext['options'] & { warmupS: number; durationS: number } };
+
 export interface Loadgens {
   workers: Worker[];
   connected: number;
@@ -24,7 +26,7 @@ export interface Loadgens {
 }
 
 /** Forks one load generator per config and waits until all have connected their drivers. */
-export async function connectLoadgens(ctx: IngestContext, phase: string, configs: LoadgenConfig[]): Promise<Loadgens> {
+export async function connectLoadgens(ctx: LoadRunContext, phase: string, configs: LoadgenConfig[]): Promise<Loadgens> {
   const workers = configs.map((_, i) => new Worker(`loadgen-${i + 1}`, 'loadgen-worker.js'));
   const total = configs.reduce((n, c) => n + c.count, 0);
   ctx.progress.log(phase, `connecting ${fmtInt(total)} drivers from ${workers.length} load generator process(es)`);
@@ -61,24 +63,30 @@ export interface LoadOutcome {
   /** CPU of processes outside the benchmark during the window, % of one core. */
   othersPct: number;
   gatewayRss: Map<string, { rss: number; peak: number }>;
+  /** Each gateway's /metrics at the window's start and end (for histograms a caller reads itself). */
+  scrapes: { first: Scrape[]; end: Scrape[] };
 }
 
 /**
  * Runs the load: `go` to every load generator, warm-up, then the measured
  * window, sampling gateway counters and /proc CPU at its edges, then collects
- * each generator's result (after its drain) and merges them.
+ * each generator's result (after its drain) and merges them. `alsoWatch`:
+ * other processes of the run (a Kafka broker, an idle gateway) whose CPU is
+ * reported by name instead of as "other processes".
  */
 export async function driveLoad(
-  ctx: IngestContext,
+  ctx: LoadRunContext,
   phase: string,
   gateways: GatewayProcess[],
   loadgens: Worker[],
   warmupS = ctx.options.warmupS,
+  alsoWatch: ReadonlyMap<string, number> = new Map(),
 ): Promise<LoadOutcome> {
   const { durationS } = ctx.options;
   await awaitQuietMachine(ctx, phase, new Map([
     ...gateways.map((g): [string, number] => [g.name, g.pid]),
     ...loadgens.map((w): [string, number] => [w.name, w.pid]),
+    ...alsoWatch,
   ]));
   // 500 ms: time for the go message to reach every generator before the start.
   const startAt = nowMs() + 500;
@@ -92,6 +100,7 @@ export async function driveLoad(
     ...gateways.map((g): [string, number] => [g.name, g.pid]),
     ['redis-server', ctx.redis.pid],
     ...loadgens.map((w): [string, number] => [w.name, w.pid]),
+    ...alsoWatch,
     ['bench', process.pid],
   ]);
   const cpu = new CpuWindow(pids);
@@ -145,6 +154,7 @@ export async function driveLoad(
     machineBusyPct: cpuOut.machineBusyPct,
     othersPct: cpuOut.othersPct,
     gatewayRss,
+    scrapes: { first, end },
   };
 }
 
