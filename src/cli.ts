@@ -137,6 +137,25 @@ async function reconcile(args: string[]): Promise<void> {
   }
 }
 
+/** Redis command timeout of a replay (its calls carry thousands of pings). */
+const REPLAY_COMMAND_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until the backend reports its event log ready (topics created):
+ * reading offsets while the topics are still being created can catch
+ * kafkajs without their metadata.
+ */
+async function untilLogReady(backend: Backend, timeoutMs: number): Promise<void> {
+  if (!backend.log) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const kafka = (await backend.readiness()).find((c) => c.name === 'kafka');
+    if (kafka?.ok) return;
+    if (Date.now() > deadline) throw new Error(`the event log is not ready after ${timeoutMs} ms: ${kafka?.detail ?? 'no answer'}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** `hexfleet replay …`: opens the backend only once the flags are valid (help and usage errors need neither Kafka nor Redis). */
 async function replay(args: string[]): Promise<void> {
   const config = loadConfig();
@@ -146,8 +165,10 @@ async function replay(args: string[]): Promise<void> {
     process.exitCode = await runReplayCommand(args, {
       orderRetentionMs: config.orderRetentionMs,
       backend: async () => {
-        backend = createBackend(config, log);
+        // A replay writes in large calls: a busy Redis must slow it down, not abort it.
+        backend = createBackend({ ...config, redisCommandTimeoutMs: Math.max(REPLAY_COMMAND_TIMEOUT_MS, config.redisCommandTimeoutMs) }, log);
         await backend.waitUntilReady(Math.max(5_000, config.redisCommandTimeoutMs));
+        await untilLogReady(backend, Math.max(30_000, config.kafkaTimeoutMs));
         return backend;
       },
     });
