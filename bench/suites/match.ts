@@ -13,11 +13,10 @@
  * through the Redis backend's DriverStore.applyBatches under the gateway's
  * prefix. A missed target is a result, not a failure.
  */
-import { execFileSync } from 'node:child_process';
+import { gitState } from '../lib/git-state.js';
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../../src/backend/backend.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { REPO_ROOT } from '../../kit/repo-root.js';
 import { openBenchBackend } from '../lib/bench-backend.js';
 import { CITY_BOX } from '../lib/driver-sim.js';
 import { describeGatewayEnv, makeGatewayEnv } from '../lib/gateway-env.js';
@@ -169,16 +168,4 @@ function matchOptions(common: RunOptions, own: OwnValues): MatchOptions {
     nearbyS: quick ? 1 : 6,
     agreementSample: quick ? 200 : 1000,
   };
-}
-
-/** Commit and whether the work tree had changes under src/: the figures belong to that code. */
-function gitState(): string {
-  try {
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const head = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src');
-    return dirty ? `commit ${head} with uncommitted changes under src/` : `commit ${head}, src/ unchanged`;
-  } catch {
-    return 'an unknown revision (git unavailable)';
-  }
 }
