@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { detailOf, HexfleetError } from '../protocol/error-codes.js';
 import type { ApplyOutcome, DriverBatch, DriverStore } from '../geo/driver-store.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { EventLog, LogRecord } from '../eventlog/event-log.js';
+import type { EventLog } from '../eventlog/event-log.js';
 import { positionRecord } from './position-records.js';
 
 /**
@@ -21,47 +21,9 @@ export interface IngestJournal {
  * is a duplicate for the store, and it must still reach the log. So the log
  * may hold a ping twice; replay applies pings through the store's seq guard,
  * which drops the second copy (replaying twice equals replaying once).
- *
- * Group commit: one append is in flight at a time; the store writes that
- * finish meanwhile wait together and go in the next append. Under load that
- * turns hundreds of small produce requests a second into a few large ones
- * (the broker's cost is per request), and it keeps the records of every
- * write in submit order. A failed append fails every write in it (none of
- * them is acked; their clients resend).
  */
 export function logJournal(log: EventLog, topic: string): IngestJournal {
-  interface Group {
-    records: LogRecord[];
-    bytes: number;
-    waiters: { resolve: () => void; reject: (err: unknown) => void }[];
-  }
-  const queue: Group[] = [];
-  let inflight = false;
-  const send = (): void => {
-    const g = queue.shift();
-    if (!g) return;
-    inflight = true;
-    log.append(topic, g.records).then(
-      () => g.waiters.forEach((w) => w.resolve()),
-      (err: unknown) => g.waiters.forEach((w) => w.reject(err)),
-    ).finally(() => {
-      inflight = false;
-      send();
-    });
-  };
-  return {
-    append: (batches) => new Promise<void>((resolve, reject) => {
-      let g = queue.at(-1);
-      if (!g || g.bytes >= MAX_GROUP_BYTES) queue.push((g = { records: [], bytes: 0, waiters: [] }));
-      for (const b of batches) {
-        const r = positionRecord(b);
-        g.records.push(r);
-        g.bytes += r.value.length;
-      }
-      g.waiters.push({ resolve, reject });
-      if (!inflight) send();
-    }),
-  };
+  return { append: (batches) => log.append(topic, batches.map(positionRecord)) };
 }
 
 export interface IngestPipelineOptions {
@@ -78,14 +40,6 @@ export interface IngestPipelineOptions {
    */
   onApplied?: (batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]) => void;
 }
-
-/**
- * The most record bytes one group commit gathers before the next writes
- * start another: half of Kafka's default limit on one record batch
- * (message.max.bytes, about 1 MiB), so no partition's share of an append can
- * reach it.
- */
-const MAX_GROUP_BYTES = 512 * 1024;
 
 /** A failing store or log is reported at most this often (not once per write). */
 const FAILURE_LOG_INTERVAL_MS = 1000;
