@@ -1,3 +1,5 @@
+import type { DriverStatus, WirePing } from '../protocol/wire-frames.js';
+
 /**
  * The geo store contract: where every driver is, and who is near a point.
  *
@@ -7,23 +9,16 @@
 
 import type { StoredVehicle, VehicleType } from '../domain/vehicle.js';
 
-export const DRIVER_STATUSES = ['available', 'busy', 'offline'] as const;
-export type DriverStatus = (typeof DRIVER_STATUSES)[number];
+export const DRIVER_STATUSES = ['available', 'busy', 'offline'] as const satisfies readonly DriverStatus[];
+export type { DriverStatus };
 /** `unknown` until the driver app first sends a status. */
 export type StoredStatus = DriverStatus | 'unknown';
 
-/** One validated GPS fix. Coordinates are already rounded to 1e-7 degrees (~1 cm). */
-export interface Ping {
-  seq: number;
-  lat: number;
-  lng: number;
-  /** Fix time, ms since the epoch (device clock, bounded by validation). */
-  ts: number;
-  acc?: number;
-  spd?: number;
-  hdg?: number;
-  status?: DriverStatus;
-}
+/**
+ * One validated GPS fix: the wire's ping after validation. Coordinates are
+ * already rounded to 1e-7 degrees (~1 cm); ts is bounded by validation.
+ */
+export type Ping = WirePing;
 
 /** The pings of one driver, in ascending seq order. */
 export interface DriverBatch {
