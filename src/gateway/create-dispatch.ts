@@ -46,7 +46,7 @@ const RECONCILE_GRACE_MIN_MS = 5_000;
  */
 export function createDispatch(config: Config, backend: Backend, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
   const { drivers, orders, channel } = backend;
-  const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue });
+  const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue, lazy: !background });
   const dispatchMetrics = new DispatchMetrics(metrics.registry, {
     poolQueue: () => pool.queueSize,
     poolUtilization: () => pool.utilization,

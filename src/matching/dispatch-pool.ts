@@ -26,6 +26,13 @@ export interface DispatchPoolOptions {
   maxQueue: number;
   /** The compiled worker module; default: see `resolveWorkerFile`. */
   workerFile?: string;
+  /**
+   * Start the threads on the first task instead of at once. For short-lived
+   * commands (hexfleet reconcile) that may close the pool before a thread
+   * finished loading its modules: Node 20 aborts the whole process when a
+   * worker is terminated mid-load (v8 IsGraphAsync fatal error).
+   */
+  lazy?: boolean;
 }
 
 /**
@@ -79,7 +86,7 @@ export class DispatchPool {
     this.#piscina = new Piscina({
       filename: options.workerFile ?? resolveWorkerFile(),
       name: 'solve',
-      minThreads: options.threads,
+      minThreads: options.lazy ? 0 : options.threads,
       maxThreads: options.threads,
       // The bound is enforced here, in #admit, where it is exact and cheap;
       // piscina's own queue limit would only duplicate it.
