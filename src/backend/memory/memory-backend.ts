@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
+import { closeParts } from '../close-parts.js';
 import type { Engine, ReadinessCheck } from '../backend.js';
 import { LocalDriverChannel } from './local-driver-channel.js';
 import { MemoryAssignmentBus } from './memory-assignment-bus.js';
@@ -44,10 +45,6 @@ export class MemoryBackend implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.channel.close();
-    await this.positions.close();
-    await this.assignments.close();
-    await this.orders.close();
-    await this.drivers.close();
+    await closeParts(this);
   }
 }

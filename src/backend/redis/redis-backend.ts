@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
 import { detailOf } from '../../protocol/error-codes.js';
+import { closeParts } from '../close-parts.js';
 import type { Engine, ReadinessCheck } from '../backend.js';
 import { RedisAssignmentBus } from './redis-assignment-bus.js';
 import { redisCall } from './redis-call.js';
@@ -78,11 +79,7 @@ export class RedisBackend implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.channel.close();
-    await this.positions.close();
-    await this.assignments.close();
-    await this.orders.close();
-    await this.drivers.close();
+    await closeParts(this);
     this.fanout.close();
     this.redis.disconnect();
   }
