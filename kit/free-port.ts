@@ -41,3 +41,23 @@ export async function unusedFixedPort(): Promise<number> {
   }
   throw new Error(`no free port in [${from}, ${to})`);
 }
+
+/**
+ * A loopback port p below the ephemeral range whose cluster bus port
+ * p + 10000 is free too, and also below it: a Redis Cluster node listens on both.
+ */
+export async function clusterNodePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 2700);
+    if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair (p, p + 10000) in [20000, 22700)');
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}

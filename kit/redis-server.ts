@@ -39,6 +39,8 @@ export interface RedisServerOptions {
    * with --keep-logs).
    */
   dir?: string;
+  /** More redis-server arguments, after the defaults (e.g. cluster or replication settings). */
+  args?: readonly string[];
 }
 
 /**
@@ -60,6 +62,7 @@ export class RedisServer {
     readonly port: number,
     readonly dir: string,
     private readonly ownsDir: boolean,
+    private readonly args: readonly string[] = [],
   ) {}
 
   /** Starts a server on a free port; resolves once it answers PING. */
@@ -75,7 +78,7 @@ export class RedisServer {
   }
 
   private static async open(port: number, options: RedisServerOptions): Promise<RedisServer> {
-    const server = new RedisServer(port, options.dir ?? mkdtempSync(join(tmpdir(), 'hexfleet-redis-')), options.dir === undefined);
+    const server = new RedisServer(port, options.dir ?? mkdtempSync(join(tmpdir(), 'hexfleet-redis-')), options.dir === undefined, options.args);
     await server.launch();
     return server;
   }
@@ -123,7 +126,7 @@ export class RedisServer {
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
         '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'no', '--loglevel', 'warning',
-        '--logfile', this.logFile],
+        '--logfile', this.logFile, ...this.args],
       { stdio: 'ignore' },
     );
     killOnExit(proc);
@@ -138,6 +141,16 @@ export class RedisServer {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** SIGSTOP: the process hangs (a network partition, a long GC-like pause) until resume(). */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.proc?.kill('SIGCONT');
   }
 
   /** SIGKILL: the way a crashed Redis goes (the AOF keeps what was written). */
@@ -155,6 +168,7 @@ export class RedisServer {
     const p = this.proc;
     if (p && p.exitCode === null && p.signalCode === null) {
       const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGCONT'); // a paused server would not act on SIGTERM
       p.kill('SIGTERM');
       const timer = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;

@@ -7,7 +7,7 @@ import type { AssignmentBus } from '../tracking/assignment-bus.js';
 import type { PositionBus } from '../tracking/position-bus.js';
 
 /** The engines a configuration can select (`HEXFLEET_STORE`). */
-export const BACKEND_KINDS = ['memory', 'redis'] as const;
+export const BACKEND_KINDS = ['memory', 'redis', 'sentinel', 'cluster'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 /** One dependency's state, as `/readyz` reports it. */

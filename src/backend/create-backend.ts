@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/config-schema.js';
-import { selectedStore } from '../config/load-config.js';
+import { hostPorts, selectedStore } from '../config/load-config.js';
 import type { EventLog } from '../eventlog/event-log.js';
 import { guardEventLog } from '../eventlog/guarded-event-log.js';
 import { LogMetrics } from '../eventlog/log-metrics.js';
@@ -11,13 +11,18 @@ import type { Backend, Engine } from './backend.js';
 import { openKafkaLog } from './kafka/open-kafka-log.js';
 import { MemoryBackend } from './memory/memory-backend.js';
 import { RedisBackend } from './redis/redis-backend.js';
+import type { RedisTarget } from './redis/redis-connection.js';
 import { withEventLog } from './with-event-log.js';
 
 /** What choosing and opening a backend reads from the configuration. */
 export type BackendConfig = Pick<
   Config,
   'store' | 'redisUrl' | 'redisPrefix' | 'redisCommandTimeoutMs' | 'h3Resolution' | 'staleMs' | 'offlineMs' | 'retentionMs'
-> & Partial<Pick<Config, KafkaKey>>;
+> & Partial<Pick<Config, KafkaKey | RedisHaKey>>;
+
+type RedisHaKey =
+  | 'redisSentinels' | 'redisMasterName' | 'redisSentinelPassword' | 'redisPassword' | 'redisMinReplicasAck' | 'redisReplicaAckTimeoutMs'
+  | 'redisCluster' | 'redisAreaResolution';
 
 type KafkaKey =
   | 'kafkaBrokers' | 'kafkaTopicPrefix' | 'kafkaPartitions' | 'kafkaReplicationFactor' | 'kafkaClientId' | 'kafkaTimeoutMs' | 'kafkaSsl' | 'kafkaCaFile'
@@ -57,7 +62,7 @@ export function openKafkaEventLog(config: Pick<Config, KafkaKey>, log: Logger): 
 export function createBackend(config: BackendConfig, log: Logger, extras: BackendExtras = {}): Backend {
   const planner = extras.planner ?? new RingPlanner(config.h3Resolution);
   const timing = { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs };
-  const kind = selectedStore(config);
+  const kind = selectedStore({ redisSentinels: '', redisCluster: '', ...config });
   // Order events go to the outbox only when a relay will publish and trim them: every gateway sharing a store must agree.
   const outbox = extras.outbox ?? Boolean(config.kafkaBrokers);
   let engine: Engine;
@@ -66,8 +71,20 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
       engine = new MemoryBackend({ timing, planner, outbox }, log);
       break;
     case 'redis':
-      engine = new RedisBackend({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox }, log);
+    case 'sentinel': {
+      const target: RedisTarget = kind === 'redis'
+        ? { url: config.redisUrl }
+        : {
+            sentinels: hostPorts(config.redisSentinels ?? ''),
+            name: config.redisMasterName ?? 'hexfleet',
+            sentinelPassword: config.redisSentinelPassword || undefined,
+            password: config.redisPassword || undefined,
+          };
+      engine = new RedisBackend({ target, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox }, log);
       break;
+    }
+    case 'cluster':
+      throw new Error('the cluster engine is not built yet');
     default:
       throw new Error(`unknown backend ${String(kind satisfies never)}`);
   }

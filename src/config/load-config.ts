@@ -10,6 +10,17 @@ export class ConfigError extends Error {
 
 const keys = Object.keys(configSchema) as ConfigKey[];
 
+/** `host:port,host:port` (spaces after commas allowed). */
+const HOST_PORTS = /^[A-Za-z0-9_.-]+:\d{1,5}(\s*,\s*[A-Za-z0-9_.-]+:\d{1,5})*$/;
+
+/** `host:port,host:port` as ioredis and kafkajs take it. */
+export function hostPorts(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const at = hp.trim().lastIndexOf(':');
+    return { host: hp.trim().slice(0, at), port: Number(hp.trim().slice(at + 1)) };
+  });
+}
+
 function parseValue(key: ConfigKey, raw: string): unknown {
   const spec: OptionSpec<unknown> = configSchema[key];
   const name = envName(key);
@@ -47,6 +58,23 @@ function crossCheck(c: Config): void {
   if (c.store === 'redis' && !c.redisUrl) {
     throw new ConfigError(`${envName('store')}=redis needs ${envName('redisUrl')}`);
   }
+  if (c.store === 'sentinel' && !c.redisSentinels) {
+    throw new ConfigError(`${envName('store')}=sentinel needs ${envName('redisSentinels')}`);
+  }
+  if (c.store === 'cluster' && !c.redisCluster) {
+    throw new ConfigError(`${envName('store')}=cluster needs ${envName('redisCluster')}`);
+  }
+  for (const key of ['redisSentinels', 'redisCluster'] as const) {
+    if (c[key] && !HOST_PORTS.test(c[key])) {
+      throw new ConfigError(`${envName(key)} must be a comma-separated list of host:port, got "${c[key]}"`);
+    }
+  }
+  if (c.backupDir && !c.backupKeyFile) {
+    throw new ConfigError(`${envName('backupDir')} needs ${envName('backupKeyFile')}: backups are always encrypted`);
+  }
+  if (c.backupIntervalMs > 0 && !c.backupDir) {
+    throw new ConfigError(`${envName('backupIntervalMs')} needs ${envName('backupDir')}`);
+  }
   if (c.offlineMs < c.staleMs) {
     throw new ConfigError(`${envName('offlineMs')} (${c.offlineMs}) must be at least ${envName('staleMs')} (${c.staleMs})`);
   }
@@ -62,7 +90,7 @@ function crossCheck(c: Config): void {
   if (c.osrmUrl && !/^https?:\/\//.test(c.osrmUrl)) {
     throw new ConfigError(`${envName('osrmUrl')} must start with http:// or https://`);
   }
-  if (c.kafkaBrokers && !c.kafkaBrokers.split(',').every((b) => /^[A-Za-z0-9_.-]+:\d{1,5}$/.test(b.trim()))) {
+  if (c.kafkaBrokers && !HOST_PORTS.test(c.kafkaBrokers)) {
     throw new ConfigError(`${envName('kafkaBrokers')} must be a comma-separated list of host:port, got "${c.kafkaBrokers}"`);
   }
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(c.kafkaTopicPrefix)) {
@@ -108,9 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The store that a configuration selects (throws on none: crossCheck did). */
-export function selectedStore(c: Pick<Config, 'store' | 'redisUrl'>): 'memory' | 'redis' {
-  if (c.store === 'auto') return c.redisUrl ? 'redis' : 'memory';
-  return c.store;
+export function selectedStore(c: Pick<Config, 'store' | 'redisUrl' | 'redisSentinels' | 'redisCluster'>): 'memory' | 'redis' | 'sentinel' | 'cluster' {
+  if (c.store !== 'auto') return c.store;
+  if (c.redisCluster) return 'cluster';
+  if (c.redisSentinels) return 'sentinel';
+  return c.redisUrl ? 'redis' : 'memory';
 }
 
 /** The `--help` table: every variable with its default and meaning. */

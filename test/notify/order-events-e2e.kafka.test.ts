@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TokenService } from '../../src/auth/tokens.js';
-import { TEST_BACKENDS } from '../support/backends.js';
+import { BackendHosts, TEST_BACKENDS } from '../support/backends.js';
 import { MatchApi, OfferDriver } from '../support/dispatch-client.js';
 import { startTestGateway, stopAllGateways, TEST_JWT_SECRET } from '../support/gateway-harness.js';
-import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 
@@ -35,14 +34,10 @@ const ORDERS_PER_S = 10;
 async function gatewayWithLog(kind: (typeof TEST_BACKENDS)[number], receiverUrl: string) {
   const brokers = inject('kafkaBrokers');
   if (!brokers) throw new Error('no Kafka broker in this run: test/support/kafka-global-setup.ts starts one for *.kafka.test.ts files');
-  let redisUrl: string | undefined;
-  if (kind !== 'memory') {
-    const redis = await RedisServer.start();
-    closers.push(() => redis.stop());
-    redisUrl = redis.url;
-  }
+  const hosts = new BackendHosts();
+  closers.push(() => hosts.stop());
   return startTestGateway(kind, {
-    ...(redisUrl ? { redisUrl } : {}),
+    target: await hosts.target(kind),
     env: {
       HEXFLEET_KAFKA_BROKERS: brokers,
       HEXFLEET_KAFKA_TOPIC_PREFIX: `test-${randomUUID().slice(0, 8)}`,

@@ -59,7 +59,7 @@ afterAll(() => hosts.stop());
 
 /** A gateway of its own for the case, on `kind`, with `env`. */
 async function world(kind: BackendKind, env: Record<string, string>): Promise<World> {
-  const tg = await startTestGateway(kind, { redisUrl: await hosts.redisUrl(kind), env });
+  const tg = await startTestGateway(kind, { target: await hosts.target(kind), env });
   const events = new EventLog(tg.gateway.dispatch.events);
   return { tg, api: new MatchApi(tg.port, await tg.serviceToken()), events };
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { metricValue, type Scrape, scrapeMetrics } from '../../kit/metrics-scrape.js';
-import { deleteKeysAt, uniquePrefix } from './backends.js';
+import { type BackendTarget, deleteKeysAt, redisTarget, uniquePrefix } from './backends.js';
 import { type ApiResult, httpRequest } from './http-request.js';
 import { type ConnectOptions, type Encoding, RawDriverClient } from './raw-driver-client.js';
 
@@ -26,7 +26,8 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
 export interface TestGatewayOptions {
   /** Variables on top of `BASE_ENV` and the engine's own (e.g. small limits). */
   env?: Record<string, string>;
-  /** Required by engines on Redis (see `BackendHosts`). */
+  /** Required by engines on Redis (see `BackendHosts`); `redisUrl` is short for `target: redisTarget(redisUrl)`. */
+  target?: BackendTarget;
   redisUrl?: string;
   /**
    * Key prefix on Redis. Default: a fresh one, whose keys are deleted when
@@ -39,16 +40,10 @@ export interface TestGatewayOptions {
 }
 
 /** The variables that select an engine and where it keeps its state. */
-function backendEnv(kind: BackendKind, redisUrl: string | undefined, prefix: string): Record<string, string> {
-  switch (kind) {
-    case 'memory':
-      return { HEXFLEET_STORE: 'memory' };
-    case 'redis':
-      if (!redisUrl) throw new Error('a redis test gateway needs a redisUrl');
-      return { HEXFLEET_STORE: 'redis', REDIS_URL: redisUrl, HEXFLEET_REDIS_PREFIX: prefix };
-    default:
-      throw new Error(`unknown backend ${String(kind satisfies never)}`);
-  }
+function backendEnv(kind: BackendKind, target: BackendTarget | undefined, prefix: string): Record<string, string> {
+  if (kind === 'memory') return { HEXFLEET_STORE: 'memory' };
+  if (!target) throw new Error(`a ${kind} test gateway needs a target (see BackendHosts)`);
+  return { ...target.env, HEXFLEET_STORE: kind, HEXFLEET_REDIS_PREFIX: prefix };
 }
 
 /**
@@ -59,10 +54,11 @@ function backendEnv(kind: BackendKind, redisUrl: string | undefined, prefix: str
  */
 export async function startTestGateway(kind: BackendKind, o: TestGatewayOptions = {}): Promise<TestGateway> {
   const prefix = o.prefix ?? uniquePrefix();
-  const config = loadConfig({ ...BASE_ENV, ...backendEnv(kind, o.redisUrl, prefix), ...o.env });
+  const target = o.target ?? (o.redisUrl ? redisTarget(o.redisUrl) : undefined);
+  const config = loadConfig({ ...BASE_ENV, ...backendEnv(kind, target, prefix), ...o.env });
   // TEST_GATEWAY_LOG=debug shows the gateway's log lines when a test needs explaining.
   const gateway = await startGateway(config, pino({ level: process.env.TEST_GATEWAY_LOG ?? 'silent' }));
-  const ownKeys = kind !== 'memory' && o.prefix === undefined ? { url: o.redisUrl!, prefix } : undefined;
+  const ownKeys = kind !== 'memory' && o.prefix === undefined ? { target: target!, prefix } : undefined;
   const tg = new TestGateway(gateway, config, kind, kind === 'memory' ? undefined : prefix, ownKeys);
   running.add(tg);
   if (o.waitReady ?? true) {
@@ -103,7 +99,7 @@ export class TestGateway {
     /** The key prefix on Redis (undefined for memory). */
     readonly prefix: string | undefined,
     /** Keys this gateway owns and deletes when it stops. */
-    private readonly ownKeys: { url: string; prefix: string } | undefined,
+    private readonly ownKeys: { target: BackendTarget; prefix: string } | undefined,
   ) {}
 
   /** Starts a memory gateway with `BASE_ENV` plus `env` (e.g. small limits). */
@@ -178,7 +174,7 @@ export class TestGateway {
       try {
         await this.closeClients();
         await this.gateway.close();
-        if (this.ownKeys) await deleteKeysAt(this.ownKeys.url, this.ownKeys.prefix);
+        if (this.ownKeys) await deleteKeysAt(this.ownKeys.target, this.ownKeys.prefix);
       } finally {
         running.delete(this);
       }

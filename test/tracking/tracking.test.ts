@@ -50,7 +50,7 @@ function world(kind: BackendKind, env: Record<string, string> = {}): Promise<Wor
   let w = worlds.get(key);
   if (!w) {
     w = (async () => {
-      const tg = await startTestGateway(kind, { redisUrl: await hosts.redisUrl(kind), env: { ...WORLD_ENV, ...env } });
+      const tg = await startTestGateway(kind, { target: await hosts.target(kind), env: { ...WORLD_ENV, ...env } });
       return { tg, api: new MatchApi(tg.port, await tg.serviceToken()) };
     })();
     worlds.set(key, w);

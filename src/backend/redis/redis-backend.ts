@@ -7,7 +7,7 @@ import { closeParts } from '../close-parts.js';
 import type { Engine, ReadinessCheck } from '../backend.js';
 import { RedisAssignmentBus } from './redis-assignment-bus.js';
 import { redisCall } from './redis-call.js';
-import { connectRedis, waitForRedis } from './redis-connection.js';
+import { connectRedis, type RedisTarget, waitForRedis } from './redis-connection.js';
 import { RedisDriverChannel } from './redis-driver-channel.js';
 import { RedisDriverStore } from './redis-driver-store.js';
 import { RedisFanout } from './redis-fanout.js';
@@ -15,7 +15,8 @@ import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPositionBus } from './redis-position-bus.js';
 
 export interface RedisBackendOptions {
-  url: string;
+  /** One Redis by URL (the redis engine) or the primary Sentinels name (the sentinel engine). */
+  target: RedisTarget;
   /** Application prefix; the layout version is appended (":v1:"). */
   prefix: string;
   commandTimeoutMs: number;
@@ -36,7 +37,7 @@ export interface RedisBackendOptions {
  *                  └─ fanout (SUBSCRIBE) ──▶ channel, positions, assignments
  */
 export class RedisBackend implements Engine {
-  readonly kind = 'redis' as const;
+  readonly kind: 'redis' | 'sentinel';
   /** The command connection. */
   readonly redis: Redis;
   /** `<prefix>:v1:`: every key this backend writes starts with it. */
@@ -51,6 +52,7 @@ export class RedisBackend implements Engine {
   private closed = false;
 
   constructor(options: RedisBackendOptions, log: Logger) {
+    this.kind = 'url' in options.target ? 'redis' : 'sentinel';
     this.keyPrefix = `${options.prefix}:v1:`;
     this.redis = connectRedis(options);
     watchRedis(this.redis, log);

@@ -1,8 +1,20 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { HexfleetError } from '../../protocol/error-codes.js';
 
+/** Where the data lives: one Redis by URL, or the primary that Sentinels name. */
+export type RedisTarget =
+  | { url: string }
+  | {
+      sentinels: { host: string; port: number }[];
+      /** The monitored primary's name (`sentinel monitor <name> …`). */
+      name: string;
+      sentinelPassword?: string;
+      /** Password of the data nodes. */
+      password?: string;
+    };
+
 export interface RedisConnectionOptions {
-  url: string;
+  target: RedisTarget;
   commandTimeoutMs: number;
   /** Extra ioredis options (tests). */
   redisOptions?: RedisOptions;
@@ -13,15 +25,34 @@ export interface RedisConnectionOptions {
  * and a command does not retry, so while Redis is unreachable calls fail fast
  * with `store_unavailable` instead of piling up; ioredis reconnects in the
  * background (backoff capped at 1 s).
+ *
+ * With Sentinels, ioredis asks them for the current primary on every
+ * (re)connect, checks the node it reaches is a primary (ROLE), and on
+ * `+switch-master` or a READONLY reply reconnects to the promoted one; the
+ * subscriber connection made with `duplicate()` does the same. Scripts the
+ * promoted replica never saw are re-sent by ioredis (EVALSHA → NOSCRIPT → EVAL).
  */
 export function connectRedis(o: RedisConnectionOptions): Redis {
-  return new Redis(o.url, {
+  const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: o.commandTimeoutMs,
     connectTimeout: Math.max(1000, o.commandTimeoutMs),
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
     lazyConnect: false,
+  };
+  const t = o.target;
+  if ('url' in t) return new Redis(t.url, { ...common, ...o.redisOptions });
+  return new Redis({
+    ...common,
+    sentinels: t.sentinels,
+    name: t.name,
+    ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
+    ...(t.password ? { password: t.password } : {}),
+    // Reconnect at once to the new primary when a node answers READONLY (it was demoted).
+    reconnectOnError: (err) => (/^READONLY\b/.test(err.message) ? 2 : false),
+    sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+    failoverDetector: true,
     ...o.redisOptions,
   });
 }
