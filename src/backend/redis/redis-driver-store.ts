@@ -15,6 +15,7 @@ import {
 import { COORD_SCALE, distanceM, quantizeMetric } from '../../geo/geodesy.js';
 import { VEHICLE_CODE, vehicleMask } from '../../domain/vehicle.js';
 import { redisCall } from './redis-call.js';
+import type { ReplicaAck } from './replica-ack.js';
 import { loadScripts } from './load-scripts.js';
 import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from '../../geo/nearby-search.js';
 import {
@@ -48,6 +49,8 @@ export interface RedisDriverStoreOptions {
   keyPrefix: string;
   timing: StoreTiming;
   planner: RingPlanner;
+  /** Durability barrier on `redis` (Sentinel: WAIT for replicas); a write resolves only after it. */
+  replicaAck?: ReplicaAck;
 }
 
 /**
@@ -117,6 +120,8 @@ export class RedisDriverStore implements DriverStore {
       }
     }
     const applied = await redisCall(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
+    // Duplicates too: a resent ping may be one whose first write never got its replicas.
+    await this.options.replicaAck?.confirm();
     return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
   }
 

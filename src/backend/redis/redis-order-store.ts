@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { bucketOf } from './redis-layout.js';
 import { redisCall } from './redis-call.js';
 import { loadScripts } from './load-scripts.js';
+import type { ReplicaAck } from './replica-ack.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
@@ -46,7 +47,10 @@ export class RedisOrderStore implements OrderStore {
     redis: Redis,
     /** The versioned key prefix of the driver store, e.g. "hf:v1:". */
     private readonly p: string,
-    private readonly options: OrderStoreOptions = {},
+    private readonly options: OrderStoreOptions & {
+      /** Durability barrier on `redis` (Sentinel: WAIT for replicas): commit, restore, release and bindKey resolve only after it. */
+      replicaAck?: ReplicaAck;
+    } = {},
   ) {
     this.redis = redis as OrderRedis;
     loadScripts(this.redis, ['commitOrder', 'restoreOrder', 'releaseReservation']);
@@ -74,6 +78,7 @@ export class RedisOrderStore implements OrderStore {
         event.type, event.actor, event.reason ?? '', this.options.outbox === false ? 0 : 1,
       ),
     );
+    await this.options.replicaAck?.confirm();
     if (reply[0] !== 1) return { ok: false, reason: reply[1] as 'conflict' | 'driver_unavailable' | 'driver_reserved' };
     const version = Number(reply[1]);
     const fence = Number(reply[2]);
@@ -92,6 +97,7 @@ export class RedisOrderStore implements OrderStore {
   async bindKey(key: string, orderId: string, ttlMs: number): Promise<string> {
     const k = this.p + 'idem:' + key;
     const set = await redisCall(() => this.redis.set(k, orderId, 'PX', ttlMs, 'NX'));
+    await this.options.replicaAck?.confirm();
     if (set === 'OK') return orderId;
     return (await redisCall(() => this.redis.get(k))) ?? orderId;
   }
@@ -119,6 +125,7 @@ export class RedisOrderStore implements OrderStore {
 
   async release(r: Reservation): Promise<boolean> {
     const n = await redisCall(() => this.redis.hexfleetReleaseReservation(this.p + 'res:' + r.driverId, `${r.orderId} ${r.fence}`));
+    await this.options.replicaAck?.confirm();
     return n === 1;
   }
 
@@ -145,6 +152,7 @@ export class RedisOrderStore implements OrderStore {
         fx.holds?.driverId ?? '', fx.holds?.fence ?? 0,
       ),
     );
+    await this.options.replicaAck?.confirm();
     return wrote === 1;
   }
 
