@@ -35,6 +35,8 @@ export interface BackendExtras {
   logMetrics?: LogMetrics;
   /** Record order events in the store's outbox; default: when an event log is configured (a relay then trims it). */
   outbox?: boolean;
+  /** The gateway's registry, for the engine's own metrics (Redis replication and failover); default: a private one. */
+  registry?: Registry;
 }
 
 /**
@@ -80,7 +82,10 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
             sentinelPassword: config.redisSentinelPassword || undefined,
             password: config.redisPassword || undefined,
           };
-      engine = new RedisBackend({ target, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox }, log);
+      engine = new RedisBackend({
+        target, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox,
+        minReplicasAck: config.redisMinReplicasAck, replicaAckTimeoutMs: config.redisReplicaAckTimeoutMs, registry: extras.registry,
+      }, log);
       break;
     }
     case 'cluster':
