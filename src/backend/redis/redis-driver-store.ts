@@ -12,8 +12,9 @@ import {
   type SweepOutcome,
   viewOf,
 } from '../../geo/driver-store.js';
-import { COORD_SCALE, distanceM, quantizeMetric } from '../../geo/geodesy.js';
-import { VEHICLE_CODE, vehicleMask } from '../../domain/vehicle.js';
+import { distanceM } from '../../geo/geodesy.js';
+import { vehicleMask } from '../../domain/vehicle.js';
+import { APPLY_MODE, applyPayload } from './apply-payload.js';
 import { redisCall } from './redis-call.js';
 import type { ReplicaAck } from './replica-ack.js';
 import { loadScripts } from './load-scripts.js';
@@ -82,43 +83,8 @@ export class RedisDriverStore implements DriverStore {
   }
 
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
-    const payload: (string | number)[] = [batches.length];
     const { planner } = this.options;
-    for (const { driverId, pings, vehicle } of batches) {
-      payload.push(driverId, bucketOf(driverId), vehicle ? VEHICLE_CODE[vehicle] : 0, pings.length);
-      // Only a ping whose ts beats every later applicable ping in the batch can
-      // end up as the stored position (see applyPings.lua), so only those need a
-      // cell. A ping whose seq is not above an earlier one in the batch is a
-      // duplicate whatever Redis holds: it neither wins nor beats anyone.
-      const inBatchDuplicate: boolean[] = [];
-      let maxSeq = -Infinity;
-      for (const p of pings) {
-        inBatchDuplicate.push(p.seq <= maxSeq);
-        maxSeq = Math.max(maxSeq, p.seq);
-      }
-      let laterMaxTs = -Infinity;
-      const base = payload.length;
-      for (let k = pings.length - 1; k >= 0; k--) {
-        const p = pings[k]!;
-        const latE7 = Math.round(p.lat * COORD_SCALE);
-        const lngE7 = Math.round(p.lng * COORD_SCALE);
-        const canWin = !inBatchDuplicate[k] && p.ts > laterMaxTs;
-        const cell = canWin ? planner.cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
-        if (!inBatchDuplicate[k]) laterMaxTs = Math.max(laterMaxTs, p.ts);
-        const at = base + k * 9;
-        payload[at] = p.seq;
-        payload[at + 1] = p.ts;
-        payload[at + 2] = latE7;
-        payload[at + 3] = lngE7;
-        // Rounded to 0.01 before the float32 in Redis, as MemoryDriverStore does:
-        // rounding the float32 afterwards turns e.g. 0.005 into 0, not 0.01.
-        payload[at + 4] = quantizeMetric(p.acc) ?? -1;
-        payload[at + 5] = quantizeMetric(p.spd) ?? -1;
-        payload[at + 6] = quantizeMetric(p.hdg) ?? -1;
-        payload[at + 7] = p.status ? STATUS_CODE[p.status] : 0;
-        payload[at + 8] = cell;
-      }
-    }
+    const payload = applyPayload(batches.map((batch) => ({ batch, bucket: bucketOf(batch.driverId), mode: APPLY_MODE.create })), (lat, lng) => planner.cellOf(lat, lng));
     const applied = await redisCall(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
     // Duplicates too: a resent ping may be one whose first write never got its replicas.
     await this.options.replicaAck?.confirm();
