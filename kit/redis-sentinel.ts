@@ -104,6 +104,29 @@ export class SentinelGroup {
     }
   }
 
+  /**
+   * What a supervisor does after a node crashed: start it again (same port,
+   * same data) and make it a replica of the primary the Sentinels name now.
+   * Sentinel would convert a returned old primary by itself, but only after
+   * it has reported itself a master for 8 s (4 × Sentinel's 2 s publish
+   * period) — and until a replica is back, a primary with
+   * HEXFLEET_REDIS_MIN_REPLICAS_ACK 1 acks nothing. Resolves once its link
+   * to the primary is up.
+   */
+  async rejoin(node: RedisServer, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    await node.launch();
+    const primary = await this.primary();
+    if (primary === node) return;
+    await node.client.call('REPLICAOF', '127.0.0.1', String(primary.port));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const repl = await node.info('replication').catch(() => ({}) as Record<string, string>);
+      if (repl.role === 'slave' && repl.master_link_status === 'up' && Number(repl.master_port) === primary.port) return;
+      if (Date.now() > deadline) throw new Error(`node ${node.port} did not sync from the primary ${primary.port} within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Resolves once every replica of the current primary has its link up and the Sentinels know them all. */
   async waitReady(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
