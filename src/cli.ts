@@ -9,6 +9,7 @@ import { isVehicleType, VEHICLE_TYPES } from './domain/vehicle.js';
 import { startGateway } from './gateway/gateway.js';
 import type { Backend } from './backend/backend.js';
 import { createBackend, openKafkaEventLog } from './backend/create-backend.js';
+import { runBackupCommand } from './backup/backup-command.js';
 import { topicsOf } from './eventlog/topics.js';
 import { DLQ_HELP, runDlqCommand } from './notify/dlq-command.js';
 import { runReplayCommand } from './replay/replay-command.js';
@@ -41,6 +42,11 @@ Usage:
                                             at N× speed (hexfleet replay --help lists every flag)
   hexfleet dlq list|show|redrive …          inspect and re-drive dead letters of the event log
                                             (hexfleet dlq --help)
+  hexfleet backup create|list|verify|restore [--to TIME] [--id ID] [--force] [--json]
+                                            encrypted backups of the Redis store (HEXFLEET_BACKUP_DIR,
+                                            HEXFLEET_BACKUP_KEY_FILE); restore --to TIME restores the
+                                            newest backup before TIME and replays the event log up to
+                                            it (hexfleet backup --help)
   hexfleet --help                           this text
 
 Configuration (environment variables):
@@ -193,6 +199,13 @@ async function dlq(args: string[]): Promise<void> {
   }
 }
 
+/** `hexfleet backup …`: logs (engine, Kafka client) go to stderr; stdout is the command's output. */
+async function backup(args: string[]): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, destination({ dest: 2, sync: true }));
+  process.exitCode = await runBackupCommand(args, { config, logger: log });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   // Before the generic --help: simulate documents its own flags.
@@ -203,6 +216,7 @@ async function main(argv: string[]): Promise<void> {
   // Before the generic --help too: each documents its own flags.
   if (command === 'replay') return replay(rest);
   if (command === 'dlq') return dlq(rest);
+  if (command === 'backup') return backup(rest);
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(USAGE);
     return;

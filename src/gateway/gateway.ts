@@ -3,6 +3,7 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { TokenService } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
+import { startScheduledBackups } from '../backup/scheduled-backups.js';
 import type { Config } from '../config/config-schema.js';
 import { LogMetrics } from '../eventlog/log-metrics.js';
 import type { DriverStore } from '../geo/driver-store.js';
@@ -80,6 +81,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
   app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
 
+  // Before listening: a configuration that cannot back up (memory engine, bad key file) stops the start here.
+  const backups = startScheduledBackups(config, backend, metrics.registry, log);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
   });
@@ -100,6 +103,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       if (shuttingDown) return;
       shuttingDown = true;
       uws.us_listen_socket_close(listenSocket);
+      // First: a backup in progress is abandoned (its partial file deleted), not waited for.
+      await backups?.stop();
       await sweeper.stop();
       await dispatch.close();
       // After dispatch: its last commits' events are relayed by this gateway, or by the next relay that runs.

@@ -27,6 +27,7 @@ const LAYERS = [
   'replay', // rebuilding stores from the log, traffic replay
   'notify', // order events to the order service (webhook, DLQ)
   'backend', // the Backend contract and its engines
+  'backup', // encrypted snapshots of a Redis engine, restore and point-in-time recovery (with replay)
   'http', // routes
   'gateway', // endpoints and the composition of one gateway
   'sdk', // client SDK: imports protocol only (it runs in browsers)
