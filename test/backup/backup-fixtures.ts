@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Cluster, type Redis } from 'ioredis';
 import { HEADER_BYTES, LENGTH_BYTES, TAG_BYTES, TRAILER_BYTES } from '../../src/backup/backup-format.js';
 
 /** A temp directory of the test's own with a backup key file in it; `remove()` deletes both. */
@@ -65,4 +66,27 @@ export function swapChunks(file: string, a: { start: number; end: number }, b: {
   second.copy(bytes, a.start);
   first.copy(bytes, b.start);
   writeFileSync(file, bytes);
+}
+
+/** Every key under a prefix as DUMP serializes it, with its absolute expiry (PEXPIRETIME; -1 none), on every primary. */
+export async function keyState(client: Redis | Cluster, keyPrefix: string): Promise<Map<string, { dump: string; expireAt: number }>> {
+  const out = new Map<string, { dump: string; expireAt: number }>();
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const [dump, expireAt] = await Promise.all([node.dumpBuffer(key), node.call('PEXPIRETIME', key) as Promise<number>]);
+        if (dump) out.set(key, { dump: dump.toString('base64'), expireAt });
+      }
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
+/** The keys of a state, sorted (for short failure messages). */
+export function keysOf(state: Map<string, unknown>): string[] {
+  return [...state.keys()].sort();
 }
