@@ -10,6 +10,7 @@ import { RingPlanner } from '../geo/ring-planner.js';
 import type { Backend, Engine } from './backend.js';
 import { openKafkaLog } from './kafka/open-kafka-log.js';
 import { MemoryBackend } from './memory/memory-backend.js';
+import { RedisClusterBackend } from './cluster/cluster-backend.js';
 import { RedisBackend } from './redis/redis-backend.js';
 import type { RedisTarget } from './redis/redis-connection.js';
 import { withEventLog } from './with-event-log.js';
@@ -89,7 +90,18 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
       break;
     }
     case 'cluster':
-      throw new Error('the cluster engine is not built yet');
+      engine = new RedisClusterBackend({
+        nodes: hostPorts(config.redisCluster ?? ''),
+        password: config.redisPassword || undefined,
+        prefix: config.redisPrefix,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+        areaResolution: config.redisAreaResolution ?? 3,
+        timing, planner, outbox,
+        minReplicasAck: config.redisMinReplicasAck ?? -1,
+        replicaAckTimeoutMs: config.redisReplicaAckTimeoutMs ?? 1000,
+        ...(extras.registry ? { registry: extras.registry } : {}),
+      }, log);
+      break;
     default:
       throw new Error(`unknown backend ${String(kind satisfies never)}`);
   }

@@ -108,7 +108,20 @@ export interface Reservation {
   driverId: string;
   orderId: string;
   fence: number;
+  /**
+   * When it was taken (the taker's clock), where reserving and committing the
+   * order are two steps (Redis Cluster: the driver and the order live on
+   * different shards): until the second step lands, no order holds it yet.
+   */
+  takenAt?: number;
 }
+
+/**
+ * How long a reservation taken in a first step (`takenAt`) may wait for its
+ * order's commit before the reconciler calls it orphaned: far above one
+ * commit's round trip, far below a lease.
+ */
+export const TWO_STEP_GRACE_MS = 30_000;
 
 /**
  * Where assignments live, so that no process owns one: any gateway can
@@ -160,7 +173,9 @@ export interface Reservation {
  * - `outbox(limit)` returns the oldest events not yet trimmed, oldest first,
  *   in commit order: an order's events come in version order, and an event
  *   is listed only after every earlier event of its order (unless that one
- *   was trimmed). Reading trims nothing: an event stays, and every reader
+ *   was trimmed). On Redis Cluster only that per-order order holds: each
+ *   order shard keeps its own outbox, merged by time, so events of two orders
+ *   committed within the same millisecond may come in either order. Reading trims nothing: an event stays, and every reader
  *   gets it again, until `trimOutbox` removes it. Several readers at once
  *   all see the same events (no claiming).
  * - `trimOutbox(positions)` removes those events and returns how many it

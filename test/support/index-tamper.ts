@@ -1,5 +1,6 @@
 import { cellToLatLng } from 'h3-js';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
 import type { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
 import { bucketOf, ENTRY, RECORD, STATUS_CODE, writeField } from '../../src/backend/redis/redis-layout.js';
 
@@ -72,4 +73,37 @@ function entryOfRecord(rec: Buffer): Buffer {
     rec.copy(entry, f.offset, from.offset, from.offset + from.size);
   }
   return entry;
+}
+
+/**
+ * The same on the Cluster engine's layout (src/backend/cluster/cluster-layout.ts):
+ * a driver's record is found through its home directory, an entry goes to
+ * the cell's area.
+ */
+export function clusterIndexTamper(cluster: Cluster, layout: ClusterLayout, ts = Date.now()): IndexTamper {
+  const recordOf = async (driverId: string): Promise<Buffer | null> => {
+    const home = await cluster.hget(layout.homeKey(driverId), driverId);
+    if (!home) return null;
+    return cluster.hgetBuffer(layout.areaPrefix(home.split(' ')[0]!) + 'r:' + layout.areaBucket(driverId), driverId);
+  };
+  return {
+    async addEntry(cell, driverId) {
+      const rec = await recordOf(driverId);
+      let entry: Buffer;
+      if (rec) {
+        entry = entryOfRecord(rec);
+      } else {
+        const [lat, lng] = cellToLatLng(cell);
+        entry = Buffer.alloc(ENTRY.size);
+        writeField(entry, ENTRY.byName.latE7, Math.round(lat * 1e7));
+        writeField(entry, ENTRY.byName.lngE7, Math.round(lng * 1e7));
+        writeField(entry, ENTRY.byName.ts, ts);
+        writeField(entry, ENTRY.byName.status, STATUS_CODE.available);
+      }
+      await cluster.hset(`${layout.areaPrefix(layout.areaOf(cell))}c:${cell}`, driverId, entry);
+    },
+    async removeEntry(cell, driverId) {
+      await cluster.hdel(`${layout.areaPrefix(layout.areaOf(cell))}c:${cell}`, driverId);
+    },
+  };
 }

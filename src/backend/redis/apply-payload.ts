@@ -30,10 +30,10 @@ export interface PayloadDriver {
  * beats anyone. A winning ping whose cell is out of scope is sent with ""
  * and the script refuses that driver (-2).
  */
-export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: number, lng: number) => string): (string | number | Buffer)[] {
-  const payload: (string | number | Buffer)[] = [drivers.length];
+export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: number, lng: number) => string): (string | number)[] {
+  const payload: (string | number)[] = [drivers.length];
   for (const { batch: { driverId, pings, vehicle }, bucket, mode, seed, inScope } of drivers) {
-    payload.push(driverId, bucket, vehicle ? VEHICLE_CODE[vehicle] : 0, mode, seed ?? '', pings.length);
+    payload.push(driverId, bucket, vehicle ? VEHICLE_CODE[vehicle] : 0, mode, seed ? seed.toString('hex') : '', pings.length);
     const inBatchDuplicate: boolean[] = [];
     let maxSeq = -Infinity;
     for (const p of pings) {
@@ -47,7 +47,7 @@ export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: nu
       const latE7 = Math.round(p.lat * COORD_SCALE);
       const lngE7 = Math.round(p.lng * COORD_SCALE);
       const canWin = !inBatchDuplicate[k] && p.ts > laterMaxTs;
-      let cell = canWin ? cellOf(latE7 / COORD_SCALE, lngE7 / COORD_SCALE) : '';
+      let cell = canWin ? pingCell(p, cellOf) : '';
       if (cell !== '' && inScope && !inScope(cell)) cell = '';
       if (!inBatchDuplicate[k]) laterMaxTs = Math.max(laterMaxTs, p.ts);
       const at = base + k * 9;
@@ -65,6 +65,11 @@ export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: nu
     }
   }
   return payload;
+}
+
+/** The cell a ping is stored in: that of its position as stored (1e-7 degrees), as applyPayload computes it. */
+export function pingCell(p: Ping, cellOf: (lat: number, lng: number) => string): string {
+  return cellOf(Math.round(p.lat * COORD_SCALE) / COORD_SCALE, Math.round(p.lng * COORD_SCALE) / COORD_SCALE);
 }
 
 /**

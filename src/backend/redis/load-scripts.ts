@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RECORD_LAYOUT_LUA } from './redis-layout.js';
 
 /**
@@ -17,6 +17,13 @@ const SCRIPTS = {
   commitOrder: { command: 'hexfleetCommitOrder', numberOfKeys: 0 },
   restoreOrder: { command: 'hexfleetRestoreOrder', numberOfKeys: 0 },
   releaseReservation: { command: 'hexfleetReleaseReservation', numberOfKeys: 1 },
+  // The Cluster engine's own steps (see src/backend/cluster/cluster-layout.ts).
+  reserveDriver: { command: 'hexfleetReserveDriver', numberOfKeys: 1 },
+  holdReservation: { command: 'hexfleetHoldReservation', numberOfKeys: 1 },
+  restoreReservation: { command: 'hexfleetRestoreReservation', numberOfKeys: 1 },
+  raiseFence: { command: 'hexfleetRaiseFence', numberOfKeys: 1 },
+  setHome: { command: 'hexfleetSetHome', numberOfKeys: 1 },
+  leaveArea: { command: 'hexfleetLeaveArea', numberOfKeys: 1 },
 } satisfies Record<string, { command: string; numberOfKeys?: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -110,12 +117,16 @@ export function scriptSource(name: ScriptName): string {
  * addressing already gives that guarantee, and the name carries no version.
  *
  * Reads the files synchronously, once per process; call it when the
- * connection is created.
+ * connection is created. `routed` (Redis Cluster): scripts declared with no
+ * keys take one, their prefix, so the call reaches the shard of its hash tag.
  */
-export function loadScripts(redis: Redis, names: readonly ScriptName[]): void {
+export function loadScripts(redis: Redis | Cluster, names: readonly ScriptName[], o: { routed?: boolean } = {}): void {
   for (const name of names) {
     const spec: { command: string; numberOfKeys?: number } = SCRIPTS[name];
     const lua = scriptSource(name);
-    redis.defineCommand(spec.command, spec.numberOfKeys === undefined ? { lua } : { numberOfKeys: spec.numberOfKeys, lua });
+    // On a cluster a call must name a key for ioredis to route it: a script that
+    // derives its keys from a prefix gets that prefix as KEYS[1] (same hash tag).
+    const keys = o.routed && spec.numberOfKeys === 0 ? 1 : spec.numberOfKeys;
+    redis.defineCommand(spec.command, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
   }
 }

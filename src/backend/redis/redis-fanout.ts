@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Length of a process id (a UUID) at the head of every message. */
 const ID_BYTES = 36;
@@ -16,11 +16,14 @@ const ID_BYTES = 36;
  */
 export class RedisFanout {
   private readonly id = Buffer.from(randomUUID());
-  private readonly sub: Redis;
+  private readonly sub: Redis | Cluster;
   private readonly handlers = new Map<string, (payload: Buffer) => void>();
 
-  constructor(private readonly pub: Redis) {
-    this.sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  /** On a cluster, PUBLISH reaches the subscribers of every node (the cluster bus carries it). */
+  constructor(private readonly pub: Redis | Cluster) {
+    this.sub = 'isCluster' in pub && pub.isCluster
+      ? (pub as Cluster).duplicate(undefined, { enableOfflineQueue: true, redisOptions: { ...(pub as Cluster).options.redisOptions, maxRetriesPerRequest: null } })
+      : (pub as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub.on('error', () => {}); // The command connection reports Redis outages.
     this.sub.on('messageBuffer', (channel: Buffer, raw: Buffer) => {
       if (raw.length < ID_BYTES || raw.subarray(0, ID_BYTES).equals(this.id)) return;
@@ -40,11 +43,27 @@ export class RedisFanout {
   }
 
   publish(channel: string, payload: Buffer | string): Promise<number> {
-    return this.pub.publish(channel, Buffer.concat([this.id, typeof payload === 'string' ? Buffer.from(payload) : payload]));
+    const message = Buffer.concat([this.id, typeof payload === 'string' ? Buffer.from(payload) : payload]);
+    return publisherOf(this.pub).publish(channel, message);
   }
 
   close(): void {
     this.handlers.clear();
     this.sub.disconnect();
   }
+}
+
+/**
+ * Where a process publishes. One Redis: its connection. A cluster: one and
+ * the same primary every time (the first by address, while it is up):
+ * ioredis would send each keyless PUBLISH to a random node, and messages
+ * entering the cluster bus at different nodes can overtake each other,
+ * breaking the per-publisher order the buses promise.
+ */
+function publisherOf(pub: Redis | Cluster): Redis | Cluster {
+  if (!('isCluster' in pub && pub.isCluster)) return pub;
+  const primaries = (pub as Cluster).nodes('master').filter((n) => n.status === 'ready');
+  if (primaries.length === 0) return pub;
+  const key = (n: Redis): string => `${n.options.host}:${n.options.port}`;
+  return primaries.reduce((a, b) => (key(b) < key(a) ? b : a));
 }

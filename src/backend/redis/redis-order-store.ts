@@ -167,7 +167,7 @@ function parseReservation(driverId: string, value: string): Reservation {
 }
 
 /** The OrderEvent of an outbox entry (fields: see lua/commitOrder.lua); its doc is what get() returned after the commit. */
-function outboxEvent(position: string, fields: string[]): OrderEvent {
+export function outboxEvent(position: string, fields: string[]): OrderEvent {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
   if (f.doc === undefined || f.v === undefined) throw new Error(`outbox entry ${position} is not an order event (no doc or version)`);

@@ -20,8 +20,9 @@
            apply-payload.ts, or, on Cluster, when its cell is in another area)
           mode 1: a driver without a record here gets one (standalone: always);
           mode 0: it must have one here, else nothing is written (-1);
-          mode 2: seed is its record in the area it leaves (struct REC): the
-                  base when no newer record is here, never indexed here.
+          mode 2: seed is its record in the area it leaves (struct REC, in
+                  hex: Redis's cmsgpack has no binary type): the base when no
+                  newer record is here, never indexed here.
           A driver whose position would end in a cell given as "" (another
           area), or, from a seed, would not move, is not written (-2): the
           caller applies it where it belongs. Standalone never sees -1 or -2.
@@ -50,6 +51,7 @@ for d = 1, p[1] do
     seq, status, vehicle, indexed = -1, 0, 0, 0
   end
   if mode == 2 then
+    seed = string.gsub(seed, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
     local slat, slng, sts, sseq, sacc, sspd, shdg, sstatus, svehicle = struct.unpack(REC, seed)
     if sseq > seq then
       -- The record of the area being left is newer: it is the base; an entry a leftover here holds goes.

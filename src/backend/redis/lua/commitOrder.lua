@@ -19,6 +19,11 @@
   ARGV[15] extend driverId or ""   ARGV[16] extend fence   ARGV[17] extend lease ms (0: no expiry)
   ARGV[18] event type            ARGV[19] event actor    ARGV[20] event reason or ""
   ARGV[21] record the event in the outbox (1) or not (0: a store without an outbox)
+  ARGV[22] a fence the caller already took (Cluster: reserveDriver.lua ran on
+           the driver's shard first; ARGV[9] is then "") or "" / absent
+  On Redis Cluster, KEYS[1] is ARGV[1] (the order shard's prefix P{o<k>}), only
+  to route the call, and ARGV[9], ARGV[13], ARGV[15] are always "": the
+  reservation lives on the driver's shard (see ClusterOrderStore).
   Returns: { 1, newVersion, fence or -1 }  or  { 0, reason }
            reason: conflict | driver_unavailable | driver_reserved
 
@@ -53,6 +58,7 @@ if ARGV[9] ~= '' then
   fence = redis.call('INCR', p .. 'fence')
   redis.call('SET', rkey, id .. ' ' .. fence, 'PX', ARGV[11])
 end
+if ARGV[22] and ARGV[22] ~= '' then fence = tonumber(ARGV[22]) end
 if ARGV[13] ~= '' then
   local rkey = p .. 'res:' .. ARGV[13]
   if redis.call('GET', rkey) == id .. ' ' .. ARGV[14] then redis.call('DEL', rkey) end

@@ -13,7 +13,12 @@
   ARGV[7]  retain ms for a terminal order (0 = forever)
   ARGV[8]  driverId the order holds (offered/accepted with a fence) or ""
   ARGV[9]  that reservation's fence
-  Returns: 1 written, 0 the store holds this version or a newer one (nothing changed)
+  ARGV[10] "1" on Redis Cluster (KEYS[1] = ARGV[1], the order shard's prefix,
+           routes the call): the reservations live on the drivers' shards, so
+           none is touched here; the reply names the one to release instead.
+  Returns: 1 written, 0 the store holds this version or a newer one (nothing changed);
+           on Cluster { 1, driverId, fence } of the reservation the older version
+           held and this one does not ("" and -1: none), or { 0 }
 
   Keys: as lua/commitOrder.lua. The reservation is written without expiry
   (held until released); a driver's reservation with a fence at least as
@@ -25,8 +30,13 @@ local okey = p .. 'o:' .. id
 local version = tonumber(ARGV[3])
 local driver, fence = ARGV[8], tonumber(ARGV[9])
 
+local split = ARGV[10] == '1'
 local stored = redis.call('HMGET', okey, 'v', 'doc', 'f')
-if tonumber(stored[1] or '0') >= version then return 0 end
+if tonumber(stored[1] or '0') >= version then
+  if split then return { 0 } end
+  return 0
+end
+local released = { '', -1 }
 
 -- The reservation the stored (older) version held and this one does not: the commits in between released it.
 -- Its fence is the hash's "f" (set by a reserving commit), else the document's own (a restored one).
@@ -35,13 +45,14 @@ if stored[2] then
   if ok and type(old) == 'table' and type(old.driverId) == 'string' then
     local oldFence = tonumber(stored[3]) or tonumber(old.fence)
     if oldFence and not (old.driverId == driver and oldFence == fence) then
+      released = { old.driverId, oldFence }
       local rkey = p .. 'res:' .. old.driverId
-      if redis.call('GET', rkey) == id .. ' ' .. string.format('%d', oldFence) then redis.call('DEL', rkey) end
+      if not split and redis.call('GET', rkey) == id .. ' ' .. string.format('%d', oldFence) then redis.call('DEL', rkey) end
     end
   end
 end
 
-if driver ~= '' then
+if driver ~= '' and not split then
   if tonumber(redis.call('GET', p .. 'fence') or '0') < fence then redis.call('SET', p .. 'fence', ARGV[9]) end
   local rkey = p .. 'res:' .. driver
   local mine = id .. ' ' .. ARGV[9]
@@ -67,4 +78,5 @@ if tonumber(ARGV[6]) >= 0 then
 else
   redis.call('ZREM', p .. 'o:due', id)
 end
+if split then return { 1, released[1], released[2] } end
 return 1
