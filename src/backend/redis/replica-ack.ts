@@ -44,9 +44,13 @@ export interface ReplicaAckOptions {
  * that wrote nothing returns at once (there is nothing of its own to wait
  * for), so a dedicated WAIT connection would need every write moved onto it
  * too. On the shared connection a WAIT delays the commands pipelined behind
- * it (reads included) by one replica round trip while replicas are healthy —
- * measured in bench/scenarios/ha-wait-connection.ts — and by up to
- * `timeoutMs` when a replica is gone, which is when writes fail anyway.
+ * it (reads included) by one replica round trip while replicas are healthy,
+ * which is lost in the queueing behind the writes themselves; but a WAIT
+ * that runs into its timeout holds every read behind it for `timeoutMs`.
+ * So after one short WAIT the barrier fails fast (see `degraded`) until the
+ * primary reports enough fresh replicas again: one stall of `timeoutMs`,
+ * not one per round. Figures: bench/scenarios/ha-wait-connection.ts and
+ * the README's Sentinel section.
  *
  * What a failure means: the write is on the primary but not confirmed on
  * enough replicas, so a failover now may or may not lose it. The caller
@@ -54,6 +58,16 @@ export interface ReplicaAckOptions {
  * commits are version-checked, releases and key bindings are idempotent).
  */
 export class ReplicaAck {
+  /**
+   * Set when a WAIT came back short, cleared when one succeeds. While set,
+   * each round first asks the primary which replicas are online and fresh
+   * (INFO replication, answered at once) and fails without a WAIT when too
+   * few are: otherwise every round would block the shared connection — and
+   * the reads queued behind it — for the whole timeout while a replica is
+   * gone (measured in bench/scenarios/ha-wait-connection.ts: reads next to a
+   * stalled replica went from under a millisecond to a second each).
+   */
+  private degraded = false;
   /** The WAIT on the wire, if any. */
   private sent: Promise<void> | undefined;
   /** The WAIT that goes out when `sent` answers: it covers writers that arrived after `sent` left. */
@@ -89,23 +103,47 @@ export class ReplicaAck {
   private async waitOnce(): Promise<void> {
     const { redis, minReplicas, timeoutMs, observer } = this.options;
     const started = performance.now();
-    let replicas: number;
+    let replicas = 0;
     try {
+      if (this.degraded) {
+        replicas = freshReplicas(await redisCall(() => redis.info('replication')));
+        if (replicas < minReplicas) throw notConfirmed(`only ${replicas} of ${minReplicas} replicas are online and acking`);
+      }
       replicas = await redisCall(() => redis.wait(minReplicas, timeoutMs));
+      if (replicas < minReplicas) throw notConfirmed(`only ${replicas} of ${minReplicas} replicas confirmed it within ${timeoutMs} ms`);
+      this.degraded = false;
+      observer?.waited((performance.now() - started) / 1000, replicas, true);
     } catch (err) {
-      observer?.waited((performance.now() - started) / 1000, 0, false);
+      this.degraded = true;
+      observer?.waited((performance.now() - started) / 1000, replicas, false);
       throw err;
-    }
-    const ok = replicas >= minReplicas;
-    observer?.waited((performance.now() - started) / 1000, replicas, ok);
-    if (!ok) {
-      throw new HexfleetError(
-        'store_unavailable',
-        `the write reached the primary but only ${replicas} of ${minReplicas} replicas confirmed it within ${timeoutMs} ms, ` +
-          'so it may or may not survive a failover; it was not acked, resend it',
-      );
     }
   }
 }
 
+/** The write is on the primary, not (known to be) on enough replicas. */
+function notConfirmed(why: string): HexfleetError {
+  return new HexfleetError(
+    'store_unavailable',
+    `the write reached the primary but ${why}, so it may or may not survive a failover; it was not acked, resend it`,
+  );
+}
+
 function noop(): void {}
+
+/**
+ * A replica acks its offset every second by itself, so one whose last ack
+ * is more than this old is stalled or cut off (Redis's own
+ * min-replicas-max-lag judges the same `lag` field).
+ */
+const MAX_LAG_S = 1;
+
+/** Replicas in INFO replication (`slaveN:ip=…,state=online,…,lag=0`) that are online and acked within MAX_LAG_S. */
+function freshReplicas(info: string): number {
+  let n = 0;
+  for (const m of info.matchAll(/^slave\d+:(.*)$/gm)) {
+    const f = new Map(m[1]!.trim().split(',').map((kv) => kv.split('=') as [string, string]));
+    if (f.get('state') === 'online' && Number(f.get('lag')) <= MAX_LAG_S) n++;
+  }
+  return n;
+}
