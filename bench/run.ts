@@ -22,13 +22,14 @@ import { parseRunOptions, suiteUsage, UsageError, wrap } from './lib/options.js'
 import { commandLine, publishReport, renderReport } from './lib/report.js';
 import type { Suite } from './lib/suite.js';
 import { ingestSuite } from './suites/ingest.js';
+import { haSuite } from './suites/ha.js';
 import { logSuite } from './suites/log.js';
 import { matchSuite } from './suites/match.js';
 import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, resolutionSuite, solverSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, solverSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
