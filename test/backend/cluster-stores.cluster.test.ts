@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
 import { keySlot } from '../../src/backend/cluster/key-slot.js';
 import { RedisCluster } from '../../kit/redis-cluster.js';
-import { clusterTarget, openTestBackend, TEST_TIMING, type TestBackend, uniquePrefix } from '../support/backends.js';
+import { clusterTarget, openTestBackend, TEST_AREA_RESOLUTION, TEST_TIMING, type TestBackend, uniquePrefix } from '../support/backends.js';
 import { clusterIndexTamper } from '../support/index-tamper.js';
 import { driverStoreContract } from '../geo/driver-store.contract.js';
 import { orderStoreContract } from '../orders/order-store.contract.js';
@@ -13,12 +13,11 @@ import type { StoreTiming } from '../../src/geo/driver-store.js';
 /**
  * The Cluster engine against the same conformance suites as every engine,
  * on one real 6-node cluster (3 primaries, 3 replicas) for the file. Areas
- * are H3 resolution 6 (~36 km²) here rather than the default 3, so the
+ * are TEST_AREA_RESOLUTION (6, ~36 km²) rather than the default 3, so the
  * suites' data sets — a city, cell edges, the antimeridian, the poles, a
  * pentagon — spread over many areas and shards, and nearby queries cross
  * shard boundaries.
  */
-const AREA_RESOLUTION = 6;
 const NOW = 1_750_000_000_000;
 
 let cluster: RedisCluster;
@@ -35,13 +34,12 @@ function open(timing: StoreTiming, o: { resolution?: number; prefix?: string } =
     timing,
     h3Resolution: o.resolution ?? 9,
     ...(o.prefix ? { prefix: o.prefix } : {}),
-    config: { redisAreaResolution: AREA_RESOLUTION },
   });
 }
 
 driverStoreContract('ClusterDriverStore', async (timing, resolution) => {
   const t = await open(timing, { resolution });
-  const layout = new ClusterLayout(`${t.prefix}:v1:`, AREA_RESOLUTION);
+  const layout = new ClusterLayout(`${t.prefix}:v1:`, TEST_AREA_RESOLUTION);
   return { store: t.backend.drivers, tamper: clusterIndexTamper(t.data as Cluster, layout, NOW), cleanup: () => t.cleanup() };
 });
 

@@ -15,7 +15,7 @@ import { RedisServer } from './redis-server.js';
  * joins here and every suite that iterates this list runs on it;
  * `BackendHosts` then learns what to start for it.
  */
-export const TEST_BACKENDS: readonly BackendKind[] = ['memory', 'redis', 'sentinel'];
+export const TEST_BACKENDS: readonly BackendKind[] = ['memory', 'redis', 'sentinel', 'cluster'];
 
 /** Timing of a backend that a test only reads through: nothing goes stale, offline or expires while it runs. */
 export const TEST_TIMING: StoreTiming = { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 86_400_000 };
@@ -53,11 +53,18 @@ export function sentinelTarget(group: SentinelGroup): BackendTarget {
   };
 }
 
+/**
+ * Shard areas of the tests' clusters: H3 resolution 6 (~36 km²) rather than
+ * the default 3, so that a test city spreads over many areas and shards and
+ * every suite crosses shard boundaries.
+ */
+export const TEST_AREA_RESOLUTION = 6;
+
 /** The target of a Redis Cluster (kit/redis-cluster.ts). */
 export function clusterTarget(cluster: RedisCluster): BackendTarget {
   return {
-    env: { HEXFLEET_STORE: 'cluster', HEXFLEET_REDIS_CLUSTER: cluster.seeds },
-    config: { store: 'cluster', redisCluster: cluster.seeds },
+    env: { HEXFLEET_STORE: 'cluster', HEXFLEET_REDIS_CLUSTER: cluster.seeds, HEXFLEET_REDIS_AREA_RESOLUTION: String(TEST_AREA_RESOLUTION) },
+    config: { store: 'cluster', redisCluster: cluster.seeds, redisAreaResolution: TEST_AREA_RESOLUTION },
     admin: () => cluster.client(),
   };
 }
