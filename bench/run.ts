@@ -21,6 +21,7 @@ import { Progress } from './lib/clock.js';
 import { parseRunOptions, suiteUsage, UsageError, wrap } from './lib/options.js';
 import { commandLine, publishReport, renderReport } from './lib/report.js';
 import type { Suite } from './lib/suite.js';
+import { backupSuite } from './suites/backup.js';
 import { ingestSuite } from './suites/ingest.js';
 import { haSuite } from './suites/ha.js';
 import { logSuite } from './suites/log.js';
@@ -29,7 +30,7 @@ import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, solverSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, solverSuite, backupSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
