@@ -75,7 +75,8 @@ class FleetDriver {
 
 class FleetMatcher {
   readonly orderIds: string[] = [];
-  readonly matchedAt: number[] = [];
+  /** Matches answered 200: when the request was sent and when it was answered (performance.now()). */
+  readonly matched: { sentAt: number; at: number }[] = [];
   private n = 0;
 
   constructor(
@@ -95,6 +96,7 @@ class FleetMatcher {
       const orderId = `${this.name}-${++this.n}`;
       this.orderIds.push(orderId);
       const pickup = { lat: this.site.lat + (this.n % 7) * 0.0005, lng: this.site.lng + (this.n % 5) * 0.0005 };
+      const sentAt = performance.now();
       const res = await this.post('/v1/match', { orderId, pickup });
       if (res.status !== 200) {
         await count(res);
@@ -102,7 +104,7 @@ class FleetMatcher {
         continue;
       }
       await res.arrayBuffer();
-      this.matchedAt.push(performance.now());
+      this.matched.push({ sentAt, at: performance.now() });
       for (;;) {
         const c = await this.post(`/v1/orders/${orderId}/cancel`);
         if (c.status === 200) {
@@ -198,8 +200,14 @@ export class Fleet {
     return Math.max(...this.drivers.map((d) => d.acks.find((a) => a.sentAt > t)?.at ?? Infinity));
   }
 
+  /** Matches requested after `t` that succeeded. */
   matchesAfter(t: number): number {
-    return this.matchers.reduce((n, m) => n + m.matchedAt.filter((at) => at > t).length, 0);
+    return this.matchers.reduce((n, m) => n + m.matched.filter((x) => x.sentAt > t).length, 0);
+  }
+
+  /** When the first match requested after `t` succeeded, Infinity if none yet. */
+  firstMatchAfter(t: number): number {
+    return Math.min(...this.matchers.flatMap((m) => m.matched.filter((x) => x.sentAt > t).map((x) => x.at)));
   }
 
   get acked(): number {
