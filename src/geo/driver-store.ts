@@ -1,3 +1,4 @@
+import type { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStatus, WirePing } from '../protocol/wire-frames.js';
 
 /**
@@ -33,6 +34,12 @@ export interface ApplyOutcome {
   applied: number;
   /** Pings with a seq at or below it: acknowledged, not applied again. */
   duplicates: number;
+  /**
+   * Set when this batch was not stored while others of the call were (an
+   * engine with independent shards, one of them unreachable): not acked,
+   * retryable; `applied` and `duplicates` are then 0.
+   */
+  failed?: HexfleetError;
 }
 
 /** The last-known record of a driver. */
@@ -112,7 +119,10 @@ export interface DriverStore {
    * Batches for the same driver are applied in the order given. Resolves only
    * once every batch is stored (durably as far as the backend is); rejects
    * with `store_unavailable` when the backend cannot be reached, in which case
-   * any subset may have been applied (retrying is safe, see above).
+   * any subset may have been applied (retrying is safe, see above). An engine
+   * whose shards fail independently (Redis Cluster) resolves instead when
+   * only some shards failed, with `failed` set on the batches it could not
+   * store, so that one lost shard does not fail every driver's ack.
    */
   applyBatches(batches: DriverBatch[], now: number): Promise<ApplyOutcome[]>;
 

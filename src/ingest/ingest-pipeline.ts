@@ -162,14 +162,23 @@ export class IngestPipeline {
     }
     const done = performance.now();
     let applied = 0;
+    let failed = 0;
     for (let i = 0; i < items.length; i++) {
       const w = items[i]!;
-      applied += outcomes[i]!.applied;
+      const outcome = outcomes[i]!;
+      if (outcome.failed) {
+        // Its shard failed, the others' batches were stored: only this one is not acked.
+        failed += w.batch.pings.length;
+        w.reject(outcome.failed);
+        continue;
+      }
+      applied += outcome.applied;
       this.metrics.applyLatency.observe((done - w.acceptedAt) / 1000);
-      w.resolve(outcomes[i]!);
+      w.resolve(outcome);
     }
+    if (failed > 0) this.metrics.storeErrors.inc({ op: 'apply' });
     this.metrics.pingsApplied.inc(applied);
-    this.metrics.pingsDuplicate.inc(pings - applied);
+    this.metrics.pingsDuplicate.inc(pings - applied - failed);
     this.metrics.storeWriteSize.observe(pings);
   }
 

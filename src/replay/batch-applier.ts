@@ -129,6 +129,8 @@ export class BatchApplier {
       (outcomes) => {
         this.totals.calls++;
         for (const o of outcomes) {
+          // A batch its shard could not store fails the replay like a failed call: running it again is the retry.
+          if (o.failed) this.failure ??= o.failed;
           this.totals.applied += o.applied;
           this.totals.duplicates += o.duplicates;
         }

@@ -89,6 +89,7 @@ export class ClusterDriverStore implements DriverStore {
    */
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
     const applied = new Array<number>(batches.length).fill(0);
+    const failed = new Map<number, HexfleetError>();
     const rounds: number[][] = [];
     const seen = new Map<string, number>();
     batches.forEach((b, i) => {
@@ -97,12 +98,27 @@ export class ClusterDriverStore implements DriverStore {
       seen.set(b.driverId, n + 1);
       (rounds[n] ??= []).push(i);
     });
-    for (const round of rounds) await this.applyRound(batches, round, applied);
-    return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
+    const failedDrivers = new Map<string, HexfleetError>();
+    for (const round of rounds) {
+      // A driver whose earlier batch failed skips the later ones: they would apply out of order.
+      const go: number[] = [];
+      for (const i of round) {
+        const earlier = failedDrivers.get(batches[i]!.driverId);
+        if (earlier) failed.set(i, earlier);
+        else go.push(i);
+      }
+      await this.applyRound(batches, go, applied, failed);
+      for (const [i, err] of failed) failedDrivers.set(batches[i]!.driverId, err);
+    }
+    if (failed.size > 0 && failed.size === batches.filter((b) => b.pings.length > 0).length) throw failed.values().next().value!;
+    return batches.map((b, i) => {
+      const error = failed.get(i);
+      return error ? { applied: 0, duplicates: 0, failed: error } : { applied: applied[i]!, duplicates: b.pings.length - applied[i]! };
+    });
   }
 
   /** One batch per driver: one call per known area, then the drivers this process could not place, one by one. */
-  private async applyRound(batches: DriverBatch[], round: number[], applied: number[]): Promise<void> {
+  private async applyRound(batches: DriverBatch[], round: number[], applied: number[], failed: Map<number, HexfleetError>): Promise<void> {
     const byArea = new Map<string, number[]>();
     const slow: number[] = [];
     for (const i of round) {
@@ -119,14 +135,24 @@ export class ClusterDriverStore implements DriverStore {
       }
     }
     await Promise.all([...byArea].map(async ([area, idx]) => {
-      const got = await this.applyIn(area, idx.map((i) => ({ batch: batches[i]!, bucket: this.layout.areaBucket(batches[i]!.driverId), mode: APPLY_MODE.mustExist })));
+      let got: number[];
+      try {
+        got = await this.applyIn(area, idx.map((i) => ({ batch: batches[i]!, bucket: this.layout.areaBucket(batches[i]!.driverId), mode: APPLY_MODE.mustExist })));
+      } catch (err) {
+        for (const i of idx) failed.set(i, asStoreError(err));
+        return;
+      }
       idx.forEach((i, k) => {
         if (got[k]! >= 0) applied[i] = got[k]!;
         else slow.push(i);
       });
     }));
     await Promise.all(slow.map(async (i) => {
-      applied[i] = await this.applyOne(batches[i]!);
+      try {
+        applied[i] = await this.applyOne(batches[i]!);
+      } catch (err) {
+        failed.set(i, asStoreError(err));
+      }
     }));
   }
 
@@ -328,4 +354,8 @@ export class ClusterDriverStore implements DriverStore {
 
   /** The connection belongs to the backend, which closes it. */
   async close(): Promise<void> {}
+}
+
+function asStoreError(err: unknown): HexfleetError {
+  return err instanceof HexfleetError ? err : new HexfleetError('store_unavailable', undefined, { cause: err });
 }
