@@ -45,7 +45,7 @@ export const configSchema = {
   redisMasterName: str('hexfleet', 'The Sentinel name of the monitored primary (sentinel monitor <name> …).'),
   redisSentinelPassword: str('', 'Password of the Sentinels themselves (requirepass of sentinel.conf); unset: none.', { secret: true }),
   redisPassword: str('', 'Password of the Redis data nodes (Sentinel and Cluster engines; the redis engine takes it from REDIS_URL).', { secret: true }),
-  redisMinReplicasAck: int(-1, -1, 16, 'A write is acked only once Redis WAIT confirms it on this many replicas (-1: 1 on Sentinel, 0 otherwise). A WAIT that times out fails the write with store_unavailable: not acked, safe to retry.'),
+  redisMinReplicasAck: int(-1, -1, 16, 'A write is acked only once Redis WAIT confirms it on this many replicas (-1: 1 on Sentinel and Cluster, 0 on one Redis). A WAIT that times out fails the write with store_unavailable: not acked, safe to retry.'),
   redisReplicaAckTimeoutMs: int(1000, 10, 60_000, 'How long a write waits for HEXFLEET_REDIS_MIN_REPLICAS_ACK replicas before it fails (not acked).'),
   redisCluster: str('', 'Redis Cluster seed nodes (host:port,host:port): selects the Cluster engine (drivers sharded by area, orders by id).'),
   redisAreaResolution: int(3, 0, 7, 'Cluster engine: H3 resolution of a shard area. A driver\'s record, cell entries and reservation live on the shard of its area (res 3: ~12,000 km², a metropolitan market).'),
