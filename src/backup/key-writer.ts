@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import type { BackupTarget } from './backup-target.js';
 import type { KeyRecord } from './key-record.js';
@@ -10,6 +11,9 @@ const SCAN_COUNT = 1000;
  * file is decrypted while Redis applies the batch before it.
  */
 const INFLIGHT = 4;
+
+/** lua/restoreKeys.lua: RESTORE a batch of keys in one call on one Redis. */
+const RESTORE_KEYS_LUA = readFileSync(new URL('./lua/restoreKeys.lua', import.meta.url), 'utf8');
 
 /**
  * The first key under `keyPrefix` on any shard of the target (other than
@@ -63,8 +67,8 @@ export interface WriteCounts {
  * read it, expiring at the same absolute time. REPLACE because a fuzzy
  * scan may hold one key twice (the later copy wins); the restore checked
  * the prefix was empty first. On a cluster each key goes through the
- * cluster client to the primary that serves its slot now; on one Redis a
- * batch is one pipeline.
+ * cluster client to the primary that serves its slot now (auto-pipelined
+ * per node); on one Redis a batch is one script call (lua/restoreKeys.lua).
  */
 export class KeyWriter {
   readonly counts: WriteCounts = { restored: 0, expired: 0 };
@@ -98,9 +102,7 @@ export class KeyWriter {
     if (c instanceof Cluster) {
       await Promise.all(records.map((r) => c.restore(r.key, r.expireAt, r.dump, 'REPLACE', 'ABSTTL')));
     } else {
-      const pipeline = c.pipeline();
-      for (const r of records) pipeline.restore(r.key, r.expireAt, r.dump, 'REPLACE', 'ABSTTL');
-      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      await c.callBuffer('EVAL', RESTORE_KEYS_LUA, 0, ...records.flatMap((r) => [r.key, String(r.expireAt), r.dump]));
     }
     this.counts.restored += records.length;
   }

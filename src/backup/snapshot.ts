@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster, type Redis } from 'ioredis';
 import type { BackupTarget } from './backup-target.js';
 import type { KeyRecord } from './key-record.js';
@@ -17,6 +18,9 @@ export interface Shard {
  */
 const SCAN_COUNT = 1000;
 
+/** lua/dumpKeys.lua: DUMP + PTTL of a page of keys in one call (copied next to this module by the build). */
+const DUMP_KEYS_LUA = readFileSync(new URL('./lua/dumpKeys.lua', import.meta.url), 'utf8');
+
 /**
  * The shards of a target: the one Redis, or every primary of a cluster
  * (ordered by address, so the same cluster numbers its shards the same way
@@ -32,8 +36,10 @@ export function shardsOf(target: BackupTarget): Shard[] {
 
 /**
  * Streams every key of one shard under `keyPrefix`, a SCAN page at a time:
- * DUMP and PTTL of the page's keys in one pipeline, handed to `onRecords`
- * before the next page is read. Reads the primary (the node itself, not a
+ * DUMP and PTTL of the page's keys in one script call (lua/dumpKeys.lua:
+ * Redis 7 or newer), handed to `onRecords` in page order, with at most one
+ * page being dumped while the one before it is handed over (memory stays
+ * at two pages). Reads the primary (the node itself, not a
  * replica). Keys in `exclude` (the backup lock) are left out.
  *
  * Fuzzy by design: each key is read at its own moment while writes go on.
@@ -49,26 +55,44 @@ export async function scanShard(
   exclude: ReadonlySet<string>,
   onRecords: (records: KeyRecord[]) => Promise<void>,
 ): Promise<void> {
+  // Two pages in flight: Redis dumps page n while this process encrypts and writes page n - 1.
+  let previous: Promise<void> = Promise.resolve();
   let cursor = '0';
-  do {
-    const [next, keys] = await shard.client.scanBuffer(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);
-    cursor = String(next);
-    const wanted = keys.filter((k) => !exclude.has(k.toString('latin1')));
-    if (wanted.length === 0) continue;
-    const pipeline = shard.client.pipeline();
-    for (const key of wanted) pipeline.dumpBuffer(key).pttl(key);
-    const replies = (await pipeline.exec()) ?? [];
-    const readAt = Date.now();
-    const records: KeyRecord[] = [];
-    for (let i = 0; i < wanted.length; i++) {
-      const [dumpErr, dump] = replies[2 * i] ?? [new Error('no reply')];
-      const [ttlErr, ttl] = replies[2 * i + 1] ?? [new Error('no reply')];
-      const err = dumpErr ?? ttlErr;
-      if (err) throw new Error(`reading ${wanted[i]!.toString()} from ${shard.node}: ${err.message}`);
-      // Deleted since SCAN saw it (DUMP nil, PTTL -2): nothing to keep.
-      if (dump === null || (ttl as number) === -2) continue;
-      records.push({ shard: shard.index, key: wanted[i]!, expireAt: (ttl as number) >= 0 ? readAt + (ttl as number) : 0, dump: dump as Buffer });
-    }
-    if (records.length > 0) await onRecords(records);
-  } while (cursor !== '0');
+  try {
+    do {
+      const [next, keys] = await shard.client.scanBuffer(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);
+      cursor = String(next);
+      const wanted = keys.filter((k) => !exclude.has(k.toString('latin1')));
+      if (wanted.length === 0) continue;
+      const dumped = dumpPage(shard, wanted);
+      dumped.catch(() => {}); // awaited below, after the page before it
+      await previous;
+      previous = dumped.then((records) => (records.length > 0 ? onRecords(records) : undefined));
+      previous.catch(() => {}); // awaited by the next page or after the loop
+    } while (cursor !== '0');
+  } catch (err) {
+    await previous.catch(() => {}); // never leave a page being written behind a failure
+    throw err;
+  }
+  await previous;
+}
+
+/** DUMP + PTTL of one page of keys, in one call. */
+async function dumpPage(shard: Shard, keys: Buffer[]): Promise<KeyRecord[]> {
+  let reply: (Buffer | number | null)[];
+  try {
+    reply = (await shard.client.callBuffer('EVAL', DUMP_KEYS_LUA, 0, ...keys)) as (Buffer | number | null)[];
+  } catch (err) {
+    throw new Error(`reading keys from ${shard.node}: ${(err as Error).message}`);
+  }
+  const readAt = Date.now();
+  const records: KeyRecord[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const dump = reply[2 * i] ?? null;
+    const ttl = Number(reply[2 * i + 1]);
+    // Deleted since SCAN saw it (DUMP nil, PTTL -2): nothing to keep.
+    if (dump === null || ttl === -2) continue;
+    records.push({ shard: shard.index, key: keys[i]!, expireAt: ttl >= 0 ? readAt + ttl : 0, dump: dump as Buffer });
+  }
+  return records;
 }
