@@ -1,11 +1,25 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { killOnExit, stopProcess } from './child-processes.js';
 import { freePort } from './free-port.js';
-import { RedisServer } from './redis-server.js';
+import { assertRedisInstalled, RedisServer } from './redis-server.js';
+
+export const SENTINEL_MISSING =
+  'redis-sentinel was not found on PATH. The Sentinel tests and benchmarks need a real one: install it with ' +
+  '`sudo apt-get install -y redis-sentinel` (Debian/Ubuntu; macOS: it comes with `brew install redis`), or run `bash .ci/run`.';
+
+/** Throws at once, saying how to install it, when redis-sentinel is not on PATH. Never a silent skip. */
+export function assertSentinelInstalled(): void {
+  assertRedisInstalled();
+  try {
+    execFileSync('redis-sentinel', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error(SENTINEL_MISSING);
+  }
+}
 
 /** How long the group may take to be ready (busy CI machines are slow). */
 const READY_TIMEOUT_MS = 60_000;
@@ -38,6 +52,7 @@ export class SentinelGroup {
   ) {}
 
   static async start(o: SentinelGroupOptions = {}): Promise<SentinelGroup> {
+    assertSentinelInstalled();
     const name = o.name ?? 'hexfleet';
     const nodes: RedisServer[] = [];
     const procs: ChildProcess[] = [];
