@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import type { StoreTiming } from '../../geo/driver-store.js';
 import type { RingPlanner } from '../../geo/ring-planner.js';
 import { detailOf, HexfleetError } from '../../protocol/error-codes.js';
@@ -94,7 +94,14 @@ export class RedisClusterBackend implements Engine {
     });
     watchCluster(this.cluster, this.haMetrics, log);
     const confirm = this.minReplicas > 0 ? (key: string) => this.confirm(key) : undefined;
-    this.drivers = new ClusterDriverStore({ cluster: this.cluster, layout: this.layout, timing: options.timing, planner: options.planner, ...(confirm ? { confirm } : {}) });
+    const moves = new Counter({
+      name: 'hexfleet_cluster_area_moves_total',
+      help: 'Drivers this gateway moved into another shard area (record seeded there, directory updated, old area cleared).',
+      registers: [options.registry ?? new Registry()],
+    });
+    this.drivers = new ClusterDriverStore({
+      cluster: this.cluster, layout: this.layout, timing: options.timing, planner: options.planner, onMove: () => moves.inc(), ...(confirm ? { confirm } : {}),
+    });
     this.orders = new ClusterOrderStore({ cluster: this.cluster, layout: this.layout, drivers: this.drivers, outbox: options.outbox, ...(confirm ? { confirm } : {}) });
     this.fanout = new RedisFanout(this.cluster);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);

@@ -41,6 +41,8 @@ export interface ClusterDriverStoreOptions {
   planner: RingPlanner;
   /** Resolves once the writes made so far under `key`'s hash tag are durable enough to ack (WAIT on its shard); default: at once. */
   confirm?: (key: string) => Promise<void>;
+  /** Called once per driver moved into another area (metrics). */
+  onMove?: () => void;
 }
 
 /** Attempts of a driver's move before the batch fails (store_unavailable, retryable): each one lost a race with another writer. */
@@ -72,8 +74,6 @@ export class ClusterDriverStore implements DriverStore {
   private readonly layout: ClusterLayout;
   /** driverId → the area this process last wrote its record in. */
   private readonly homes = new Map<string, string>();
-  /** Moves done by this process (metrics). */
-  moves = 0;
 
   constructor(private readonly options: ClusterDriverStoreOptions) {
     this.cluster = options.cluster as ClusterRedis;
@@ -197,7 +197,7 @@ export class ClusterDriverStore implements DriverStore {
       await this.setHome(driverId, to, seq);
       await redisCall(() => this.cluster.hexfleetLeaveArea(this.layout.areaPrefix(from!) + 'r:' + bucket, this.layout.areaPrefix(from!), driverId, seq));
       await this.options.confirm?.(this.layout.areaPrefix(from!));
-      this.moves++;
+      this.options.onMove?.();
       this.remember(driverId, to);
       return got!;
     }
@@ -216,11 +216,15 @@ export class ClusterDriverStore implements DriverStore {
   }
 
   async get(driverId: string, now: number): Promise<DriverView | null> {
-    const home = await redisCall(() => this.cluster.hget(this.layout.homeKey(driverId), driverId));
-    if (!home) return null;
-    const area = home.split(' ')[0]!;
-    const raw = await redisCall(() => this.cluster.hgetBuffer(this.layout.areaPrefix(area) + 'r:' + this.layout.areaBucket(driverId), driverId));
-    return raw ? viewOf(decodeRecord(driverId, raw), now, this.options.timing.staleMs) : null;
+    // Twice at most: a move that finished between the two reads took the record from the area first read.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const home = await redisCall(() => this.cluster.hget(this.layout.homeKey(driverId), driverId));
+      if (!home) return null;
+      const area = home.split(' ')[0]!;
+      const raw = await redisCall(() => this.cluster.hgetBuffer(this.layout.areaPrefix(area) + 'r:' + this.layout.areaBucket(driverId), driverId));
+      if (raw) return viewOf(decodeRecord(driverId, raw), now, this.options.timing.staleMs);
+    }
+    return null;
   }
 
   /**
