@@ -28,13 +28,19 @@ import { BackupVerificationError } from './backup-errors.js';
  *   authenticate as the final one at that index.
  */
 export const MAGIC = Buffer.from('HFBACKUP', 'latin1');
+/** The last 8 bytes of every complete backup file. */
 export const TRAILER_MAGIC = Buffer.from('HFBKEND1', 'latin1');
+/** The format this code writes and reads (the header's fifth field). */
 export const FORMAT_VERSION = 1;
 const SALT_BYTES = 32;
 const KEY_CHECK_BYTES = 16;
+/** Magic, format, salt, key check. */
 export const HEADER_BYTES = MAGIC.length + 1 + SALT_BYTES + KEY_CHECK_BYTES;
+/** Final chunk offset (u64), its index (u64), magic. */
 export const TRAILER_BYTES = 8 + 8 + TRAILER_MAGIC.length;
+/** GCM's full 128-bit tag (never truncated). */
 export const TAG_BYTES = 16;
+/** The u32 plaintext length in front of each chunk. */
 export const LENGTH_BYTES = 4;
 /**
  * A chunk's plaintext is flushed once it reaches 1 MiB: large enough that

@@ -21,10 +21,12 @@ function shardsLine(m: BackupManifest): string {
   return m.shards.map((s) => `  shard ${s.shard} ${s.node}: ${int(s.keys)} keys, ${mb(s.bytes)}, sha256 ${s.sha256}`).join('\n');
 }
 
+/** One progress line of `backup create` (stderr). */
 export function createProgressLine(p: BackupProgress): string {
   return `backup: ${secs(p.elapsedMs)}, shard ${p.shard + 1}/${p.shards}, ${int(p.keys)} keys, ${mb(p.bytes)} written`;
 }
 
+/** `backup create`'s summary (stdout). */
 export function formatCreated(c: CreatedBackup): string {
   const m = c.manifest;
   return (
@@ -36,6 +38,7 @@ export function formatCreated(c: CreatedBackup): string {
   );
 }
 
+/** `backup list` as a table (stdout). */
 export function formatList(entries: readonly CatalogEntry[]): string {
   if (entries.length === 0) return 'no backups in HEXFLEET_BACKUP_DIR\n';
   const rows = entries.map((e) => {
@@ -49,11 +52,13 @@ export function formatList(entries: readonly CatalogEntry[]): string {
   return [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** `backup verify`'s line for a backup that passed (stdout). */
 export function formatVerified(id: string, r: ReadResult, elapsedMs: number): string {
   const m = r.manifest;
   return `backup ${id} verified: ${r.chunks} chunks authenticated, ${int(m.totals.keys)} keys in ${m.shards.length} shard(s) match their counts and SHA-256, ${mb(r.fileBytes)}, ${secs(elapsedMs)}\n`;
 }
 
+/** One progress line of `backup restore` (stderr). */
 export function restoreProgressLine(p: RestoreProgress): string {
   if (p.phase === 'replay') return `restore: replaying the log: ${storeProgressLine(p.replay)}`;
   return `restore: ${secs(p.elapsedMs)}, ${p.phase === 'verify' ? 'verifying' : 'writing'}, ${int(p.keys)} keys`;
@@ -70,6 +75,7 @@ function replayLine(r: StoreReplaySummary | { skipped: string } | null, manifest
   );
 }
 
+/** `backup restore`'s summary (stdout). */
 export function formatRestored(s: RestoreSummary): string {
   const m = s.manifest;
   return (

@@ -9,6 +9,7 @@ import { type BackupLog, backupLockKey, createBackup } from './create-backup.js'
 import { pruneBackups } from './retention.js';
 import { verifyBackup } from './verify-backup.js';
 
+/** What a gateway's scheduler needs (see `startScheduledBackups`). */
 export interface BackupSchedulerOptions {
   intervalMs: number;
   /** HEXFLEET_BACKUP_KEEP. */
@@ -22,6 +23,7 @@ export interface BackupSchedulerOptions {
   logger: Logger;
 }
 
+/** What one tick did (also the label of `hexfleet_backups_total`). */
 export type TickOutcome = 'taken' | 'skipped' | 'failed';
 
 /**

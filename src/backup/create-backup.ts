@@ -19,6 +19,7 @@ export interface BackupLog {
   settleMs: number;
 }
 
+/** What `createBackup` backs up, where to, and with which key. */
 export interface CreateBackupOptions {
   target: BackupTarget & { engine: BackupEngine };
   dir: BackupDir;
@@ -33,6 +34,7 @@ export interface CreateBackupOptions {
   signal?: AbortSignal;
 }
 
+/** Where a backup's scan is, as its progress line shows it. */
 export interface BackupProgress {
   elapsedMs: number;
   shard: number;
@@ -41,6 +43,7 @@ export interface BackupProgress {
   bytes: number;
 }
 
+/** A finished backup: its manifest, where the file is, how big and how long it took. */
 export interface CreatedBackup {
   manifest: BackupManifest;
   path: string;

@@ -23,6 +23,7 @@ export interface KeyRecord {
 const KEY_RECORD = 1;
 const FIXED_BYTES = 1 + 2 + 4 + 8 + 4;
 
+/** One record's bytes, as the writer puts them into a chunk. */
 export function encodeKeyRecord(r: KeyRecord): Buffer {
   const out = Buffer.allocUnsafe(FIXED_BYTES + r.key.length + r.dump.length);
   let at = out.writeUInt8(KEY_RECORD, 0);

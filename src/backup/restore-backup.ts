@@ -20,6 +20,7 @@ export interface RestoreReplay {
   orderRetentionMs?: number;
 }
 
+/** Which backup to restore, into what, and how far to replay. */
 export interface RestoreOptions {
   dir: BackupDir;
   key: Buffer;
@@ -36,10 +37,12 @@ export interface RestoreOptions {
   progressIntervalMs?: number;
 }
 
+/** Where a restore is: verifying, writing keys, or replaying the log. */
 export type RestoreProgress =
   | { phase: 'verify' | 'restore'; elapsedMs: number; keys: number }
   | { phase: 'replay'; elapsedMs: number; replay: StoreReplayProgress };
 
+/** What a restore did; `backup restore --json` prints it as it is. */
 export interface RestoreSummary {
   id: string;
   manifest: BackupManifest;
