@@ -40,8 +40,9 @@ export const backupSuite: Suite = {
           'CPU is utime + stime in % of one core over the step: the command (this process\'s reaped children), Redis from /proc/<pid>/stat ' +
           '(redis-cli --rdb makes Redis fork a child for the RDB, whose CPU is not in the "redis" figure), and every other process on the machine.',
         'The backup is DUMP payloads (Redis\'s own serialization, LZF-compressed strings) with key names and expiries, AES-256-GCM in 1 MiB chunks; ' +
-          'the RDB is the same data in Redis\'s own file format. Restore verifies the whole file first, then reads it again and RESTOREs every key ' +
-          '(pipelines of a chunk, 4 in flight) into a Redis that appends every write to its AOF (everysec); the baseline loads the RDB at start with AOF off.',
+          'the RDB is the same data in Redis\'s own file format. Create reads a SCAN page of 1,000 keys per script call (DUMP + PTTL), two pages in flight. ' +
+          'Restore verifies the whole file first, then reads it again and RESTOREs every key (one script call per chunk, 4 in flight) into a Redis that ' +
+          'appends every write to its AOF (everysec); the baseline loads the RDB at start with AOF off.',
         'No event log is configured: a backup with one waits HEXFLEET_REDIS_COMMAND_TIMEOUT_MS (2 s by default) between reading the offsets and the scan, ' +
           'and a restore --to adds the replay of the log from the backup\'s offsets (bench:log L3 measures replay rates).',
       ];
