@@ -30,7 +30,9 @@ Usage:
   restore   restore a backup into the configured store. The whole file is verified first:
             a tampered, truncated or foreign-key backup is refused and nothing is written.
             The prefix must be empty (stop the gateways first); --force deletes every key
-            under it before restoring.
+            under it before restoring. With HEXFLEET_KAFKA_BROKERS the log is then replayed
+            from the backup's offsets to the end of its scan: the fuzzy snapshot becomes the
+            exact state of that moment (without a log, run hexfleet reconcile afterwards).
             --to TIME  restore the newest backup completed at or before TIME (ISO 8601, or now),
                        then replay the event log from its offsets up to TIME: the store ends as
                        it was at TIME. Without HEXFLEET_KAFKA_BROKERS the replay is skipped

@@ -65,7 +65,9 @@ export function restoreProgressLine(p: RestoreProgress): string {
 }
 
 function replayLine(r: StoreReplaySummary | { skipped: string } | null, manifest: BackupManifest): string {
-  if (r === null) return '  log replay: not asked (no --to): the store holds the snapshot\n';
+  if (r === null) {
+    return '  log replay: none (no event log configured): the store holds the snapshot as it was scanned; run hexfleet reconcile once to repair what moved during the scan\n';
+  }
   if ('skipped' in r) return `  log replay SKIPPED: ${r.skipped}\n`;
   const from = manifest.log ? `from the backup's offsets ${formatOffsets(manifest.log)}` : 'from the earliest (the backup has no offsets)';
   return (

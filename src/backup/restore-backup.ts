@@ -49,7 +49,11 @@ export interface RestoreSummary {
   /** Keys deleted first (--force). */
   deleted: number;
   keys: WriteCounts;
-  /** The log replay after the keys: its summary, the reason it was skipped, or null without --to. */
+  /**
+   * The log replay after the keys: its summary (up to --to, or without it up
+   * to the backup's createdAt), the reason it was skipped (--to without a
+   * log), or null (no --to, no log: the store holds the snapshot as scanned).
+   */
   replay: StoreReplaySummary | { skipped: string } | null;
   verifyMs: number;
   restoreMs: number;
@@ -64,7 +68,8 @@ export interface RestoreSummary {
  *     ─▶ pass 1: read and verify the WHOLE file (nothing written yet)
  *     ─▶ the prefix must be empty (--force: delete what is under it)
  *     ─▶ pass 2: read it again, RESTORE each key as its chunk authenticates
- *     ─▶ --to: replay the log from the manifest's offsets up to that time
+ *     ─▶ replay the log from the manifest's offsets up to --to (without it: up to
+ *        the end of the scan, so the store is the exact state at createdAt)
  *
  * A tampered, truncated or foreign-key file fails pass 1 and nothing is
  * written. Pass 2 re-authenticates every chunk, so a file changed between
@@ -124,21 +129,31 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreSummary> 
   const restoreMs = Date.now() - restoreStarted;
 
   let replay: RestoreSummary['replay'] = null;
-  if (o.to !== undefined) {
-    if (!o.replay) {
-      replay = { skipped: 'no event log is configured (HEXFLEET_KAFKA_BROKERS): the store holds the snapshot, not the state at --to' };
-    } else {
-      const { log, stores } = await o.replay.open();
-      replay = await replayStores(log, o.replay.topics, stores, {
-        window: { positions: readFrom(manifest.log?.positions.offsets), orders: readFrom(manifest.log?.orders.offsets), to: o.to },
-        dryRun: false,
-        orderRetentionMs: o.replay.orderRetentionMs,
-        onProgress: (p) => o.onProgress?.({ phase: 'replay', elapsedMs: Date.now() - started, replay: p }),
-        progressIntervalMs: o.progressIntervalMs,
-      });
-    }
+  const to = replayTo(manifest, o);
+  if (to !== undefined && o.replay) {
+    const { log, stores } = await o.replay.open();
+    replay = await replayStores(log, o.replay.topics, stores, {
+      window: { positions: readFrom(manifest.log?.positions.offsets), orders: readFrom(manifest.log?.orders.offsets), to },
+      dryRun: false,
+      orderRetentionMs: o.replay.orderRetentionMs,
+      onProgress: (p) => o.onProgress?.({ phase: 'replay', elapsedMs: Date.now() - started, replay: p }),
+      progressIntervalMs: o.progressIntervalMs,
+    });
+  } else if (o.to !== undefined) {
+    replay = { skipped: 'no event log is configured (HEXFLEET_KAFKA_BROKERS): the store holds the snapshot, not the state at --to' };
   }
   return { id, manifest, deleted, keys, replay, verifyMs, restoreMs, elapsedMs: Date.now() - started };
+}
+
+/**
+ * How far to replay after the keys: to --to; without it, to the end of the
+ * scan (createdAt) when the backup has offsets, which turns the fuzzy
+ * snapshot into the exact state at createdAt; nothing without a log.
+ */
+function replayTo(m: BackupManifest, o: RestoreOptions): number | undefined {
+  if (!o.replay) return undefined;
+  if (o.to !== undefined) return o.to;
+  return m.log ? Date.parse(m.createdAt) : undefined;
 }
 
 /**
@@ -164,9 +179,10 @@ async function checkFits(m: BackupManifest, o: RestoreOptions): Promise<void> {
   if (olderVersion(version, m.redisVersion)) {
     throw new BackupError(`backup ${m.id} was taken of Redis ${m.redisVersion}; Redis ${version} cannot RESTORE its DUMP payloads (use ${m.redisVersion} or newer)`);
   }
-  if (o.to !== undefined && o.replay && m.log && (m.log.positions.topic !== o.replay.topics.positions || m.log.orders.topic !== o.replay.topics.orders)) {
+  const topics = o.replay?.topics;
+  if (topics && replayTo(m, o) !== undefined && m.log && (m.log.positions.topic !== topics.positions || m.log.orders.topic !== topics.orders)) {
     throw new BackupError(
-      `backup ${m.id} holds offsets of topics ${m.log.positions.topic} and ${m.log.orders.topic}; HEXFLEET_KAFKA_TOPIC_PREFIX names ${o.replay.topics.positions} and ${o.replay.topics.orders}`,
+      `backup ${m.id} holds offsets of topics ${m.log.positions.topic} and ${m.log.orders.topic}; HEXFLEET_KAFKA_TOPIC_PREFIX names ${topics.positions} and ${topics.orders}`,
     );
   }
 }

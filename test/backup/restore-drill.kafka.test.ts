@@ -246,5 +246,27 @@ describe('restore drill: lose Redis, restore --to T', () => {
     expect(Object.fromEntries(orderIds.map((id) => [id, ordersAtT.docs[id]?.state ?? null]))).toEqual({
       'o-0': 'completed', 'o-1': 'cancelled', 'o-2': 'accepted', 'o-3': null, 'o-none': 'failed',
     });
+
+    // Without --to, the log is replayed to the end of the backup's scan: its createdAt, never past it.
+    const other = await RedisServer.start();
+    try {
+      const plain = await hexfleet(['backup', 'restore', '--id', backup.id, '--json'], cliEnv(other));
+      expect(plain.code, plain.stderr).toBe(0);
+      const s2 = JSON.parse(plain.stdout) as RestoreSummary & { replay: StoreReplaySummary };
+      expect(s2.replay.window.to).toBe(backup.createdAt);
+      const b2 = await openTestBackend('redis', { redisUrl: other.url, timing: TEST_TIMING, prefix });
+      try {
+        const atCreated = await driversOf(b2.backend.drivers, ids);
+        for (const app of apps) {
+          const seq = (atCreated[app.id] as { seq: number }).seq;
+          expect(seq, app.id).toBeLessThanOrEqual(modelsAtT[app.id]!.seq);
+          expect(app.acked.some((p) => p.seq === seq), `${app.id} at seq ${seq}: a ping it sent`).toBe(true);
+        }
+      } finally {
+        await b2.cleanup();
+      }
+    } finally {
+      await other.stop();
+    }
   }, 180_000);
 });
