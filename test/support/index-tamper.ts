@@ -2,13 +2,14 @@ import { cellToLatLng } from 'h3-js';
 import type { Cluster, Redis } from 'ioredis';
 import type { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
 import type { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
+import type { CellLists } from '../../src/geo/cell-lists.js';
 import { bucketOf, ENTRY, RECORD, STATUS_CODE, writeField } from '../../src/backend/redis/redis-layout.js';
 
 /**
  * Changes a driver store's cell index behind its back, the way a bug, a
  * manual edit or a partial restore would, for the repairIndex and
  * reconciliation cases. The stores have no hook for it: for Redis the keys
- * are written with ioredis, for memory the store's private cell map is
+ * are written with ioredis, for memory the store's private cell lists are
  * reached through a type cast.
  */
 export interface IndexTamper {
@@ -18,19 +19,27 @@ export interface IndexTamper {
   removeEntry(cell: string, driverId: string): Promise<void>;
 }
 
-/** The memory store's `cells` map (cell → driver ids), reached through a type cast. */
+/**
+ * The memory store's cell lists (src/geo/cell-lists.ts), reached through type
+ * casts: its DriverIndex's `bySlot` (driver id → slot) and `cells`. An entry
+ * names a slot; a driver without a record has none, so its entry names slot
+ * −1, which holds nothing a search could return (only repairIndex sees it).
+ */
 export function memoryIndexTamper(store: MemoryDriverStore): IndexTamper {
-  const { cells } = store as unknown as { cells: Map<string, Set<string>> };
+  const { index } = store as unknown as { index: unknown };
+  const { bySlot, cells } = index as { bySlot: Map<string, number>; cells: CellLists };
+  const slotOf = (driverId: string): number => bySlot.get(driverId) ?? -1;
   return {
     async addEntry(cell, driverId) {
-      let ids = cells.get(cell);
-      if (!ids) cells.set(cell, (ids = new Set()));
-      ids.add(driverId);
+      const slot = slotOf(driverId);
+      // A reference of our own while we look, so that a new cell's id lives until the entry holds one.
+      const id = cells.retain(cell);
+      if (!cells.has(id, slot)) cells.add(id, slot);
+      cells.release(id);
     },
     async removeEntry(cell, driverId) {
-      const ids = cells.get(cell);
-      ids?.delete(driverId);
-      if (ids?.size === 0) cells.delete(cell);
+      const id = cells.idOf(cell);
+      if (id >= 0) cells.remove(id, slotOf(driverId));
     },
   };
 }

@@ -1,0 +1,352 @@
+import { latLngToCell } from 'h3-js';
+import { type StoredVehicle, VEHICLE_CODE, type VehicleType } from '../domain/vehicle.js';
+import { CellLists } from './cell-lists.js';
+import { DriverSlots, STATUS_CODE } from './driver-slots.js';
+import type { DriverRecord, NearbyDriver, NearbyOptions, RepairOutcome, StoredStatus, SweepOutcome } from './driver-store.js';
+import { EARTH_RADIUS_M, quantize, quantizeMetric } from './geodesy.js';
+import { NearestHeap } from './nearest-heap.js';
+import { RingCache } from './ring-cache.js';
+
+/**
+ * What {@link DriverIndex.apply} takes: a driver's state after a store write
+ * (or one ping). Optional fields behave as in the store: status and vehicle
+ * are sticky when absent; acc, spd and hdg belong to the position and are
+ * replaced (absent: cleared) whenever the position is.
+ */
+export interface IndexEntry {
+  driverId: string;
+  seq: number;
+  lat: number;
+  lng: number;
+  /** Fix time of lat/lng, ms since the epoch. */
+  ts: number;
+  status?: StoredStatus;
+  vehicle?: StoredVehicle;
+  /** The H3 cell of the (rounded) position at this index's resolution, when the caller has it (saves one h3-js call). */
+  cell?: string;
+  acc?: number;
+  spd?: number;
+  hdg?: number;
+}
+
+export interface DriverIndexOptions {
+  /** Cell references the ring cache may hold, all origins together; default 1,000,000 (about 4 MB). */
+  ringCacheCells?: number;
+}
+
+const RAD = Math.PI / 180;
+/**
+ * Guards both stop tests against floating-point error, metres (the planner's
+ * slack): a driver exactly at the bound could otherwise be missed by a
+ * rounding in a centre or vertex distance. It only ever reads a ring more.
+ */
+const SLACK_M = 1;
+
+/**
+ * The drivers of one H3 resolution, indexed by cell, answering exact nearest
+ * queries in microseconds. The memory store keeps its drivers here; a gateway
+ * can keep a follower copy fed with the store's applied positions.
+ *
+ * Guarantees, per driver (the DriverStore rules, so that a copy fed with what
+ * a store applied holds what the store holds):
+ * - exactly once by seq: an entry whose seq is not above the held one is
+ *   ignored, so a feed may repeat or reorder entries;
+ * - monotonic position: an entry with an older ts than the held position
+ *   advances seq and may change status and vehicle, but never moves the
+ *   driver back in time;
+ * - sticky status and vehicle: an entry without them keeps the held ones;
+ * - one cell: an indexed driver is in exactly the cell of its position.
+ * A driver taken out of the index (`unindex`, or `sweep` past offlineMs)
+ * keeps its slot, seq and position: it is out of nearby() until an entry
+ * with a newer seq and a ts at or above the held one puts it back (as the
+ * store re-indexes a driver on its next ping), and a late duplicate cannot
+ * bring it back. `remove` forgets the driver, seq included.
+ *
+ * Everything is synchronous and single-threaded; nothing is shared.
+ *
+ * How a query stays cheap: per origin cell the rings around it and their
+ * lower bounds are cached as arrays of cell ids ({@link RingCache}); each
+ * cell's drivers are a run of slot numbers in one arena ({@link CellLists});
+ * each driver's position, cos(lat), ts and status sit in typed arrays
+ * ({@link DriverSlots}); the nearest `limit` are kept in a reused heap
+ * ({@link NearestHeap}). A query makes one h3-js call (its own cell) and
+ * allocates only its answer.
+ */
+export class DriverIndex {
+  private readonly slots = new DriverSlots();
+  private readonly bySlot = new Map<string, number>();
+  private readonly cells = new CellLists();
+  private readonly rings: RingCache;
+  private readonly heap = new NearestHeap();
+  private outSlots = new Int32Array(16);
+  private outDists = new Float64Array(16);
+
+  constructor(
+    readonly resolution: number,
+    options: DriverIndexOptions = {},
+  ) {
+    this.rings = new RingCache(resolution, this.cells, options.ringCacheCells);
+  }
+
+  /** Drivers held (indexed or not). */
+  get size(): number {
+    return this.bySlot.size;
+  }
+
+  /** Applies one driver's state (rules above). Returns false when ignored (seq not above the held one). */
+  apply(e: IndexEntry): boolean {
+    const s = this.slots;
+    let slot = this.bySlot.get(e.driverId);
+    if (slot === undefined) {
+      slot = s.take(e.driverId);
+      this.bySlot.set(e.driverId, slot);
+      s.setMeta(slot, e.status ?? 'unknown', e.vehicle ?? 'unknown');
+      s.seq[slot] = e.seq;
+      s.cell[slot] = -1;
+      s.indexed[slot] = 0;
+      this.place(slot, e);
+      return true;
+    }
+    if (e.seq <= s.seq[slot]!) return false;
+    s.seq[slot] = e.seq;
+    if (e.status !== undefined || e.vehicle !== undefined) s.setMeta(slot, e.status ?? s.status(slot), e.vehicle ?? s.vehicle(slot));
+    if (e.ts >= s.ts(slot)) this.place(slot, e);
+    return true;
+  }
+
+  /** The held seq of a driver, or undefined if unknown (a follower's gap check; no allocation). */
+  seqOf(driverId: string): number | undefined {
+    const slot = this.bySlot.get(driverId);
+    return slot === undefined ? undefined : this.slots.seq[slot];
+  }
+
+  /** The driver's record (what a DriverStore's get() shows, without the age), or undefined. */
+  get(driverId: string): DriverRecord | undefined {
+    const slot = this.bySlot.get(driverId);
+    if (slot === undefined) return undefined;
+    const s = this.slots;
+    const rec: DriverRecord = {
+      driverId,
+      lat: s.lat(slot),
+      lng: s.lng(slot),
+      ts: s.ts(slot),
+      seq: s.seq[slot]!,
+      status: s.status(slot),
+      vehicle: s.vehicle(slot),
+      cell: this.cells.cellOf(s.cell[slot]!),
+      indexed: s.indexed[slot] === 1,
+    };
+    if (!Number.isNaN(s.acc[slot])) rec.acc = s.acc[slot]!;
+    if (!Number.isNaN(s.spd[slot])) rec.spd = s.spd[slot]!;
+    if (!Number.isNaN(s.hdg[slot])) rec.hdg = s.hdg[slot]!;
+    return rec;
+  }
+
+  /** Takes the driver out of nearby(), keeping its record (see above). False if unknown or already out. */
+  unindex(driverId: string): boolean {
+    const slot = this.bySlot.get(driverId);
+    if (slot === undefined || this.slots.indexed[slot] === 0) return false;
+    this.unlink(slot);
+    return true;
+  }
+
+  /** Forgets the driver. False if unknown. */
+  remove(driverId: string): boolean {
+    const slot = this.bySlot.get(driverId);
+    if (slot === undefined) return false;
+    if (this.slots.indexed[slot] === 1) this.unlink(slot);
+    this.cells.release(this.slots.cell[slot]!);
+    this.bySlot.delete(driverId);
+    this.slots.give(slot);
+    return true;
+  }
+
+  /**
+   * Drivers within `radiusM` metres (great-circle) of a point, nearest first,
+   * ties by driver id, at most `options.limit`: exactly what
+   * DriverStore.nearby() returns for the same drivers. Stale drivers (silent
+   * more than `staleMs` at `now`) are left out unless `includeStale`.
+   */
+  nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number, staleMs: number): NearbyDriver[] {
+    const limit = options.limit;
+    if (!(limit > 0)) return [];
+    const origin = this.rings.origin(latLngToCell(lat, lng, this.resolution));
+    const offset = haversine(lat, lng, Math.cos(lat * RAD), origin.lat, origin.lng, Math.cos(origin.lat * RAD));
+    const status = options.status === undefined ? -1 : STATUS_CODE[options.status];
+    const vehicles = vehicleMask(options.vehicles);
+    const staleAfter = options.includeStale ? -1 : staleMs;
+    const { hot, meta, ids } = this.slots;
+    const lists = this.cells.lists;
+    const heap = this.heap;
+    heap.reset(limit, ids);
+    const cosQ = Math.cos(lat * RAD);
+    let from = 0;
+    for (let k = 0; ; k++) {
+      // May intern new cells, which may grow the arena: read it afterwards.
+      this.rings.ensure(origin, k);
+      const { pool, start, len } = lists;
+      const to = origin.ringEnd[k]!;
+      for (let c = from; c < to; c++) {
+        const id = origin.ids[c]!;
+        const first = start[id]!;
+        const end = first + len[id]!;
+        for (let i = first; i < end; i++) {
+          const slot = pool[i]!;
+          const m = meta[slot]!;
+          if (status >= 0 && (m & 3) !== status) continue;
+          if (vehicles !== 0 && ((vehicles >> (m >> 2)) & 1) === 0) continue;
+          const h = slot * 4;
+          if (staleAfter >= 0 && now - hot[h + 3]! > staleAfter) continue;
+          // The same formula as geodesy.distanceM, with the driver's cos(lat) precomputed: the same double.
+          const dLat = (hot[h]! - lat) * RAD;
+          const dLng = (hot[h + 1]! - lng) * RAD;
+          const x = Math.sin(dLat / 2) ** 2 + cosQ * hot[h + 2]! * Math.sin(dLng / 2) ** 2;
+          const d = 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(x)));
+          if (d <= radiusM) heap.offer(slot, d);
+        }
+      }
+      from = to;
+      // After ring k no unread driver is nearer than `bound` (see RingCache / RingPlanner).
+      const bound = origin.m[k]! - offset - SLACK_M;
+      if (bound >= radiusM || heap.fullWithin(bound)) break;
+    }
+    return this.answer(now, staleMs);
+  }
+
+  /**
+   * Takes drivers silent more than offlineMs out of the index and forgets
+   * drivers silent more than retentionMs, judged at `now` (DriverStore.sweep).
+   */
+  sweep(now: number, offlineMs: number, retentionMs: number): SweepOutcome {
+    const s = this.slots;
+    let unindexed = 0;
+    let removed = 0;
+    for (let slot = 0; slot < s.highWater; slot++) {
+      const id = s.ids[slot];
+      if (id === undefined) continue;
+      const silentMs = now - s.ts(slot);
+      if (silentMs > retentionMs) {
+        this.remove(id);
+        removed++;
+      } else if (s.indexed[slot] === 1 && silentMs > offlineMs) {
+        this.unlink(slot);
+        unindexed++;
+      }
+    }
+    return { unindexed, removed };
+  }
+
+  /**
+   * Makes the cell lists agree with the drivers' records (DriverStore.repairIndex):
+   * an entry of a free slot, of a driver out of the index or in another cell,
+   * or a second entry of a driver, is removed; an indexed driver missing from
+   * its cell's list is put back, or, when silent more than offlineMs at `now`,
+   * leaves the index. A healthy index has nothing to repair.
+   */
+  repair(now: number, offlineMs: number): RepairOutcome {
+    const s = this.slots;
+    const lists = this.cells.lists;
+    let found = 0;
+    for (const id of this.cells.liveIds()) {
+      for (let i = lists.len[id]! - 1; i >= 0; i--) {
+        const slot = lists.pool[lists.start[id]! + i]!;
+        const own = slot >= 0 && slot < s.highWater && s.ids[slot] !== undefined && s.indexed[slot] === 1 && s.cell[slot] === id;
+        if (own && lists.find(id, slot) === i) continue;
+        // Entries from i on are checked, so the last one moving into i is fine.
+        this.cells.removeAt(id, i);
+        found++;
+      }
+    }
+    for (let slot = 0; slot < s.highWater; slot++) {
+      if (s.ids[slot] === undefined || s.indexed[slot] === 0 || this.cells.has(s.cell[slot]!, slot)) continue;
+      found++;
+      if (now - s.ts(slot) > offlineMs) s.indexed[slot] = 0;
+      else this.cells.add(s.cell[slot]!, slot);
+    }
+    return { found, fixed: found };
+  }
+
+  /** Forgets every driver and every cached ring. */
+  clear(): void {
+    this.rings.clear();
+    this.cells.clear();
+    this.bySlot.clear();
+    this.slots.clear();
+  }
+
+  /** Moves the slot to the entry's position (ts at or above the held one) and into its cell's list. */
+  private place(slot: number, e: IndexEntry): void {
+    const s = this.slots;
+    const lat = quantize(e.lat);
+    const lng = quantize(e.lng);
+    s.setPosition(slot, lat, lng, e.ts);
+    s.acc[slot] = quantizeMetric(e.acc) ?? NaN;
+    s.spd[slot] = quantizeMetric(e.spd) ?? NaN;
+    s.hdg[slot] = quantizeMetric(e.hdg) ?? NaN;
+    const cell = e.cell ?? latLngToCell(lat, lng, this.resolution);
+    const old = s.cell[slot]!;
+    if (old >= 0 && this.cells.cellOf(old) === cell) {
+      if (s.indexed[slot] === 0) this.link(slot);
+      return;
+    }
+    if (s.indexed[slot] === 1) this.unlink(slot);
+    s.cell[slot] = this.cells.retain(cell);
+    if (old >= 0) this.cells.release(old);
+    this.link(slot);
+  }
+
+  private link(slot: number): void {
+    this.cells.add(this.slots.cell[slot]!, slot);
+    this.slots.indexed[slot] = 1;
+  }
+
+  private unlink(slot: number): void {
+    this.cells.remove(this.slots.cell[slot]!, slot);
+    this.slots.indexed[slot] = 0;
+  }
+
+  /** The heap's drivers as NearbyDriver objects, nearest first (the shape runNearby returns). */
+  private answer(now: number, staleMs: number): NearbyDriver[] {
+    const n = this.heap.size;
+    if (n > this.outSlots.length) {
+      this.outSlots = new Int32Array(this.heap.size * 2);
+      this.outDists = new Float64Array(this.heap.size * 2);
+    }
+    this.heap.drain(this.outSlots, this.outDists);
+    const s = this.slots;
+    const out = new Array<NearbyDriver>(n);
+    for (let i = 0; i < n; i++) {
+      const slot = this.outSlots[i]!;
+      const ts = s.ts(slot);
+      const ageMs = Math.max(0, now - ts);
+      out[i] = {
+        driverId: s.ids[slot]!,
+        lat: s.lat(slot),
+        lng: s.lng(slot),
+        ts,
+        status: s.status(slot),
+        vehicle: s.vehicle(slot),
+        distanceM: Math.round(this.outDists[i]! * 10) / 10,
+        ageMs,
+        stale: ageMs > staleMs,
+      };
+    }
+    return out;
+  }
+}
+
+/** Bit n set: vehicle code n is asked for; 0: any vehicle (no filter, or an empty one). */
+function vehicleMask(vehicles: readonly VehicleType[] | undefined): number {
+  if (!vehicles?.length) return 0;
+  let mask = 0;
+  for (const v of vehicles) mask |= 1 << VEHICLE_CODE[v];
+  return mask;
+}
+
+/** geodesy.distanceM with both cosines given. */
+function haversine(lat1: number, lng1: number, cos1: number, lat2: number, lng2: number, cos2: number): number {
+  const dLat = (lat2 - lat1) * RAD;
+  const dLng = (lng2 - lng1) * RAD;
+  const x = Math.sin(dLat / 2) ** 2 + cos1 * cos2 * Math.sin(dLng / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(x)));
+}

@@ -1,0 +1,95 @@
+/**
+ * The nearest `limit` candidates seen so far: a max-heap of (distance, slot)
+ * whose top is the worst kept, so a candidate farther than it is rejected in
+ * one comparison. Order is nearest first, ties by driver id (the order of
+ * DriverStore.nearby). Reused across searches: no allocation per query once
+ * it has grown to the largest limit asked for.
+ */
+export class NearestHeap {
+  private slots = new Int32Array(16);
+  private dists = new Float64Array(16);
+  private n = 0;
+  private limit = 0;
+  private ids: readonly (string | undefined)[] = [];
+
+  /** Empties the heap for a search keeping `limit` candidates; `ids` names each slot (for ties). */
+  reset(limit: number, ids: readonly (string | undefined)[]): void {
+    if (limit > this.slots.length) {
+      let size = this.slots.length;
+      while (size < limit) size *= 2;
+      this.slots = new Int32Array(size);
+      this.dists = new Float64Array(size);
+    }
+    this.n = 0;
+    this.limit = limit;
+    this.ids = ids;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Full, and the worst kept candidate is within `d`: `limit` candidates lie within `d`. */
+  fullWithin(d: number): boolean {
+    return this.n >= this.limit && this.dists[0]! <= d;
+  }
+
+  /** Keeps (slot, d) if it is among the nearest `limit` so far. */
+  offer(slot: number, d: number): void {
+    if (this.n < this.limit) {
+      this.siftUp(this.n++, slot, d);
+    } else if (this.before(d, slot, this.dists[0]!, this.slots[0]!)) {
+      this.siftDown(slot, d);
+    }
+  }
+
+  /**
+   * Empties the heap into `slots`/`dists`, nearest first; returns how many.
+   * The arrays must hold `size` entries.
+   */
+  drain(slots: Int32Array, dists: Float64Array): number {
+    const count = this.n;
+    for (let i = count - 1; i >= 0; i--) {
+      slots[i] = this.slots[0]!;
+      dists[i] = this.dists[0]!;
+      const last = --this.n;
+      if (last > 0) this.siftDown(this.slots[last]!, this.dists[last]!);
+    }
+    return count;
+  }
+
+  /** (da, a) comes before (db, b): nearer, or as near with a smaller driver id. */
+  private before(da: number, a: number, db: number, b: number): boolean {
+    if (da !== db) return da < db;
+    return (this.ids[a] ?? '') < (this.ids[b] ?? '');
+  }
+
+  private siftUp(i: number, slot: number, d: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(this.dists[p]!, this.slots[p]!, d, slot)) break;
+      this.slots[i] = this.slots[p]!;
+      this.dists[i] = this.dists[p]!;
+      i = p;
+    }
+    this.slots[i] = slot;
+    this.dists[i] = d;
+  }
+
+  /** Puts (slot, d) at the root and sinks it; the heap keeps its size. */
+  private siftDown(slot: number, d: number): void {
+    const n = this.n;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.before(this.dists[c]!, this.slots[c]!, this.dists[c + 1]!, this.slots[c + 1]!)) c++;
+      if (!this.before(d, slot, this.dists[c]!, this.slots[c]!)) break;
+      this.slots[i] = this.slots[c]!;
+      this.dists[i] = this.dists[c]!;
+      i = c;
+    }
+    this.slots[i] = slot;
+    this.dists[i] = d;
+  }
+}
