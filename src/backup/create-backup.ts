@@ -90,7 +90,7 @@ export async function createBackup(o: CreateBackupOptions): Promise<CreatedBacku
     await sleep(o.log.settleMs, undefined, o.signal ? { signal: o.signal } : {});
   }
 
-  const shards = shardsOf(o.target);
+  const shards = await shardsOf(o.target);
   if (shards.length === 0) throw new Error('no Redis primary to back up: the cluster client knows no nodes (is it connected?)');
   const redisVersion = await versionOf(shards[0]!.client);
   const exclude = new Set([backupLockKey(o.target.keyPrefix)]);

@@ -21,7 +21,7 @@ const RESTORE_KEYS_LUA = readFileSync(new URL('./lua/restoreKeys.lua', import.me
  * into an empty prefix, unless forced.
  */
 export async function firstKey(target: BackupTarget, keyPrefix: string, exclude: ReadonlySet<string>): Promise<string | undefined> {
-  for (const shard of shardsOf(target)) {
+  for (const shard of await shardsOf(target)) {
     let cursor = '0';
     do {
       const [next, keys] = await shard.client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);
@@ -36,7 +36,7 @@ export async function firstKey(target: BackupTarget, keyPrefix: string, exclude:
 /** Deletes every key under `keyPrefix` on every shard (UNLINK, one key per command: on a cluster a page spans many slots); resolves with how many. */
 export async function deleteUnder(target: BackupTarget, keyPrefix: string, exclude: ReadonlySet<string>): Promise<number> {
   let deleted = 0;
-  for (const shard of shardsOf(target)) {
+  for (const shard of await shardsOf(target)) {
     let cursor = '0';
     do {
       const [next, keys] = await shard.client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);

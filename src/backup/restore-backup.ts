@@ -174,7 +174,7 @@ async function checkFits(m: BackupManifest, o: RestoreOptions): Promise<void> {
   if ((m.engine === 'cluster') !== (o.target.engine === 'cluster')) {
     throw new BackupError(`backup ${m.id} was taken of the ${m.engine} engine, whose keys are laid out for ${m.engine === 'cluster' ? 'a cluster' : 'one Redis'}; the configured engine is ${o.target.engine}`);
   }
-  const shard = shardsOf(o.target)[0];
+  const shard = (await shardsOf(o.target))[0];
   const version = shard ? await versionOf(shard.client) : 'unknown';
   if (olderVersion(version, m.redisVersion)) {
     throw new BackupError(`backup ${m.id} was taken of Redis ${m.redisVersion}; Redis ${version} cannot RESTORE its DUMP payloads (use ${m.redisVersion} or newer)`);

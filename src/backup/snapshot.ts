@@ -24,14 +24,22 @@ const DUMP_KEYS_LUA = readFileSync(new URL('./lua/dumpKeys.lua', import.meta.url
 /**
  * The shards of a target: the one Redis, or every primary of a cluster
  * (ordered by address, so the same cluster numbers its shards the same way
- * in every backup).
+ * in every backup). A Redis reached through Sentinels is named by the
+ * address it serves on (CLIENT INFO's laddr), not by its connection
+ * options, which name no node.
  */
-export function shardsOf(target: BackupTarget): Shard[] {
-  const nodes = target.client instanceof Cluster ? target.client.nodes('master') : [target.client];
-  return nodes
+export async function shardsOf(target: BackupTarget): Promise<Shard[]> {
+  if (!(target.client instanceof Cluster)) return [{ index: 0, client: target.client, node: await addressOf(target.client) }];
+  return target.client
+    .nodes('master')
     .map((client) => ({ client, node: `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}` }))
     .sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true }))
     .map((s, index) => ({ ...s, index }));
+}
+
+async function addressOf(client: Redis): Promise<string> {
+  const info = String(await client.call('CLIENT', 'INFO').catch(() => ''));
+  return /\bladdr=(\S+)/.exec(info)?.[1] ?? `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
 }
 
 /**
