@@ -10,7 +10,7 @@ import { RingPlanner } from '../geo/ring-planner.js';
 import type { Backend, Engine } from './backend.js';
 import { openKafkaLog } from './kafka/open-kafka-log.js';
 import { MemoryBackend } from './memory/memory-backend.js';
-import { RedisClusterBackend } from './cluster/cluster-backend.js';
+import { RedisClusterBackend } from './redis/cluster/cluster-backend.js';
 import { RedisBackend } from './redis/redis-backend.js';
 import type { RedisTarget } from './redis/redis-connection.js';
 import { withEventLog } from './with-event-log.js';

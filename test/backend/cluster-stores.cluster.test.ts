@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
-import { keySlot } from '../../src/backend/cluster/key-slot.js';
+import { ClusterLayout } from '../../src/backend/redis/cluster/cluster-layout.js';
+import { keySlot } from '../../src/backend/redis/cluster/key-slot.js';
 import { RedisCluster } from '../../kit/redis-cluster.js';
 import { clusterTarget, openTestBackend, TEST_AREA_RESOLUTION, TEST_TIMING, type TestBackend, uniquePrefix } from '../support/backends.js';
 import { clusterIndexTamper } from '../support/index-tamper.js';

@@ -2,7 +2,7 @@ import { cellToParent, latLngToCell } from 'h3-js';
 import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCluster } from '../../kit/redis-cluster.js';
-import { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
+import { ClusterLayout } from '../../src/backend/redis/cluster/cluster-layout.js';
 import type { DriverBatch } from '../../src/geo/driver-store.js';
 import { clusterTarget, TEST_AREA_RESOLUTION } from '../support/backends.js';
 import { destination } from '../geo/geo-fixtures.js';

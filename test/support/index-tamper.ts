@@ -1,6 +1,6 @@
 import { cellToLatLng } from 'h3-js';
 import type { Cluster, Redis } from 'ioredis';
-import type { ClusterLayout } from '../../src/backend/cluster/cluster-layout.js';
+import type { ClusterLayout } from '../../src/backend/redis/cluster/cluster-layout.js';
 import type { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
 import type { CellLists } from '../../src/geo/cell-lists.js';
 import { bucketOf, ENTRY, RECORD, STATUS_CODE, writeField } from '../../src/backend/redis/redis-layout.js';
@@ -85,7 +85,7 @@ function entryOfRecord(rec: Buffer): Buffer {
 }
 
 /**
- * The same on the Cluster engine's layout (src/backend/cluster/cluster-layout.ts):
+ * The same on the Cluster engine's layout (src/backend/redis/cluster/cluster-layout.ts):
  * a driver's record is found through its home directory, an entry goes to
  * the cell's area.
  */

@@ -17,7 +17,7 @@ const SCRIPTS = {
   commitOrder: { command: 'hexfleetCommitOrder', numberOfKeys: 0 },
   restoreOrder: { command: 'hexfleetRestoreOrder', numberOfKeys: 0 },
   releaseReservation: { command: 'hexfleetReleaseReservation', numberOfKeys: 1 },
-  // The Cluster engine's own steps (see src/backend/cluster/cluster-layout.ts).
+  // The Cluster engine's own steps (see src/backend/redis/cluster/cluster-layout.ts).
   reserveDriver: { command: 'hexfleetReserveDriver', numberOfKeys: 1 },
   holdReservation: { command: 'hexfleetHoldReservation', numberOfKeys: 1 },
   restoreReservation: { command: 'hexfleetRestoreReservation', numberOfKeys: 1 },

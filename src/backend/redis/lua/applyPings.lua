@@ -8,7 +8,7 @@
         Cluster, KEYS[1] is ARGV[1] itself, only to route the call: ARGV[1]
         then carries the hash tag of one area, every key below shares it,
         and the call holds only drivers whose position is in that area
-        (see src/backend/cluster/cluster-driver-store.ts).
+        (see src/backend/redis/cluster/cluster-driver-store.ts).
   ARGV[1] key prefix, e.g. "hf:v1:" (Cluster: "hf:v1:{a<area>}")
   ARGV[2] msgpack flat array:
           nDrivers, then per driver: driverId, bucket, vehicle, mode, seed,
