@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis';
 import { pack } from 'msgpackr';
-import { vehicleMask } from '../../domain/vehicle.js';
+import { vehicleMask } from '../../../domain/vehicle.js';
 import {
   type ApplyOutcome,
   type DriverBatch,
@@ -12,15 +12,15 @@ import {
   type StoreTiming,
   type SweepOutcome,
   viewOf,
-} from '../../geo/driver-store.js';
-import { distanceM } from '../../geo/geodesy.js';
-import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from '../../geo/nearby-search.js';
-import type { RingPlanner, RingSlice } from '../../geo/ring-planner.js';
-import { HexfleetError } from '../../protocol/error-codes.js';
-import { APPLY_MODE, applyPayload, type PayloadDriver, pingCell, winningPing } from '../redis/apply-payload.js';
-import { loadScripts } from '../redis/load-scripts.js';
-import { redisCall } from '../redis/redis-call.js';
-import { decodeEntry, decodeRecord, RECORD, STATUS_CODE } from '../redis/redis-layout.js';
+} from '../../../geo/driver-store.js';
+import { distanceM } from '../../../geo/geodesy.js';
+import { type CellEntry, nearbyQuery, runNearby, type SliceResult } from '../../../geo/nearby-search.js';
+import type { RingPlanner, RingSlice } from '../../../geo/ring-planner.js';
+import { HexfleetError } from '../../../protocol/error-codes.js';
+import { APPLY_MODE, applyPayload, type PayloadDriver, pingCell, winningPing } from '../apply-payload.js';
+import { loadScripts } from '../load-scripts.js';
+import { redisCall } from '../redis-call.js';
+import { decodeEntry, decodeRecord, RECORD, STATUS_CODE } from '../redis-layout.js';
 import { AREA_BUCKETS, type ClusterLayout } from './cluster-layout.js';
 import { scanAll } from './scan-all.js';
 

@@ -1,5 +1,5 @@
 import { cellToParent, getResolution } from 'h3-js';
-import { bucketOf } from '../redis/redis-layout.js';
+import { bucketOf } from '../redis-layout.js';
 
 /**
  * Where the Cluster engine keeps each key. Redis Cluster runs a script only

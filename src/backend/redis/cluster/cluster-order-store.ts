@@ -1,13 +1,13 @@
 import type { Cluster } from 'ioredis';
-import type { DriverStore } from '../../geo/driver-store.js';
-import { isOpen, type OrderDoc } from '../../orders/order.js';
+import type { DriverStore } from '../../../geo/driver-store.js';
+import { isOpen, type OrderDoc } from '../../../orders/order.js';
 import {
   type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions,
   restoredEffects, UNNAMED_COMMIT_EVENT,
-} from '../../orders/order-store.js';
-import { loadScripts } from '../redis/load-scripts.js';
-import { redisCall } from '../redis/redis-call.js';
-import { outboxEvent } from '../redis/redis-order-store.js';
+} from '../../../orders/order-store.js';
+import { loadScripts } from '../load-scripts.js';
+import { redisCall } from '../redis-call.js';
+import { outboxEvent } from '../redis-order-store.js';
 import { type ClusterLayout, ORDER_SHARDS } from './cluster-layout.js';
 import { scanAll } from './scan-all.js';
 

@@ -1,5 +1,5 @@
 import type { Cluster } from 'ioredis';
-import { redisCall } from '../redis/redis-call.js';
+import { redisCall } from '../redis-call.js';
 
 /** SCAN hint: a cluster's key space is read a thousand keys per round trip. */
 const SCAN_COUNT = 1000;
