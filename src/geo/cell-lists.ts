@@ -1,7 +1,8 @@
-import { SlotLists } from './slot-lists.js';
+import { CellEntries } from './cell-entries.js';
 
 /**
- * H3 cells by small integer id, each with the list of slots indexed in it.
+ * H3 cells by small integer id, each with the list of drivers indexed in it
+ * (their entries, {@link CellEntries}).
  *
  * An id lives while something refers to its cell, counted: a driver whose
  * record is in the cell, each entry of the cell's list, and each cached ring
@@ -14,8 +15,8 @@ import { SlotLists } from './slot-lists.js';
  * ids, and the scan goes from id to list without hashing a string.
  */
 export class CellLists {
-  /** The slots of each cell id (read directly by the scan). */
-  readonly lists = new SlotLists();
+  /** The entries of each cell id (read directly by the scan). */
+  readonly entries = new CellEntries();
   private readonly byCell = new Map<string, number>();
   private cells: (string | undefined)[] = [];
   private refs = new Int32Array(64);
@@ -34,7 +35,7 @@ export class CellLists {
       this.byCell.set(cell, id);
       this.cells[id] = cell;
       this.refs[id] = 0;
-      this.lists.open(id);
+      this.entries.open(id);
     }
     this.refs[id]! += 1;
     return id;
@@ -52,7 +53,7 @@ export class CellLists {
     if (left > 0) return;
     this.byCell.delete(this.cells[id]!);
     this.cells[id] = undefined;
-    this.lists.close(id);
+    this.entries.close(id);
     this.freeIds.push(id);
   }
 
@@ -66,27 +67,28 @@ export class CellLists {
     return this.cells[id]!;
   }
 
-  /** Puts `slot` into cell `id`'s list (the entry holds a reference). */
-  add(id: number, slot: number): void {
+  /** Puts an entry for `slot` into cell `id`'s list (the entry holds a reference). */
+  add(id: number, slot: number, lat: number, lng: number, ts: number, meta: number): void {
     this.retainId(id);
-    this.lists.add(id, slot);
+    this.entries.add(id, slot, lat, lng, ts, meta);
   }
 
   /** Takes one entry of `slot` out of cell `id`'s list; false if there was none. */
   remove(id: number, slot: number): boolean {
-    if (!this.lists.remove(id, slot)) return false;
-    this.release(id);
+    const i = this.entries.find(id, slot);
+    if (i < 0) return false;
+    this.removeAt(id, i);
     return true;
   }
 
   /** Takes the entry at position `i` out of cell `id`'s list. */
   removeAt(id: number, i: number): void {
-    this.lists.removeAt(id, i);
+    this.entries.removeAt(id, i);
     this.release(id);
   }
 
   has(id: number, slot: number): boolean {
-    return this.lists.find(id, slot) >= 0;
+    return this.entries.find(id, slot) >= 0;
   }
 
   /** Every live id (for repair: a walk over all lists). */
@@ -104,6 +106,6 @@ export class CellLists {
     this.cells = [];
     this.freeIds.length = 0;
     this.refs.fill(0);
-    this.lists.clear();
+    this.entries.clear();
   }
 }

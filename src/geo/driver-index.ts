@@ -1,7 +1,8 @@
 import { latLngToCell } from 'h3-js';
-import { type StoredVehicle, VEHICLE_CODE, type VehicleType } from '../domain/vehicle.js';
+import { type StoredVehicle, VEHICLE_CODE, VEHICLE_NAME, type VehicleType } from '../domain/vehicle.js';
+import { STRIDE } from './cell-entries.js';
 import { CellLists } from './cell-lists.js';
-import { DriverSlots, STATUS_CODE } from './driver-slots.js';
+import { DriverSlots, STATUS_CODE, STATUS_NAME } from './driver-slots.js';
 import type { DriverRecord, NearbyDriver, NearbyOptions, RepairOutcome, StoredStatus, SweepOutcome } from './driver-store.js';
 import { EARTH_RADIUS_M, quantize, quantizeMetric } from './geodesy.js';
 import { NearestHeap } from './nearest-heap.js';
@@ -77,8 +78,9 @@ export class DriverIndex {
   private readonly bySlot = new Map<string, number>();
   private readonly cells = new CellLists();
   private readonly rings: RingCache;
-  private readonly heap = new NearestHeap();
-  private outSlots = new Int32Array(16);
+  /** Entries kept by a search; ties are told apart by the driver id of the entry's slot. */
+  private readonly heap = new NearestHeap((e) => this.slots.ids[this.cells.entries.i32[e * 10 + 8]!] ?? '');
+  private outEntries = new Int32Array(16);
   private outDists = new Float64Array(16);
 
   constructor(
@@ -109,8 +111,11 @@ export class DriverIndex {
     }
     if (e.seq <= s.seq[slot]!) return false;
     s.seq[slot] = e.seq;
-    if (e.status !== undefined || e.vehicle !== undefined) s.setMeta(slot, e.status ?? s.status(slot), e.vehicle ?? s.vehicle(slot));
-    if (e.ts >= s.ts(slot)) this.place(slot, e);
+    if (e.status !== undefined || e.vehicle !== undefined) {
+      const meta = s.setMeta(slot, e.status ?? s.status(slot), e.vehicle ?? s.vehicle(slot));
+      if (s.indexed[slot] === 1) this.cells.entries.setMeta(s.cell[slot]!, this.entryOf(slot), meta);
+    }
+    if (e.ts >= s.ts[slot]!) this.place(slot, e);
     return true;
   }
 
@@ -127,9 +132,9 @@ export class DriverIndex {
     const s = this.slots;
     const rec: DriverRecord = {
       driverId,
-      lat: s.lat(slot),
-      lng: s.lng(slot),
-      ts: s.ts(slot),
+      lat: s.lat[slot]!,
+      lng: s.lng[slot]!,
+      ts: s.ts[slot]!,
       seq: s.seq[slot]!,
       status: s.status(slot),
       vehicle: s.vehicle(slot),
@@ -175,34 +180,36 @@ export class DriverIndex {
     const status = options.status === undefined ? -1 : STATUS_CODE[options.status];
     const vehicles = vehicleMask(options.vehicles);
     const staleAfter = options.includeStale ? -1 : staleMs;
-    const { hot, meta, ids } = this.slots;
-    const lists = this.cells.lists;
+    const entries = this.cells.entries;
     const heap = this.heap;
-    heap.reset(limit, ids);
+    heap.reset(limit);
     const cosQ = Math.cos(lat * RAD);
+    let floor = floorOf(radiusM);
     let from = 0;
     for (let k = 0; ; k++) {
       // May intern new cells, which may grow the arena: read it afterwards.
       this.rings.ensure(origin, k);
-      const { pool, start, len } = lists;
+      const { f64, i32, span } = entries;
       const to = origin.ringEnd[k]!;
       for (let c = from; c < to; c++) {
         const id = origin.ids[c]!;
-        const first = start[id]!;
-        const end = first + len[id]!;
-        for (let i = first; i < end; i++) {
-          const slot = pool[i]!;
-          const m = meta[slot]!;
+        const first = span[2 * id]!;
+        const end = first + span[2 * id + 1]!;
+        for (let e = first; e < end; e++) {
+          const m = i32[e * 10 + 9]!;
           if (status >= 0 && (m & 3) !== status) continue;
           if (vehicles !== 0 && ((vehicles >> (m >> 2)) & 1) === 0) continue;
-          const h = slot * 4;
-          if (staleAfter >= 0 && now - hot[h + 3]! > staleAfter) continue;
+          const b = e * STRIDE;
+          if (staleAfter >= 0 && now - f64[b + 3]! > staleAfter) continue;
+          const dLat = (f64[b]! - lat) * RAD;
+          const dLng = (f64[b + 1]! - lng) * RAD;
+          const cc = cosQ * f64[b + 2]!;
+          // Most drivers read cannot be kept: reject them on a lower bound that needs no sin or asin.
+          if (haversineFloor(dLat, dLng, cc) > floor) continue;
           // The same formula as geodesy.distanceM, with the driver's cos(lat) precomputed: the same double.
-          const dLat = (hot[h]! - lat) * RAD;
-          const dLng = (hot[h + 1]! - lng) * RAD;
-          const x = Math.sin(dLat / 2) ** 2 + cosQ * hot[h + 2]! * Math.sin(dLng / 2) ** 2;
+          const x = Math.sin(dLat / 2) ** 2 + cc * Math.sin(dLng / 2) ** 2;
           const d = 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(x)));
-          if (d <= radiusM) heap.offer(slot, d);
+          if (d <= radiusM && heap.offer(e, d)) floor = floorOf(heap.cutoff(radiusM));
         }
       }
       from = to;
@@ -224,7 +231,7 @@ export class DriverIndex {
     for (let slot = 0; slot < s.highWater; slot++) {
       const id = s.ids[slot];
       if (id === undefined) continue;
-      const silentMs = now - s.ts(slot);
+      const silentMs = now - s.ts[slot]!;
       if (silentMs > retentionMs) {
         this.remove(id);
         removed++;
@@ -245,13 +252,13 @@ export class DriverIndex {
    */
   repair(now: number, offlineMs: number): RepairOutcome {
     const s = this.slots;
-    const lists = this.cells.lists;
+    const entries = this.cells.entries;
     let found = 0;
     for (const id of this.cells.liveIds()) {
-      for (let i = lists.len[id]! - 1; i >= 0; i--) {
-        const slot = lists.pool[lists.start[id]! + i]!;
+      for (let i = entries.length(id) - 1; i >= 0; i--) {
+        const slot = entries.slotAt(id, i);
         const own = slot >= 0 && slot < s.highWater && s.ids[slot] !== undefined && s.indexed[slot] === 1 && s.cell[slot] === id;
-        if (own && lists.find(id, slot) === i) continue;
+        if (own && entries.find(id, slot) === i) continue;
         // Entries from i on are checked, so the last one moving into i is fine.
         this.cells.removeAt(id, i);
         found++;
@@ -260,8 +267,8 @@ export class DriverIndex {
     for (let slot = 0; slot < s.highWater; slot++) {
       if (s.ids[slot] === undefined || s.indexed[slot] === 0 || this.cells.has(s.cell[slot]!, slot)) continue;
       found++;
-      if (now - s.ts(slot) > offlineMs) s.indexed[slot] = 0;
-      else this.cells.add(s.cell[slot]!, slot);
+      if (now - s.ts[slot]! > offlineMs) s.indexed[slot] = 0;
+      else this.putEntry(s.cell[slot]!, slot);
     }
     return { found, fixed: found };
   }
@@ -279,7 +286,9 @@ export class DriverIndex {
     const s = this.slots;
     const lat = quantize(e.lat);
     const lng = quantize(e.lng);
-    s.setPosition(slot, lat, lng, e.ts);
+    s.lat[slot] = lat;
+    s.lng[slot] = lng;
+    s.ts[slot] = e.ts;
     s.acc[slot] = quantizeMetric(e.acc) ?? NaN;
     s.spd[slot] = quantizeMetric(e.spd) ?? NaN;
     s.hdg[slot] = quantizeMetric(e.hdg) ?? NaN;
@@ -287,6 +296,7 @@ export class DriverIndex {
     const old = s.cell[slot]!;
     if (old >= 0 && this.cells.cellOf(old) === cell) {
       if (s.indexed[slot] === 0) this.link(slot);
+      else this.cells.entries.setPosition(old, this.entryOf(slot), lat, lng, e.ts);
       return;
     }
     if (s.indexed[slot] === 1) this.unlink(slot);
@@ -296,8 +306,21 @@ export class DriverIndex {
   }
 
   private link(slot: number): void {
-    this.cells.add(this.slots.cell[slot]!, slot);
+    this.putEntry(this.slots.cell[slot]!, slot);
     this.slots.indexed[slot] = 1;
+  }
+
+  /** Adds an entry for `slot` (a copy of its record) to cell `id`'s list. */
+  private putEntry(id: number, slot: number): void {
+    const s = this.slots;
+    // Slot −1 (no driver: only a test that breaks the index makes one) has nothing a search could match.
+    if (slot < 0) this.cells.add(id, slot, NaN, NaN, NaN, 0);
+    else this.cells.add(id, slot, s.lat[slot]!, s.lng[slot]!, s.ts[slot]!, s.meta[slot]!);
+  }
+
+  /** Position of an indexed slot's entry in its cell's list. */
+  private entryOf(slot: number): number {
+    return this.cells.entries.find(this.slots.cell[slot]!, slot);
   }
 
   private unlink(slot: number): void {
@@ -305,27 +328,33 @@ export class DriverIndex {
     this.slots.indexed[slot] = 0;
   }
 
-  /** The heap's drivers as NearbyDriver objects, nearest first (the shape runNearby returns). */
+  /**
+   * The heap's drivers as NearbyDriver objects, nearest first (the shape
+   * runNearby returns), read from their entries: the scan has just brought
+   * them into the cache, where the slots' arrays would cost a miss per field.
+   */
   private answer(now: number, staleMs: number): NearbyDriver[] {
     const n = this.heap.size;
-    if (n > this.outSlots.length) {
-      this.outSlots = new Int32Array(this.heap.size * 2);
-      this.outDists = new Float64Array(this.heap.size * 2);
+    if (n > this.outEntries.length) {
+      this.outEntries = new Int32Array(n * 2);
+      this.outDists = new Float64Array(n * 2);
     }
-    this.heap.drain(this.outSlots, this.outDists);
-    const s = this.slots;
+    this.heap.drain(this.outEntries, this.outDists);
+    const { f64, i32 } = this.cells.entries;
+    const ids = this.slots.ids;
     const out = new Array<NearbyDriver>(n);
     for (let i = 0; i < n; i++) {
-      const slot = this.outSlots[i]!;
-      const ts = s.ts(slot);
+      const e = this.outEntries[i]!;
+      const ts = f64[e * STRIDE + 3]!;
+      const meta = i32[e * 10 + 9]!;
       const ageMs = Math.max(0, now - ts);
       out[i] = {
-        driverId: s.ids[slot]!,
-        lat: s.lat(slot),
-        lng: s.lng(slot),
+        driverId: ids[i32[e * 10 + 8]!]!,
+        lat: f64[e * STRIDE]!,
+        lng: f64[e * STRIDE + 1]!,
         ts,
-        status: s.status(slot),
-        vehicle: s.vehicle(slot),
+        status: STATUS_NAME[meta & 3]!,
+        vehicle: VEHICLE_NAME[meta >> 2]!,
         distanceM: Math.round(this.outDists[i]! * 10) / 10,
         ageMs,
         stale: ageMs > staleMs,
@@ -333,6 +362,7 @@ export class DriverIndex {
     }
     return out;
   }
+
 }
 
 /** Bit n set: vehicle code n is asked for; 0: any vehicle (no filter, or an empty one). */
@@ -341,6 +371,30 @@ function vehicleMask(vehicles: readonly VehicleType[] | undefined): number {
   let mask = 0;
   for (const v of vehicles) mask |= 1 << VEHICLE_CODE[v];
   return mask;
+}
+
+/**
+ * A lower bound on haversine's x = sin²(dLat/2) + cc·sin²(dLng/2) without
+ * trigonometry, from sin t ≥ t − t³/6 (0 ≤ t ≤ √6). |dLat/2| ≤ π/2 always;
+ * |dLng/2| may reach π across the antimeridian, where its term is dropped (0 is
+ * a bound too).
+ */
+function haversineFloor(dLat: number, dLng: number, cc: number): number {
+  const a = Math.abs(dLat / 2);
+  const b = Math.abs(dLng / 2);
+  const sa = a - (a * a * a) / 6;
+  const sb = b < 2 ? b - (b * b * b) / 6 : 0;
+  return sa * sa + cc * sb * sb;
+}
+
+/**
+ * The x above which a driver is farther than `d` metres (d = 2R·asin(√x) ≥
+ * 2R·√x), widened by a relative 1e-9 and 1 µm so that rounding in either
+ * computation never rejects a driver the exact distance would keep.
+ */
+function floorOf(d: number): number {
+  const r = (d * (1 + 1e-9) + 1e-6) / (2 * EARTH_RADIUS_M);
+  return r * r;
 }
 
 /** geodesy.distanceM with both cosines given. */

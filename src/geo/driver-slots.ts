@@ -5,30 +5,28 @@ import type { StoredStatus } from './driver-store.js';
 export const STATUS_CODE: Readonly<Record<StoredStatus, number>> = { unknown: 0, available: 1, busy: 2, offline: 3 };
 export const STATUS_NAME: readonly StoredStatus[] = ['unknown', 'available', 'busy', 'offline'];
 
-const RAD = Math.PI / 180;
 /** Slots allocated at first: enough for a test city, small enough to cost nothing idle (~100 kB). */
 const INITIAL_CAPACITY = 1024;
 
 /**
- * One slot per driver, in typed arrays (struct of arrays), so a million
- * drivers cost a few dozen objects instead of a million.
+ * One slot per driver: its record, in typed arrays (struct of arrays), so a
+ * million drivers cost a few dozen objects instead of a million.
  *
- *   hot   Float64 × 4 per slot │ lat │ lng │ cos(lat) │ ts │   one 32-byte run: what a scan reads
- *   meta  Uint8              status (bits 0–1) | vehicle code << 2   (the scan's filters)
- *   seq, acc, spd, hdg  Float64 (NaN: absent)    cell  Int32 (cell id, −1: none)
- *   indexed  Uint8 (the record says: in the cell index)      ids  driver id per slot
+ *   lat, lng, ts, seq   Float64           acc, spd, hdg  Float64 (NaN: absent)
+ *   meta     Uint8      status (bits 0–1) | vehicle code << 2
+ *   cell     Int32      cell id of the position (CellLists), −1: none
+ *   indexed  Uint8      the record says: in the cell index
+ *   ids      driver id per slot (undefined: free)
  *
- * A scan touches `hot` and `meta` only, one cache line each per driver.
- * cos(lat) is kept because every distance from a query needs it.
- * Positions are degrees already rounded to 1e-7 (the stores' coordinates),
- * so a distance computed here is the distance the stores compute.
- *
- * Freed slots go on a stack and are reused first; a freed slot's position is
- * NaN, so a stray list entry pointing at it never matches a distance test.
- * Capacity doubles when full and never shrinks (clear() starts over).
+ * Positions are degrees already rounded to 1e-7 (the stores' coordinates).
+ * A search does not read slots: the cell lists hold a copy of what it needs
+ * (CellEntries). Freed slots go on a stack and are reused first. Capacity
+ * doubles when full and never shrinks (clear() starts over).
  */
 export class DriverSlots {
-  hot!: Float64Array;
+  lat!: Float64Array;
+  lng!: Float64Array;
+  ts!: Float64Array;
   meta!: Uint8Array;
   seq!: Float64Array;
   acc!: Float64Array;
@@ -61,34 +59,12 @@ export class DriverSlots {
     return slot;
   }
 
-  /** Gives a slot back; its position becomes NaN. */
+  /** Gives a slot back. */
   give(slot: number): void {
     this.ids[slot] = undefined;
-    this.hot[slot * 4] = NaN;
-    this.hot[slot * 4 + 1] = NaN;
     this.cell[slot] = -1;
     this.indexed[slot] = 0;
     this.free.push(slot);
-  }
-
-  setPosition(slot: number, lat: number, lng: number, ts: number): void {
-    const h = slot * 4;
-    this.hot[h] = lat;
-    this.hot[h + 1] = lng;
-    this.hot[h + 2] = Math.cos(lat * RAD);
-    this.hot[h + 3] = ts;
-  }
-
-  lat(slot: number): number {
-    return this.hot[slot * 4]!;
-  }
-
-  lng(slot: number): number {
-    return this.hot[slot * 4 + 1]!;
-  }
-
-  ts(slot: number): number {
-    return this.hot[slot * 4 + 3]!;
   }
 
   status(slot: number): StoredStatus {
@@ -99,8 +75,9 @@ export class DriverSlots {
     return VEHICLE_NAME[this.meta[slot]! >> 2]!;
   }
 
-  setMeta(slot: number, status: StoredStatus, vehicle: StoredVehicle): void {
-    this.meta[slot] = STATUS_CODE[status] | (VEHICLE_CODE[vehicle] << 2);
+  /** Sets status and vehicle; returns the new meta byte. */
+  setMeta(slot: number, status: StoredStatus, vehicle: StoredVehicle): number {
+    return (this.meta[slot] = STATUS_CODE[status] | (VEHICLE_CODE[vehicle] << 2));
   }
 
   /** Frees every slot and returns to the initial capacity. */
@@ -112,9 +89,11 @@ export class DriverSlots {
   }
 
   private grow(): void {
-    const old = { hot: this.hot, meta: this.meta, seq: this.seq, acc: this.acc, spd: this.spd, hdg: this.hdg, cell: this.cell, indexed: this.indexed };
+    const old = { lat: this.lat, lng: this.lng, ts: this.ts, meta: this.meta, seq: this.seq, acc: this.acc, spd: this.spd, hdg: this.hdg, cell: this.cell, indexed: this.indexed };
     this.allocate(this.capacity * 2);
-    this.hot.set(old.hot);
+    this.lat.set(old.lat);
+    this.lng.set(old.lng);
+    this.ts.set(old.ts);
     this.meta.set(old.meta);
     this.seq.set(old.seq);
     this.acc.set(old.acc);
@@ -125,7 +104,9 @@ export class DriverSlots {
   }
 
   private allocate(n: number): void {
-    this.hot = new Float64Array(4 * n);
+    this.lat = new Float64Array(n);
+    this.lng = new Float64Array(n);
+    this.ts = new Float64Array(n);
     this.meta = new Uint8Array(n);
     this.seq = new Float64Array(n);
     this.acc = new Float64Array(n);

@@ -1,19 +1,22 @@
 /**
- * The nearest `limit` candidates seen so far: a max-heap of (distance, slot)
+ * The nearest `limit` candidates seen so far: a max-heap of (distance, item)
  * whose top is the worst kept, so a candidate farther than it is rejected in
  * one comparison. Order is nearest first, ties by driver id (the order of
- * DriverStore.nearby). Reused across searches: no allocation per query once
- * it has grown to the largest limit asked for.
+ * DriverStore.nearby). Items are integers (DriverIndex: entry numbers);
+ * `nameOf` gives an item's driver id, asked only on equal distances. Reused
+ * across searches: no allocation per query once it has grown to the largest
+ * limit asked for.
  */
 export class NearestHeap {
   private slots = new Int32Array(16);
   private dists = new Float64Array(16);
   private n = 0;
   private limit = 0;
-  private ids: readonly (string | undefined)[] = [];
 
-  /** Empties the heap for a search keeping `limit` candidates; `ids` names each slot (for ties). */
-  reset(limit: number, ids: readonly (string | undefined)[]): void {
+  constructor(private readonly nameOf: (item: number) => string) {}
+
+  /** Empties the heap for a search keeping `limit` candidates. */
+  reset(limit: number): void {
     if (limit > this.slots.length) {
       let size = this.slots.length;
       while (size < limit) size *= 2;
@@ -22,7 +25,6 @@ export class NearestHeap {
     }
     this.n = 0;
     this.limit = limit;
-    this.ids = ids;
   }
 
   get size(): number {
@@ -34,17 +36,27 @@ export class NearestHeap {
     return this.n >= this.limit && this.dists[0]! <= d;
   }
 
-  /** Keeps (slot, d) if it is among the nearest `limit` so far. */
-  offer(slot: number, d: number): void {
+  /**
+   * The distance beyond which nothing can be kept: the worst kept one once
+   * full (a candidate as far may still enter on a smaller id), else `radiusM`.
+   */
+  cutoff(radiusM: number): number {
+    return this.n >= this.limit ? this.dists[0]! : radiusM;
+  }
+
+  /** Keeps (item, d) if it is among the nearest `limit` so far; true if kept. */
+  offer(slot: number, d: number): boolean {
     if (this.n < this.limit) {
       this.siftUp(this.n++, slot, d);
-    } else if (this.before(d, slot, this.dists[0]!, this.slots[0]!)) {
-      this.siftDown(slot, d);
+      return true;
     }
+    if (!this.before(d, slot, this.dists[0]!, this.slots[0]!)) return false;
+    this.siftDown(slot, d);
+    return true;
   }
 
   /**
-   * Empties the heap into `slots`/`dists`, nearest first; returns how many.
+   * Empties the heap into `slots` (items) and `dists`, nearest first; returns how many.
    * The arrays must hold `size` entries.
    */
   drain(slots: Int32Array, dists: Float64Array): number {
@@ -61,7 +73,7 @@ export class NearestHeap {
   /** (da, a) comes before (db, b): nearer, or as near with a smaller driver id. */
   private before(da: number, a: number, db: number, b: number): boolean {
     if (da !== db) return da < db;
-    return (this.ids[a] ?? '') < (this.ids[b] ?? '');
+    return this.nameOf(a) < this.nameOf(b);
   }
 
   private siftUp(i: number, slot: number, d: number): void {

@@ -21,25 +21,25 @@ export interface IndexTamper {
 
 /**
  * The memory store's cell lists (src/geo/cell-lists.ts), reached through type
- * casts: its DriverIndex's `bySlot` (driver id → slot) and `cells`. An entry
- * names a slot; a driver without a record has none, so its entry names slot
- * −1, which holds nothing a search could return (only repairIndex sees it).
+ * casts: its DriverIndex's `bySlot` (driver id → slot), `cells`, and
+ * `putEntry` (an entry copied from the driver's record). A driver without a
+ * record has no slot: its entry names slot −1 and holds no position, so only
+ * repairIndex sees it.
  */
 export function memoryIndexTamper(store: MemoryDriverStore): IndexTamper {
-  const { index } = store as unknown as { index: unknown };
-  const { bySlot, cells } = index as { bySlot: Map<string, number>; cells: CellLists };
-  const slotOf = (driverId: string): number => bySlot.get(driverId) ?? -1;
+  const { index } = store as unknown as { index: { bySlot: Map<string, number>; cells: CellLists; putEntry(id: number, slot: number): void } };
+  const slotOf = (driverId: string): number => index.bySlot.get(driverId) ?? -1;
   return {
     async addEntry(cell, driverId) {
       const slot = slotOf(driverId);
       // A reference of our own while we look, so that a new cell's id lives until the entry holds one.
-      const id = cells.retain(cell);
-      if (!cells.has(id, slot)) cells.add(id, slot);
-      cells.release(id);
+      const id = index.cells.retain(cell);
+      if (!index.cells.has(id, slot)) index.putEntry(id, slot);
+      index.cells.release(id);
     },
     async removeEntry(cell, driverId) {
-      const id = cells.idOf(cell);
-      if (id >= 0) cells.remove(id, slotOf(driverId));
+      const id = index.cells.idOf(cell);
+      if (id >= 0) index.cells.remove(id, slotOf(driverId));
     },
   };
 }
