@@ -85,6 +85,11 @@ export class CellEntries {
     this.i32[(this.span[2 * id]! + i) * 10 + 9] = meta;
   }
 
+  /** Entries the arena has room for (it grows by doubling, never shrinks). */
+  get capacity(): number {
+    return this.f64.length / STRIDE;
+  }
+
   /** Entries in list `id`. */
   length(id: number): number {
     return this.span[2 * id + 1]!;

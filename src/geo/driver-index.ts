@@ -30,6 +30,20 @@ export interface IndexEntry {
   hdg?: number;
 }
 
+/** What an index holds, for metrics and for tests that check nothing grows without bound. */
+export interface DriverIndexStats {
+  /** Drivers held, indexed or not. */
+  drivers: number;
+  /** Cells with an id: occupied ones and those of cached rings. */
+  cells: number;
+  /** Origin cells whose rings are cached. */
+  origins: number;
+  /** Driver slots allocated (grows by doubling; freed slots are reused). */
+  slotCapacity: number;
+  /** Cell-list entries the arena has room for (grows by doubling; freed blocks are reused). */
+  entryCapacity: number;
+}
+
 export interface DriverIndexOptions {
   /** Cell references the ring cache may hold, all origins together; default 1,000,000 (about 4 MB). */
   ringCacheCells?: number;
@@ -93,6 +107,16 @@ export class DriverIndex {
   /** Drivers held (indexed or not). */
   get size(): number {
     return this.bySlot.size;
+  }
+
+  stats(): DriverIndexStats {
+    return {
+      drivers: this.bySlot.size,
+      cells: this.cells.size,
+      origins: this.rings.size,
+      slotCapacity: this.slots.capacity,
+      entryCapacity: this.cells.entries.capacity,
+    };
   }
 
   /** Applies one driver's state (rules above). Returns false when ignored (seq not above the held one). */
