@@ -53,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const tokens = new TokenService(config.jwtSecret);
   const metrics = new Metrics();
   const logMetrics = new LogMetrics(metrics.registry);
-  const backend = createBackend(config, log, { logMetrics });
+  const backend = createBackend(config, log, { logMetrics, registry: metrics.registry });
   const store = backend.drivers;
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
 

@@ -32,9 +32,11 @@ import { seededRandom } from '../geo/geo-fixtures.js';
  */
 
 let siteCount = 0;
+/** Sites 0.5° of latitude apart between 60° S and 60° N, then the same band 5° further east (hundreds of cases, four backends). */
 function nextSite(): Point {
   siteCount++;
-  return { lat: 20 + siteCount * 0.5, lng: 13.4 };
+  const steps = siteCount * 0.5;
+  return { lat: -60 + (steps % 120), lng: 13.4 + Math.floor(steps / 120) * 5 };
 }
 
 const ETA = new GreatCircleEtaProvider({ detourFactor: 1.3 });
