@@ -45,7 +45,7 @@ export interface DriverIndexStats {
 }
 
 export interface DriverIndexOptions {
-  /** Cell references the ring cache may hold, all origins together; default 1,000,000 (about 4 MB). */
+  /** Cell references the ring cache may hold, all origins together; default 4,000,000 (16 MB when full). */
   ringCacheCells?: number;
 }
 

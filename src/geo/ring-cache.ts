@@ -39,8 +39,13 @@ export class OriginRings {
   }
 }
 
-/** Cell references the cache may hold, all origins together (4 bytes each, plus the shared cell table). */
-const DEFAULT_BUDGET_CELLS = 1_000_000;
+/**
+ * Cell references the cache may hold, all origins together: 4 bytes each
+ * (16 MB full), plus the cell table they share. A city of 30 × 30 km has
+ * ~10,000 origin cells; this holds every one of them for searches of up to
+ * ~8 rings (169 cells), e.g. everyone within 1 km at resolution 9.
+ */
+const DEFAULT_BUDGET_CELLS = 4_000_000;
 
 /**
  * Ring geometry per origin cell, computed once and reused by every query that
