@@ -22,7 +22,7 @@
  * Blocks double when full and halve when a quarter full, so a cell that was
  * busy once does not keep a large block. Freed blocks go to a stack per size
  * class and are reused before the arena grows; the arena doubles when it must
- * grow, so it is at most twice the peak it has held.
+ * grow by half, so it is at most 1.5 times the peak it has held.
  *
  * Each slot has a position hint: where its entry was last put. Lookups use
  * the hint when it is right, else search the list. A slot normally has one
@@ -121,7 +121,7 @@ export class CellEntries {
       if (moved >= 0) this.hint[moved] = i;
     }
     const capLog = this.capLog[id]!;
-    if (capLog > MIN_CAP_LOG && last <= 1 << (capLog - 2)) this.resize(id, capLog - 1);
+    if (capLog >= MIN_CAP_LOG + 2 && last <= 1 << (capLog - 2)) this.resize(id, capLog - 1);
   }
 
   /** Forgets every list and block (ids are the caller's to forget). */
@@ -155,8 +155,9 @@ export class CellEntries {
     const at = this.top;
     const end = at + (1 << capLog);
     if (end * STRIDE > this.f64.length) {
+      // By half: a doubled arena of a million drivers would leave ~40 MB unused until it fills.
       let size = this.f64.length;
-      while (size < end * STRIDE) size *= 2;
+      while (size < end * STRIDE) size = STRIDE * Math.ceil((size * 1.5) / STRIDE);
       const f64 = new Float64Array(size);
       f64.set(this.f64);
       this.f64 = f64;
@@ -181,8 +182,12 @@ export class CellEntries {
 /** Doubles per entry: lat, lng, cos(lat), ts, then slot and meta as two int32. */
 export const STRIDE = 5;
 const RAD = Math.PI / 180;
-/** Smallest block: two entries (a block of one would move on the second driver of most cells). */
-const MIN_CAP_LOG = 1;
+/**
+ * Smallest block: one entry. At fleet density most occupied cells hold one
+ * to three drivers (a million over 50 metros: a quarter of the cells hold
+ * one), so a larger first block would mostly stay empty.
+ */
+const MIN_CAP_LOG = 0;
 
 /** A copy of `a` with room for at least `n` entries (capacity doubled as needed). */
 function grown(a: Int32Array, n: number): Int32Array {

@@ -165,9 +165,9 @@ export class DriverIndex {
       cell: this.cells.cellOf(s.cell[slot]!),
       indexed: s.indexed[slot] === 1,
     };
-    if (!Number.isNaN(s.acc[slot])) rec.acc = s.acc[slot]!;
-    if (!Number.isNaN(s.spd[slot])) rec.spd = s.spd[slot]!;
-    if (!Number.isNaN(s.hdg[slot])) rec.hdg = s.hdg[slot]!;
+    if (!Number.isNaN(s.acc[slot])) rec.acc = hundredths(s.acc[slot]!);
+    if (!Number.isNaN(s.spd[slot])) rec.spd = hundredths(s.spd[slot]!);
+    if (!Number.isNaN(s.hdg[slot])) rec.hdg = hundredths(s.hdg[slot]!);
     return rec;
   }
 
@@ -387,6 +387,11 @@ export class DriverIndex {
     return out;
   }
 
+}
+
+/** A float32 back to the 0.01 step it was stored at (the value quantizeMetric gave). */
+function hundredths(f: number): number {
+  return Math.round(f * 100) / 100;
 }
 
 /** Bit n set: vehicle code n is asked for; 0: any vehicle (no filter, or an empty one). */

@@ -12,7 +12,9 @@ const INITIAL_CAPACITY = 1024;
  * One slot per driver: its record, in typed arrays (struct of arrays), so a
  * million drivers cost a few dozen objects instead of a million.
  *
- *   lat, lng, ts, seq   Float64           acc, spd, hdg  Float64 (NaN: absent)
+ *   lat, lng, ts, seq   Float64
+ *   acc, spd, hdg  Float32 (NaN: absent); values of 0.01 steps, read back rounded
+ *                  to 0.01, which float32 holds exactly up to ~80,000 (as in Redis)
  *   meta     Uint8      status (bits 0–1) | vehicle code << 2
  *   cell     Int32      cell id of the position (CellLists), −1: none
  *   indexed  Uint8      the record says: in the cell index
@@ -29,9 +31,9 @@ export class DriverSlots {
   ts!: Float64Array;
   meta!: Uint8Array;
   seq!: Float64Array;
-  acc!: Float64Array;
-  spd!: Float64Array;
-  hdg!: Float64Array;
+  acc!: Float32Array;
+  spd!: Float32Array;
+  hdg!: Float32Array;
   cell!: Int32Array;
   indexed!: Uint8Array;
   /** Driver id per slot; undefined for a free slot. */
@@ -109,9 +111,9 @@ export class DriverSlots {
     this.ts = new Float64Array(n);
     this.meta = new Uint8Array(n);
     this.seq = new Float64Array(n);
-    this.acc = new Float64Array(n);
-    this.spd = new Float64Array(n);
-    this.hdg = new Float64Array(n);
+    this.acc = new Float32Array(n);
+    this.spd = new Float32Array(n);
+    this.hdg = new Float32Array(n);
     this.cell = new Int32Array(n);
     this.indexed = new Uint8Array(n);
   }
