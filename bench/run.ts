@@ -22,15 +22,17 @@ import { parseRunOptions, suiteUsage, UsageError, wrap } from './lib/options.js'
 import { commandLine, publishReport, renderReport } from './lib/report.js';
 import type { Suite } from './lib/suite.js';
 import { backupSuite } from './suites/backup.js';
+import { clusterSuite } from './suites/cluster.js';
 import { ingestSuite } from './suites/ingest.js';
 import { haSuite } from './suites/ha.js';
 import { logSuite } from './suites/log.js';
 import { matchSuite } from './suites/match.js';
+import { nearbySuite } from './suites/nearby.js';
 import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, solverSuite, backupSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, solverSuite, backupSuite, clusterSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
