@@ -19,7 +19,6 @@
  * the window's wall time, the query points and the clock reads included.
  */
 import { cellToLatLng, polygonToCells } from 'h3-js';
-import { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
 import { DriverIndex } from '../../src/geo/driver-index.js';
 import type { NearbyDriver, NearbyOptions } from '../../src/geo/driver-store.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
@@ -27,6 +26,7 @@ import { mulberry32 } from '../../src/simulator/rng.js';
 import type { Progress } from '../lib/clock.js';
 import { type Area, CITY_BOX, pointIn } from '../lib/driver-sim.js';
 import type { RunOptions } from '../lib/options.js';
+import { openBenchBackend } from '../lib/bench-backend.js';
 import { ParkedFleet } from '../lib/parked-fleet.js';
 import { CpuWindow } from '../lib/proc-stats.js';
 import { waitForQuiet } from '../lib/proc-stats.js';
@@ -90,7 +90,9 @@ export async function runNearbyIndex(ctx: NearbyBenchContext): Promise<Row[]> {
   ctx.progress.log(PHASE, `parking ${fmtInt(drivers)} drivers in the old Map of cells, a DriverIndex and a MemoryDriverStore`);
   const baseline = new MapOfCellsBaseline(new RingPlanner(RESOLUTION), STALE_MS);
   const index = new DriverIndex(RESOLUTION);
-  const store = new MemoryDriverStore(new RingPlanner(RESOLUTION), { staleMs: STALE_MS, offlineMs: 2 * STALE_MS, retentionMs: 4 * STALE_MS });
+  // The memory engine as the gateway opens it (its DriverStore is a MemoryDriverStore).
+  const backend = await openBenchBackend({ h3Resolution: RESOLUTION, timing: { staleMs: STALE_MS, offlineMs: 2 * STALE_MS, retentionMs: 4 * STALE_MS } });
+  const store = backend.drivers;
   for (let i = 0; i < fleet.size; i++) {
     const ping = { seq: 1, lat: fleet.lat[i]!, lng: fleet.lng[i]!, ts: now, status: 'available' as const };
     baseline.apply({ driverId: fleet.ids[i]!, pings: [ping] });
@@ -139,7 +141,7 @@ export async function runNearbyIndex(ctx: NearbyBenchContext): Promise<Row[]> {
     rows.push({ scenario: name, figure: 'DriverIndex ÷ before; MemoryDriverStore ÷ before (queries/s)', value: `${(after / before).toFixed(1)} ×; ${(viaStore / before).toFixed(1)} ×` });
     rows.push({ scenario: name, figure: `agreement over ${fmtInt(AGREEMENT_SAMPLES)} sampled queries`, value: await agreement(sides, shape, area, now) });
   }
-  await store.close();
+  await backend.close();
   return rows;
 }
 

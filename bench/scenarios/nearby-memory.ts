@@ -12,10 +12,10 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MemoryDriverStore } from '../../src/backend/memory/memory-driver-store.js';
 import type { DriverBatch } from '../../src/geo/driver-store.js';
 import { RingPlanner } from '../../src/geo/ring-planner.js';
 import { mulberry32 } from '../../src/simulator/rng.js';
+import { openBenchBackend } from '../lib/bench-backend.js';
 import { driverId, METRO_CENTRES, metroAreas, pointIn } from '../lib/driver-sim.js';
 import { fmtInt, fmtMB, type Row } from '../lib/report.js';
 import { MapOfCellsBaseline } from './nearby-baseline.js';
@@ -47,27 +47,31 @@ export async function runNearbyMemory(ctx: NearbyBenchContext): Promise<Row[]> {
     }
   }
 
-  const measureOne = async (label: string, load: () => Promise<{ size: number; keep: unknown }>): Promise<number> => {
+  /** `load` returns what it filled, held until measured, then closed. */
+  const measureOne = async (label: string, load: () => Promise<{ size: number; keep: object & { close?: () => Promise<void> } }>): Promise<number> => {
     gc();
     const before = used();
     ctx.progress.log(PHASE, `loading ${fmtInt(drivers)} drivers into ${label}`);
     const { size, keep } = await load();
     gc();
     const bytes = used() - before;
-    // Held until measured, then let go.
-    void keep;
+    await keep.close?.();
     return bytes / size;
   };
 
   const old = await measureOne('the old layout (Map of records, Map of cell Sets)', async () => {
     const b = new MapOfCellsBaseline(new RingPlanner(RESOLUTION), 30_000);
     for (const call of calls()) for (const batch of call) b.apply(batch);
-    return { size: b.size, keep: b };
+    return { size: b.size, keep: { baseline: b } };
   });
-  const neu = await measureOne('a MemoryDriverStore (DriverIndex)', async () => {
-    const s = new MemoryDriverStore(new RingPlanner(RESOLUTION), { staleMs: 30_000, offlineMs: 3_600_000, retentionMs: 86_400_000 });
-    for (const call of calls()) await s.applyBatches(call);
-    return { size: s.size, keep: s };
+  const neu = await measureOne('the memory engine\'s MemoryDriverStore (DriverIndex)', async () => {
+    const backend = await openBenchBackend({ h3Resolution: RESOLUTION });
+    let size = 0;
+    for (const call of calls()) {
+      await backend.drivers.applyBatches(call, now);
+      size += call.length;
+    }
+    return { size, keep: backend };
   });
   ctx.progress.log(PHASE, `old layout ${old.toFixed(0)} bytes per driver, DriverIndex ${neu.toFixed(0)}`);
   return [
@@ -83,8 +87,8 @@ export async function runNearbyMemory(ctx: NearbyBenchContext): Promise<Row[]> {
       scenario: PHASE,
       figure: 'MemoryDriverStore on DriverIndex (typed arrays, cell lists in one arena)',
       value: `${neu.toFixed(0)} bytes per driver (${fmtMB(neu * drivers)}; ${(neu / old).toFixed(2)} × before)`,
-      target: `≤ ${BUDGET_BYTES} bytes`,
-      met: neu <= BUDGET_BYTES,
+      // The budget is per driver at 1,000,000; a quick run's sparser fleet pays more per cell.
+      ...(drivers === 1_000_000 ? { target: `≤ ${BUDGET_BYTES} bytes`, met: neu <= BUDGET_BYTES } : {}),
     },
   ];
 }
