@@ -74,7 +74,7 @@ export async function runMemory(ctx: IngestContext): Promise<Row[]> {
     },
     {
       scenario: 'C memory',
-      figure: 'memory store heap per driver (heapUsed after gc, delta ÷ drivers)',
+      figure: 'memory store heap per driver (heapUsed + arrayBuffers after gc, delta ÷ drivers)',
       value: `${heapPerDriver.toFixed(0)} bytes (${fmtMB(mem.heapAfter - mem.heapBefore)} for ${fmtInt(mem.storeSize)} drivers)`,
     },
   ];
