@@ -4,8 +4,8 @@
  * one comparison. Order is nearest first, ties by driver id (the order of
  * DriverStore.nearby). Items are integers (DriverIndex: entry numbers);
  * `nameOf` gives an item's driver id, asked only on equal distances. Reused
- * across searches: no allocation per query once it has grown to the largest
- * limit asked for.
+ * across searches: no allocation per query once it has grown to the most
+ * candidates a search has kept (never to `limit` itself, which may be huge).
  */
 export class NearestHeap {
   private slots = new Int32Array(16);
@@ -15,14 +15,8 @@ export class NearestHeap {
 
   constructor(private readonly nameOf: (item: number) => string) {}
 
-  /** Empties the heap for a search keeping `limit` candidates. */
+  /** Empties the heap for a search keeping `limit` candidates (room grows with what is kept, not with `limit`). */
   reset(limit: number): void {
-    if (limit > this.slots.length) {
-      let size = this.slots.length;
-      while (size < limit) size *= 2;
-      this.slots = new Int32Array(size);
-      this.dists = new Float64Array(size);
-    }
     this.n = 0;
     this.limit = limit;
   }
@@ -47,6 +41,7 @@ export class NearestHeap {
   /** Keeps (item, d) if it is among the nearest `limit` so far; true if kept. */
   offer(slot: number, d: number): boolean {
     if (this.n < this.limit) {
+      if (this.n === this.slots.length) this.grow();
       this.siftUp(this.n++, slot, d);
       return true;
     }
@@ -68,6 +63,15 @@ export class NearestHeap {
       if (last > 0) this.siftDown(this.slots[last]!, this.dists[last]!);
     }
     return count;
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const dists = new Float64Array(this.dists.length * 2);
+    slots.set(this.slots);
+    dists.set(this.dists);
+    this.slots = slots;
+    this.dists = dists;
   }
 
   /** (da, a) comes before (db, b): nearer, or as near with a smaller driver id. */

@@ -166,6 +166,7 @@ describe('DriverIndex', () => {
       { radiusM: 200, options: { limit: 5 } },
       { radiusM: 1_000, options: { limit: 10 } },
       { radiusM: 1_500, options: { limit: 1_000, includeStale: true } },
+      { radiusM: 2_000, options: { limit: Number.MAX_SAFE_INTEGER, includeStale: true } },
       { radiusM: 3_000, options: { limit: 10, status: 'available' } },
       { radiusM: 5_000, options: { limit: 3, includeStale: true }, vehicles: ['bike', 'car'] },
       { radiusM: 2_500, options: { limit: 20 }, vehicles: [] },
