@@ -49,7 +49,8 @@ export class NearestSearch {
    * more than `staleMs` at `now`) are left out unless `includeStale`.
    */
   nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number, staleMs: number): NearbyDriver[] {
-    const limit = options.limit;
+    // As slice(0, limit) would count it: a fractional limit keeps its integer part.
+    const limit = Math.floor(options.limit);
     if (!(limit > 0)) return [];
     const origin = this.rings.origin(latLngToCell(lat, lng, this.resolution));
     const offset = haversine(lat, lng, Math.cos(lat * RAD), origin.lat, origin.lng, Math.cos(origin.lat * RAD));
