@@ -1,4 +1,6 @@
 import { pino } from 'pino';
+import { cellToParent, latLngToCell } from 'h3-js';
+import { RedisCluster } from '../../kit/redis-cluster.js';
 import { SentinelGroup } from '../../kit/redis-sentinel.js';
 import type { RedisServer } from '../../kit/redis-server.js';
 import type { Backend } from '../../src/backend/backend.js';
@@ -20,8 +22,8 @@ export interface HaOptions extends RunOptions {
 /**
  * A replicated Redis that a scenario can fail over: the engine under test is
  * a parameter, so the failover scenario runs unchanged on every HA engine.
- * Sentinel is here; a Cluster topology (kit/redis-cluster.ts: kill one
- * shard's primary, wait for its replica's promotion) implements the same.
+ * Sentinel and Cluster (kill the primary of the shard the site is on, wait
+ * for its replica's promotion) implement it.
  */
 export interface HaTopology {
   readonly kind: 'sentinel' | 'cluster';
@@ -117,6 +119,91 @@ export class SentinelTopology implements HaTopology {
 
   stop(): Promise<void> {
     return this.group.stop();
+  }
+}
+
+/**
+ * A Redis Cluster of 3 primaries + 3 replicas (node timeout 1000 ms) with the
+ * default shard areas (resolution 3): the benches' Berlin site is on one
+ * shard, whose primary is the victim, so "the first ack after the kill" is
+ * that shard's, not another shard's that never stopped.
+ */
+export class ClusterTopology implements HaTopology {
+  readonly kind = 'cluster' as const;
+
+  private constructor(readonly cluster: RedisCluster, private readonly site: { lat: number; lng: number }) {}
+
+  static async start(site: { lat: number; lng: number }): Promise<ClusterTopology> {
+    return new ClusterTopology(await RedisCluster.start({ primaries: 3 }), site);
+  }
+
+  get description(): string {
+    return 'Redis Cluster: 3 primaries + 3 replicas (redis-server, AOF everysec, cluster-node-timeout 1000, diskless sync), shard areas at H3 resolution 3';
+  }
+
+  gatewayEnv(): Record<string, string> {
+    return { HEXFLEET_STORE: 'cluster', HEXFLEET_REDIS_CLUSTER: this.cluster.seeds };
+  }
+
+  backendConfig(): Partial<Config> {
+    return { store: 'cluster', redisCluster: this.cluster.seeds };
+  }
+
+  /** A key of the site's area tag: its slot (prefix-independent) names the shard the site's drivers are on. */
+  private get siteKey(): string {
+    return `x{a${cellToParent(latLngToCell(this.site.lat, this.site.lng, 9), 3)}}`;
+  }
+
+  victim(): Promise<RedisServer> {
+    return this.cluster.primaryOf(this.siteKey);
+  }
+
+  async waitForFailover(victim: RedisServer): Promise<RedisServer> {
+    for (;;) {
+      const now = await this.cluster.primaryOf(this.siteKey).catch(() => victim);
+      if (now !== victim) return now;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Restarted with its nodes.conf, the node rejoins the cluster and becomes a replica of the promoted one. */
+  async rejoin(victim: RedisServer): Promise<void> {
+    await victim.launch();
+    await this.cluster.waitHealthy();
+  }
+
+  waitReady(): Promise<void> {
+    return this.cluster.waitHealthy();
+  }
+
+  async openDirect(_at: RedisServer, prefix: string): Promise<Backend> {
+    const backend = createBackend(
+      { store: 'cluster', redisCluster: this.cluster.seeds, redisUrl: '', redisPrefix: prefix, redisCommandTimeoutMs: 30_000, h3Resolution: 9, staleMs: 600_000, offlineMs: 3_600_000, retentionMs: 86_400_000 },
+      pino({ level: 'silent' }),
+    );
+    await backend.waitUntilReady(10_000);
+    return backend;
+  }
+
+  pids(): Map<string, number> {
+    return new Map(this.cluster.nodes.map((n, i) => [`redis-node-${i + 1}`, n.pid]));
+  }
+
+  primary(): Promise<RedisServer> {
+    return this.cluster.primaryOf(this.siteKey);
+  }
+
+  async replica(): Promise<RedisServer> {
+    const primary = await this.primary();
+    for (const n of this.cluster.nodes) {
+      const repl = await n.info('replication').catch(() => ({}) as Record<string, string>);
+      if (repl.role === 'slave' && Number(repl.master_port) === primary.port) return n;
+    }
+    throw new Error(`the shard of port ${primary.port} has no replica`);
+  }
+
+  stop(): Promise<void> {
+    return this.cluster.stop();
   }
 }
 

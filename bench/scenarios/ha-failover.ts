@@ -113,7 +113,7 @@ function rows(ctx: HaContext, rounds: Round[], fleet: Fleet, t: Totals): Row[] {
         `${ctx.topology.description}; 1 gateway process (HEXFLEET_REDIS_MIN_REPLICAS_ACK default: 1); ${o.drivers} driver apps in the bench process, ` +
         `one WebSocket each, one batch of ${o.batchPings} pings in flight, a batch every ${o.periodMs} ms, resent after 50 ms on an error; ` +
         `${o.matchers} order-service loops (POST /v1/match, then cancel) over HTTP; ${o.repeats} kill -9 of the primary, ` +
-        `${ctx.options.warmupS} s of load before each; the killed node is restarted as a replica (SentinelGroup.rejoin) as soon as a replica is promoted`,
+        `${ctx.options.warmupS} s of load before each; the killed node is restarted as a replica (the topology's rejoin) as soon as a replica is promoted`,
     },
     { scenario, figure: 'kill → replica promoted (s), each round', value: each((r) => r.promotionMs) },
     { scenario, figure: 'kill → killed node back as a replica, synced (s), each round', value: each((r) => r.rejoinedMs) },

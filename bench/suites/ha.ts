@@ -10,8 +10,7 @@
  *                     a dedicated write connection, replica healthy and stalled
  *
  * The engine is a parameter (--engine): every scenario runs on an HaTopology
- * (scenarios/ha-context.ts). Sentinel is built; a Cluster topology plugs into
- * the same scenarios. A missed target is a result, not a failure.
+ * (scenarios/ha-context.ts): sentinel (default) or cluster. A missed target is a result, not a failure.
  */
 import { randomBytes } from 'node:crypto';
 import { describeGatewayEnv, makeGatewayEnv } from '../lib/gateway-env.js';
@@ -19,7 +18,7 @@ import { gitState } from '../lib/git-state.js';
 import { type OwnValues, positive, type RunOptions, UsageError } from '../lib/options.js';
 import { machineInfo } from '../lib/report.js';
 import { runScenarios, type Scenario, type Suite } from '../lib/suite.js';
-import { type HaContext, type HaOptions, type HaTopology, SentinelTopology } from '../scenarios/ha-context.js';
+import { ClusterTopology, type HaContext, type HaOptions, type HaTopology, SentinelTopology } from '../scenarios/ha-context.js';
 import { runDurability } from '../scenarios/ha-durability.js';
 import { runFailover } from '../scenarios/ha-failover.js';
 import { runWaitConnection } from '../scenarios/ha-wait-connection.js';
@@ -34,6 +33,8 @@ const SCENARIOS: Record<string, Scenario<HaContext> & { help: string }> = {
 const ENGINES: Record<string, () => Promise<HaTopology>> = {
   // down-after 1000 ms: the aggressive detection (platform-facts.md measured ≈ 3.4 s to writes again).
   sentinel: () => SentinelTopology.start(1000),
+  // The same Berlin site as the failover scenario's fleet: its shard is the one killed.
+  cluster: () => ClusterTopology.start({ lat: 52.52, lng: 13.405 }),
 };
 
 /** Set by the run per gateway: taken from the environment they would point the gateways elsewhere. */
