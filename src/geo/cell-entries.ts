@@ -30,7 +30,7 @@
  * index that repair() is about to mend) is still found, only slower.
  */
 export class CellEntries {
-  /** The arena as doubles (entry e at e·5) and as int32 (slot at e·10 + 8, meta at e·10 + 9). Read directly by the scan. */
+  /** The arena as doubles (entry e at e·STRIDE) and as int32 (slot at e·I32_STRIDE + SLOT_I32, meta at + META_I32). Read directly by the scan. */
   f64: Float64Array;
   i32: Int32Array;
   /** First entry and entry count of each list, side by side (one cache line for both). */
@@ -68,8 +68,8 @@ export class CellEntries {
     if (n === 1 << this.capLog[id]!) this.resize(id, this.capLog[id]! + 1);
     const e = this.span[2 * id]! + n;
     this.write(e, lat, lng, ts);
-    this.i32[e * 10 + 8] = slot;
-    this.i32[e * 10 + 9] = meta;
+    this.i32[e * I32_STRIDE + SLOT_I32] = slot;
+    this.i32[e * I32_STRIDE + META_I32] = meta;
     if (slot >= this.hint.length) this.hint = grown(this.hint, slot + 1);
     if (slot >= 0) this.hint[slot] = n;
     this.span[2 * id + 1] = n + 1;
@@ -82,7 +82,7 @@ export class CellEntries {
 
   /** Rewrites the status and vehicle of the entry at `i` of list `id`. */
   setMeta(id: number, i: number, meta: number): void {
-    this.i32[(this.span[2 * id]! + i) * 10 + 9] = meta;
+    this.i32[(this.span[2 * id]! + i) * I32_STRIDE + META_I32] = meta;
   }
 
   /** Entries the arena has room for (it grows by doubling, never shrinks). */
@@ -97,7 +97,7 @@ export class CellEntries {
 
   /** The slot of the entry at `i` of list `id`. */
   slotAt(id: number, i: number): number {
-    return this.i32[(this.span[2 * id]! + i) * 10 + 8]!;
+    return this.i32[(this.span[2 * id]! + i) * I32_STRIDE + SLOT_I32]!;
   }
 
   /** Position of an entry of `slot` in list `id`, or −1. */
@@ -105,8 +105,8 @@ export class CellEntries {
     const s = this.span[2 * id]!;
     const n = this.span[2 * id + 1]!;
     const h = slot >= 0 && slot < this.hint.length ? this.hint[slot]! : -1;
-    if (h >= 0 && h < n && this.i32[(s + h) * 10 + 8] === slot) return h;
-    for (let i = 0; i < n; i++) if (this.i32[(s + i) * 10 + 8] === slot) return i;
+    if (h >= 0 && h < n && this.i32[(s + h) * I32_STRIDE + SLOT_I32] === slot) return h;
+    for (let i = 0; i < n; i++) if (this.i32[(s + i) * I32_STRIDE + SLOT_I32] === slot) return i;
     return -1;
   }
 
@@ -117,7 +117,7 @@ export class CellEntries {
     this.span[2 * id + 1] = last;
     if (i !== last) {
       this.f64.copyWithin((s + i) * STRIDE, (s + last) * STRIDE, (s + last + 1) * STRIDE);
-      const moved = this.i32[(s + i) * 10 + 8]!;
+      const moved = this.i32[(s + i) * I32_STRIDE + SLOT_I32]!;
       if (moved >= 0) this.hint[moved] = i;
     }
     const capLog = this.capLog[id]!;
@@ -181,6 +181,10 @@ export class CellEntries {
 
 /** Doubles per entry: lat, lng, cos(lat), ts, then slot and meta as two int32. */
 export const STRIDE = 5;
+/** The same entry seen as int32: 10 of them, the slot at 8 and status·vehicle at 9. */
+export const I32_STRIDE = 2 * STRIDE;
+export const SLOT_I32 = 8;
+export const META_I32 = 9;
 const RAD = Math.PI / 180;
 /**
  * Smallest block: one entry. At fleet density most occupied cells hold one

@@ -1,6 +1,6 @@
 import { latLngToCell } from 'h3-js';
 import { VEHICLE_CODE, VEHICLE_NAME, type VehicleType } from '../domain/vehicle.js';
-import { type CellEntries, STRIDE } from './cell-entries.js';
+import { type CellEntries, I32_STRIDE, META_I32, SLOT_I32, STRIDE } from './cell-entries.js';
 import { type DriverSlots, STATUS_CODE, STATUS_NAME } from './driver-slots.js';
 import type { NearbyDriver, NearbyOptions } from './driver-store.js';
 import { EARTH_RADIUS_M } from './geodesy.js';
@@ -31,7 +31,7 @@ const SLACK_M = 1;
  */
 export class NearestSearch {
   /** Entries kept by a search; ties are told apart by the driver id of the entry's slot. */
-  private readonly heap = new NearestHeap((e) => this.slots.ids[this.entries.i32[e * 10 + 8]!] ?? '');
+  private readonly heap = new NearestHeap((e) => this.slots.ids[this.entries.i32[e * I32_STRIDE + SLOT_I32]!] ?? '');
   private outEntries = new Int32Array(16);
   private outDists = new Float64Array(16);
 
@@ -73,7 +73,7 @@ export class NearestSearch {
         const first = span[2 * id]!;
         const end = first + span[2 * id + 1]!;
         for (let e = first; e < end; e++) {
-          const m = i32[e * 10 + 9]!;
+          const m = i32[e * I32_STRIDE + META_I32]!;
           if (status >= 0 && (m & 3) !== status) continue;
           if (vehicles !== 0 && ((vehicles >> (m >> 2)) & 1) === 0) continue;
           const b = e * STRIDE;
@@ -115,10 +115,10 @@ export class NearestSearch {
     for (let i = 0; i < n; i++) {
       const e = this.outEntries[i]!;
       const ts = f64[e * STRIDE + 3]!;
-      const meta = i32[e * 10 + 9]!;
+      const meta = i32[e * I32_STRIDE + META_I32]!;
       const ageMs = Math.max(0, now - ts);
       out[i] = {
-        driverId: ids[i32[e * 10 + 8]!]!,
+        driverId: ids[i32[e * I32_STRIDE + SLOT_I32]!]!,
         lat: f64[e * STRIDE]!,
         lng: f64[e * STRIDE + 1]!,
         ts,
