@@ -79,6 +79,8 @@ export class DispatchPool {
   readonly #capacity: number;
   #inFlight = 0;
   #closed = false;
+  /** Settles once every thread started at construction has loaded its modules (or failed to). */
+  #loaded: Promise<unknown> = Promise.resolve();
 
   constructor(options: DispatchPoolOptions) {
     checkOptions(options);
@@ -94,6 +96,14 @@ export class DispatchPool {
       // Workers never go idle-terminated: a cold start on the first match after a lull costs ~50 ms.
       idleTimeout: Infinity,
     });
+    // Node 20 aborts the whole process when a thread is terminated while it is
+    // still loading its modules (v8 IsGraphAsync fatal error): a gateway
+    // stopped right after it started would. One task per thread proves each
+    // has loaded; close() waits for them. (Threads start loaded-looking in
+    // piscina, so nothing else tells.)
+    if (!options.lazy) {
+      this.#loaded = Promise.allSettled(Array.from({ length: options.threads }, () => this.#piscina.run(null, { name: 'loaded' })));
+    }
   }
 
   /** Optimal assignment in a worker; `cost` is transferred (see the module doc). */
@@ -131,6 +141,7 @@ export class DispatchPool {
   /** Waits for accepted tasks to finish, then stops the threads; later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#loaded;
     await this.#piscina.close();
   }
 

@@ -79,3 +79,8 @@ function compareScores(x: number, y: number): number {
   const b = y === y ? y : Infinity;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Answers once this thread has loaded its modules (DispatchPool waits for it before closing). */
+export function loaded(): true {
+  return true;
+}
