@@ -40,6 +40,11 @@ export interface ApplyOutcome {
    * retryable; `applied` and `duplicates` are then 0.
    */
   failed?: HexfleetError;
+  /**
+   * The driver's record as stored after this batch, when the engine returns
+   * it (every engine does): what the other gateways' read indexes apply.
+   */
+  record?: DriverRecord;
 }
 
 /** The last-known record of a driver. */

@@ -1,4 +1,5 @@
-import type { ApplyOutcome, DriverBatch } from '../geo/driver-store.js';
+import type { StoredVehicle } from '../domain/vehicle.js';
+import type { ApplyOutcome, DriverBatch, StoredStatus } from '../geo/driver-store.js';
 
 /** A driver's position as it was written to the store: what tracking shows. */
 export interface DriverPosition {
@@ -9,6 +10,14 @@ export interface DriverPosition {
   ts: number;
   hdg?: number;
   spd?: number;
+  /**
+   * The stored record's seq, status and vehicle after the write, when the
+   * engine returned the record (every engine does): what a gateway-local
+   * read index applies (seq-monotonic; status and vehicle filter nearby).
+   */
+  seq?: number;
+  status?: StoredStatus;
+  vehicle?: StoredVehicle;
 }
 
 /**
@@ -52,6 +61,20 @@ export function lastPositions(batches: readonly DriverBatch[], outcomes: readonl
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i]!;
     if ((outcomes[i]?.applied ?? 0) === 0) continue;
+    const record = outcomes[i]!.record;
+    if (record) {
+      // The store's own record: its position is the newest it holds (an older ping never moves it back).
+      const prev = last.get(batch.driverId);
+      if (prev && (prev.seq ?? -1) > record.seq) continue;
+      const pos: DriverPosition = {
+        driverId: batch.driverId, lat: record.lat, lng: record.lng, ts: record.ts,
+        seq: record.seq, status: record.status, vehicle: record.vehicle,
+      };
+      if (record.hdg !== undefined) pos.hdg = record.hdg;
+      if (record.spd !== undefined) pos.spd = record.spd;
+      last.set(batch.driverId, pos);
+      continue;
+    }
     let newest = batch.pings[0]!;
     for (const p of batch.pings) if (p.ts >= newest.ts) newest = p;
     const prev = last.get(batch.driverId);

@@ -91,7 +91,7 @@ describe('RedisDriverStore on a real Redis', () => {
     // The restarted Redis has no scripts; then SCRIPT FLUSH drops them again under a live connection.
     const exercise = async (seq: number): Promise<void> => {
       const outcome = await store.applyBatches([{ driverId: 'drv-1', pings: [{ seq, lat: at[0], lng: at[1], ts: NOW + seq }] }], NOW);
-      expect(outcome).toEqual([{ applied: 1, duplicates: 0 }]);
+      expect(outcome).toMatchObject([{ applied: 1, duplicates: 0 }]);
       expect((await store.nearby(at[0], at[1], 100, { limit: 5 }, NOW)).map((d) => d.driverId)).toEqual(['drv-1']);
       expect(await store.sweep(NOW)).toEqual({ unindexed: 0, removed: 0 });
       expect(await store.get('drv-1', NOW)).toMatchObject({ seq, ts: NOW + seq, status: 'busy' });

@@ -124,7 +124,7 @@ describe('reconciling Redis Cluster', () => {
     await drivers.applyBatches([batch('mv-3', 1, A)], NOW);
     await admin.hset(layout.homeKey('mv-3'), 'mv-3', `${areaOf(A)} 1`);
     const outcome = await drivers.applyBatches([batch('mv-3', 2, B)], NOW);
-    expect(outcome).toEqual([{ applied: 1, duplicates: 0 }]);
+    expect(outcome).toMatchObject([{ applied: 1, duplicates: 0 }]);
     await expectWhole(tg, admin, layout, 'mv-3');
   });
 

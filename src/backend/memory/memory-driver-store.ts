@@ -60,7 +60,8 @@ export class MemoryDriverStore implements DriverStore {
       driverId, seq, lat: newest.lat, lng: newest.lng, ts: newest.ts, status, vehicle,
       acc: newest.acc, spd: newest.spd, hdg: newest.hdg,
     });
-    return { applied, duplicates: pings.length - applied };
+    const record = this.index.get(driverId);
+    return record ? { applied, duplicates: pings.length - applied, record } : { applied, duplicates: pings.length - applied };
   }
 
   /** The record, synchronously (for the memory order store's reservation check). */

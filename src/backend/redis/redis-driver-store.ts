@@ -24,6 +24,7 @@ import {
   bucketOf,
   decodeEntry,
   decodeRecord,
+  RECORD,
   STATUS_CODE,
 } from './redis-layout.js';
 import type { RingPlanner, RingSlice } from '../../geo/ring-planner.js';
@@ -36,7 +37,7 @@ const REPAIR_BUCKETS_PER_CALL = 128;
 const REPAIR_SCAN_COUNT = 500;
 
 interface HexfleetRedis extends Redis {
-  hexfleetApplyPings(prefix: string, payload: Buffer): Promise<number[]>;
+  hexfleetApplyPingsBuffer(prefix: string, payload: Buffer): Promise<(number | Buffer)[]>;
   hexfleetNearbyBuffer(...args: (string | number)[]): Promise<(Buffer | number)[]>;
   hexfleetSweep(...args: (string | number)[]): Promise<[number, number]>;
   hexfleetRepairIndex(...args: (string | number)[]): Promise<[number, number]>;
@@ -85,10 +86,10 @@ export class RedisDriverStore implements DriverStore {
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
     const { planner } = this.options;
     const payload = applyPayload(batches.map((batch) => ({ batch, bucket: bucketOf(batch.driverId), mode: APPLY_MODE.create })), (lat, lng) => planner.cellOf(lat, lng));
-    const applied = await redisCall(() => this.redis.hexfleetApplyPings(this.keyPrefix, pack(payload)));
+    const reply = await redisCall(() => this.redis.hexfleetApplyPingsBuffer(this.keyPrefix, pack(payload)));
     // Duplicates too: a resent ping may be one whose first write never got its replicas.
     await this.options.replicaAck?.confirm();
-    return batches.map((b, i) => ({ applied: applied[i]!, duplicates: b.pings.length - applied[i]! }));
+    return batches.map((b, i) => outcomeOf(b, reply, i, batches.length));
   }
 
   async get(driverId: string, now: number): Promise<DriverView | null> {
@@ -163,4 +164,16 @@ export class RedisDriverStore implements DriverStore {
   /** The connection belongs to the backend, which closes it. */
   async close(): Promise<void> {}
 
+}
+
+/**
+ * Batch `i`'s outcome from an applyPings.lua reply (its header has the
+ * format): the count of applied pings, and the record as stored afterwards.
+ */
+export function outcomeOf(batch: DriverBatch, reply: readonly (number | Buffer)[], i: number, n: number): ApplyOutcome {
+  const applied = Number(reply[i]);
+  const raw = reply[n + i];
+  const outcome: ApplyOutcome = { applied, duplicates: batch.pings.length - applied };
+  if (Buffer.isBuffer(raw) && raw.length === RECORD.size) outcome.record = decodeRecord(batch.driverId, raw);
+  return outcome;
 }

@@ -161,7 +161,7 @@ export function writeField(b: Buffer, f: LayoutField, value: number | string): v
 export const BUCKETS = 16384;
 
 export const STATUS_CODE: Record<StoredStatus, number> = { unknown: 0, available: 1, busy: 2, offline: 3 };
-const STATUS_NAME: StoredStatus[] = ['unknown', 'available', 'busy', 'offline'];
+export const STATUS_NAME: StoredStatus[] = ['unknown', 'available', 'busy', 'offline'];
 
 /** FNV-1a over the UTF-16 code units: cheap and evenly spread. */
 export function bucketOf(driverId: string): number {

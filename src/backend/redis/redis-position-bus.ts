@@ -3,11 +3,16 @@ import type { Logger } from 'pino';
 import type { RedisFanout } from './redis-fanout.js';
 import type { DriverPosition, PositionBus } from '../../tracking/position-bus.js';
 import { Listeners } from '../listeners.js';
+import { STATUS_CODE, STATUS_NAME } from './redis-layout.js';
+import { VEHICLE_CODE, VEHICLE_NAME } from '../../domain/vehicle.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /** One row per position: compact on the wire (a write carries thousands at peak). */
-type Row = [driverId: string, lat: number, lng: number, ts: number, hdg: number | null, spd: number | null];
+type Row = [
+  driverId: string, lat: number, lng: number, ts: number, hdg: number | null, spd: number | null,
+  seq?: number | null, status?: number | null, vehicle?: number | null,
+];
 
 /**
  * Positions across gateways on one Redis pub/sub channel.
@@ -53,7 +58,10 @@ export class RedisPositionBus implements PositionBus {
   publish(positions: readonly DriverPosition[]): void {
     if (this.listeners.closed || positions.length === 0) return;
     this.listeners.deliver(positions);
-    const rows: Row[] = positions.map((p) => [p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null]);
+    const rows: Row[] = positions.map((p) => [
+      p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null,
+      p.seq ?? null, p.status === undefined ? null : STATUS_CODE[p.status], p.vehicle === undefined ? null : VEHICLE_CODE[p.vehicle],
+    ]);
     // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
     this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
       this.log.debug({ err: err.message }, 'position not published; the next ping carries a newer one');
@@ -84,6 +92,10 @@ export class RedisPositionBus implements PositionBus {
       const p: DriverPosition = { driverId: r[0], lat: r[1], lng: r[2], ts: r[3] };
       if (r[4] !== null) p.hdg = r[4];
       if (r[5] !== null) p.spd = r[5];
+      // Absent in messages of a gateway that does not send them (a rolling deploy).
+      if (r[6] !== null && r[6] !== undefined) p.seq = r[6];
+      if (r[7] !== null && r[7] !== undefined) p.status = STATUS_NAME[r[7]] ?? 'unknown';
+      if (r[8] !== null && r[8] !== undefined) p.vehicle = VEHICLE_NAME[r[8]] ?? 'unknown';
       positions.push(p);
     }
     this.listeners.deliver(positions);

@@ -4,6 +4,7 @@ import { vehicleMask } from '../../../domain/vehicle.js';
 import {
   type ApplyOutcome,
   type DriverBatch,
+  type DriverRecord,
   type DriverStore,
   type DriverView,
   type NearbyDriver,
@@ -21,11 +22,18 @@ import { APPLY_MODE, applyPayload, type PayloadDriver, pingCell, winningPing } f
 import { loadScripts } from '../load-scripts.js';
 import { redisCall } from '../redis-call.js';
 import { decodeEntry, decodeRecord, RECORD, STATUS_CODE } from '../redis-layout.js';
+import { outcomeOf } from '../redis-driver-store.js';
 import { AREA_BUCKETS, type ClusterLayout } from './cluster-layout.js';
 import { scanAll } from './scan-all.js';
 
+/** One driver's answer from applyPings.lua: applied pings (−1, −2: not written here) and the record as stored. */
+interface Applied {
+  count: number;
+  record?: DriverRecord;
+}
+
 interface ClusterRedis extends Cluster {
-  hexfleetApplyPings(route: string, prefix: string, payload: Buffer): Promise<number[]>;
+  hexfleetApplyPingsBuffer(route: string, prefix: string, payload: Buffer): Promise<(number | Buffer)[]>;
   hexfleetNearbyBuffer(route: string, ...args: (string | number)[]): Promise<(Buffer | number)[]>;
   hexfleetSweep(route: string, ...args: (string | number)[]): Promise<[number, number]>;
   hexfleetRepairIndex(route: string, ...args: (string | number)[]): Promise<[number, number]>;
@@ -89,6 +97,7 @@ export class ClusterDriverStore implements DriverStore {
    */
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
     const applied = new Array<number>(batches.length).fill(0);
+    const records = new Array<DriverRecord | undefined>(batches.length);
     const failed = new Map<number, HexfleetError>();
     const rounds: number[][] = [];
     const seen = new Map<string, number>();
@@ -107,18 +116,22 @@ export class ClusterDriverStore implements DriverStore {
         if (earlier) failed.set(i, earlier);
         else go.push(i);
       }
-      await this.applyRound(batches, go, applied, failed);
+      await this.applyRound(batches, go, applied, records, failed);
       for (const [i, err] of failed) failedDrivers.set(batches[i]!.driverId, err);
     }
     if (failed.size > 0 && failed.size === batches.filter((b) => b.pings.length > 0).length) throw failed.values().next().value!;
     return batches.map((b, i) => {
       const error = failed.get(i);
-      return error ? { applied: 0, duplicates: 0, failed: error } : { applied: applied[i]!, duplicates: b.pings.length - applied[i]! };
+      if (error) return { applied: 0, duplicates: 0, failed: error };
+      const record = records[i];
+      return record ? { applied: applied[i]!, duplicates: b.pings.length - applied[i]!, record } : { applied: applied[i]!, duplicates: b.pings.length - applied[i]! };
     });
   }
 
   /** One batch per driver: one call per known area, then the drivers this process could not place, one by one. */
-  private async applyRound(batches: DriverBatch[], round: number[], applied: number[], failed: Map<number, HexfleetError>): Promise<void> {
+  private async applyRound(
+    batches: DriverBatch[], round: number[], applied: number[], records: (DriverRecord | undefined)[], failed: Map<number, HexfleetError>,
+  ): Promise<void> {
     const byArea = new Map<string, number[]>();
     const slow: number[] = [];
     for (const i of round) {
@@ -135,7 +148,7 @@ export class ClusterDriverStore implements DriverStore {
       }
     }
     await Promise.all([...byArea].map(async ([area, idx]) => {
-      let got: number[];
+      let got: Applied[];
       try {
         got = await this.applyIn(area, idx.map((i) => ({ batch: batches[i]!, bucket: this.layout.areaBucket(batches[i]!.driverId), mode: APPLY_MODE.mustExist })));
       } catch (err) {
@@ -143,26 +156,33 @@ export class ClusterDriverStore implements DriverStore {
         return;
       }
       idx.forEach((i, k) => {
-        if (got[k]! >= 0) applied[i] = got[k]!;
-        else slow.push(i);
+        const { count, record } = got[k]!;
+        if (count < 0) return void slow.push(i);
+        applied[i] = count;
+        records[i] = record;
       });
     }));
     await Promise.all(slow.map(async (i) => {
       try {
-        applied[i] = await this.applyOne(batches[i]!);
+        const { count, record } = await this.applyOne(batches[i]!);
+        applied[i] = count;
+        records[i] = record;
       } catch (err) {
         failed.set(i, asStoreError(err));
       }
     }));
   }
 
-  /** One applyPings.lua call on `area`'s shard; the replies per driver, in order (−1, −2: not written, see the script). */
-  private async applyIn(area: string, drivers: PayloadDriver[]): Promise<number[]> {
+  /** One applyPings.lua call on `area`'s shard; per driver, in order, its count (−1, −2: not written, see the script) and record. */
+  private async applyIn(area: string, drivers: PayloadDriver[]): Promise<Applied[]> {
     const prefix = this.layout.areaPrefix(area);
     const payload = applyPayload(drivers.map((d) => ({ ...d, inScope: (cell: string) => this.layout.areaOf(cell) === area })), this.cellOf);
-    const got = await redisCall(() => this.cluster.hexfleetApplyPings(prefix, prefix, pack(payload)));
+    const reply = await redisCall(() => this.cluster.hexfleetApplyPingsBuffer(prefix, prefix, pack(payload)));
     await this.options.confirm?.(prefix);
-    return got;
+    return drivers.map((d, k) => {
+      const { applied, record } = outcomeOf(d.batch, reply, k, drivers.length);
+      return record ? { count: applied, record } : { count: applied };
+    });
   }
 
   /**
@@ -171,7 +191,7 @@ export class ClusterDriverStore implements DriverStore {
    * winningPing), and applies it there — moving the record when that is
    * another area. Retried when another writer got in between.
    */
-  private async applyOne(batch: DriverBatch): Promise<number> {
+  private async applyOne(batch: DriverBatch): Promise<Applied> {
     const { driverId, pings } = batch;
     const bucket = this.layout.areaBucket(driverId);
     const maxSeq = pings.reduce((m, p) => Math.max(m, p.seq), -1);
@@ -185,14 +205,14 @@ export class ClusterDriverStore implements DriverStore {
       if (!to) break; // no record and nothing to place: cannot happen for a non-empty batch
       if (!record || to === from) {
         const [got] = await this.applyIn(to, [{ batch, bucket, mode: record ? APPLY_MODE.mustExist : APPLY_MODE.create }]);
-        if (got! < 0) continue;
+        if (got!.count < 0) continue;
         // No record where the directory pointed (none yet, or forgotten after the retention): this one is home now.
         if (!record) await this.setHome(driverId, to, Math.max(maxSeq, 0), true);
         this.remember(driverId, to);
         return got!;
       }
       const [got] = await this.applyIn(to, [{ batch, bucket, mode: APPLY_MODE.seeded, seed: raw! }]);
-      if (got! < 0) continue;
+      if (got!.count < 0) continue;
       const seq = Math.max(record.seq, maxSeq);
       await this.setHome(driverId, to, seq);
       await redisCall(() => this.cluster.hexfleetLeaveArea(this.layout.areaPrefix(from!) + 'r:' + bucket, this.layout.areaPrefix(from!), driverId, seq));

@@ -26,7 +26,10 @@
           A driver whose position would end in a cell given as "" (another
           area), or, from a seed, would not move, is not written (-2): the
           caller applies it where it belongs. Standalone never sees -1 or -2.
-  Returns: array with the number of applied pings per driver, in order (or -1, -2 as above).
+  Returns: 2 × nDrivers values: first the number of applied pings per driver,
+           in order (or -1, -2 as above), then each driver's record as stored
+           after the call (struct REC; "" when not written here), which the
+           gateway publishes to the other gateways' read index.
 
   Records  prefix.."r:"..bucket   hash driverId -> struct REC
   Index    prefix.."c:"..cell     hash driverId -> struct ENTRY
@@ -36,7 +39,7 @@
 
 local prefix = ARGV[1]
 local p = cmsgpack.unpack(ARGV[2])
-local out = {}
+local out, recs = {}, {}
 local i = 2
 for d = 1, p[1] do
   local id, bucket, newvehicle, mode, seed, np = p[i], p[i + 1], p[i + 2], p[i + 3], p[i + 4], p[i + 5]
@@ -74,11 +77,13 @@ for d = 1, p[1] do
     end
     i = i + 9
   end
+  recs[d] = ''
   if not raw and mode == 0 then
     out[d] = -1
   elseif (moved and newcell == '') or (seeded and not moved) then
     out[d] = -2
   else
+    recs[d] = raw or ''
     if stray then redis.call('HDEL', prefix .. 'c:' .. stray, id) end
     if applied > 0 or seeded then
       if newvehicle ~= 0 then vehicle = newvehicle end
@@ -91,9 +96,12 @@ for d = 1, p[1] do
       if indexed == 1 then
         redis.call('HSET', prefix .. 'c:' .. cell, id, struct.pack(ENTRY, lat, lng, ts, status, vehicle))
       end
-      redis.call('HSET', rkey, id, struct.pack(REC, lat, lng, ts, seq, acc, spd, hdg, status, vehicle, indexed, cell))
+      recs[d] = struct.pack(REC, lat, lng, ts, seq, acc, spd, hdg, status, vehicle, indexed, cell)
+      redis.call('HSET', rkey, id, recs[d])
     end
     out[d] = applied
   end
 end
+local n = #out
+for d = 1, n do out[n + d] = recs[d] end
 return out
