@@ -28,11 +28,12 @@ import { haSuite } from './suites/ha.js';
 import { logSuite } from './suites/log.js';
 import { matchSuite } from './suites/match.js';
 import { nearbySuite } from './suites/nearby.js';
+import { nearbyHttpSuite } from './suites/nearby-http.js';
 import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, solverSuite, backupSuite, clusterSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
