@@ -73,6 +73,8 @@ export const configSchema = {
   ingestMaxPending: int(200_000, 100, 10_000_000, 'Pings waiting for the store across all connections; past it batches get overloaded.'),
   ingestMaxInflight: int(4, 1, 64, 'Store writes in flight at once (each carries many batches).'),
   ingestFlushPings: int(4096, 1, 100_000, 'Most pings in one store write.'),
+  readIndex: oneOf('local', ['local', 'backend'] as const, 'Where nearby reads (GET /v1/drivers/nearby, match candidates) go on a Redis engine: local = a follower of the driver index in this gateway, fed by the positions every gateway publishes (microseconds; reserving still checks the backend); backend = Redis on every read.'),
+  readIndexMaxLagMs: int(1000, 0, 60 * SECOND, 'The local read index answers only while positions reach it within this long of being stored; past it (and while it syncs) reads go to the backend.'),
   nearbyMaxRadiusM: int(20_000, 1, 200_000, 'Largest radius nearby() accepts.'),
   nearbyMaxLimit: int(500, 1, 10_000, 'Largest limit nearby() accepts.'),
   matchRadiusM: int(3000, 1, 200_000, 'Search radius of POST /v1/match when the request gives none (at most HEXFLEET_NEARBY_MAX_RADIUS_M).'),

@@ -6,6 +6,7 @@ import { InProcessEventSink } from '../orders/assignment-events.js';
 import { BatchMatcher } from '../orders/batch-matcher.js';
 import { DeadlinePoller } from '../orders/deadline-poller.js';
 import { DispatchMetrics } from '../orders/dispatch-metrics.js';
+import type { NearbyReader } from '../geo/driver-store.js';
 import { CandidateSearch } from '../matching/candidate-search.js';
 import { DispatchPool } from '../matching/dispatch-pool.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
@@ -44,7 +45,10 @@ const RECONCILE_GRACE_MIN_MS = 5_000;
  * channel stay the backend's to close. `background: false` (the reconcile command)
  * starts neither the deadline poller nor the periodic reconciliation.
  */
-export function createDispatch(config: Config, backend: Backend, metrics: Metrics, log: Logger, { background = true } = {}): Dispatch {
+export function createDispatch(
+  config: Config, backend: Backend, metrics: Metrics, log: Logger,
+  { background = true, nearby = backend.drivers }: { background?: boolean; nearby?: NearbyReader } = {},
+): Dispatch {
   const { drivers, orders, channel } = backend;
   const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue, lazy: !background });
   const dispatchMetrics = new DispatchMetrics(metrics.registry, {
@@ -73,7 +77,7 @@ export function createDispatch(config: Config, backend: Backend, metrics: Metric
   const events = new InProcessEventSink();
   const offBus = events.subscribe((event) => backend.assignments.publish(event));
   const saga = new OrderSaga({
-    orders, candidates: new CandidateSearch(drivers, eta, pool, dispatchMetrics.etaSource), channel, events, metrics: dispatchMetrics, log,
+    orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource), channel, events, metrics: dispatchMetrics, log,
     options: {
       offerTimeoutMs: config.offerTimeoutMs,
       leaseMarginMs: config.reservationMarginMs,

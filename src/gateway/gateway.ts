@@ -18,6 +18,7 @@ import { PingIntake } from '../ingest/ping-intake.js';
 import { loadUws } from '../runtime/load-uws.js';
 import { Metrics } from '../runtime/metrics.js';
 import { lastPositions } from '../tracking/position-bus.js';
+import { ReadIndex } from '../readindex/read-index.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   metrics: Metrics;
   dispatch: Dispatch;
   tracking: Tracking;
+  /** The follower of the driver index that answers nearby reads (Redis engines with HEXFLEET_READ_INDEX=local). */
+  readIndex: ReadIndex | undefined;
   /**
    * Graceful stop: refuses new connections, writes and acks every accepted
    * batch, closes driver sockets with 1001, then closes the backend.
@@ -58,7 +61,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
 
   const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
-  const dispatch = createDispatch(config, backend, metrics, log);
+  // On a Redis engine, nearby reads are answered by a follower of the driver index in this process (issue 10).
+  const readIndex = backend.kind !== 'memory' && config.readIndex === 'local'
+    ? new ReadIndex(store, backend.positions, {
+      resolution: config.h3Resolution,
+      timing: { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs },
+      maxLagMs: config.readIndexMaxLagMs,
+      sweepIntervalMs: config.sweepIntervalMs,
+    }, metrics.registry, log)
+    : undefined;
+  const nearby = readIndex ?? store;
+  const dispatch = createDispatch(config, backend, metrics, log, { nearby });
   const tracking = createTracking(config, backend, metrics, log);
   if (backend.log) log.info({ topics: backend.topics }, 'event log: Kafka; an ack means the pings are stored and in the log');
   const pipeline = new IngestPipeline(store, metrics, log, {
@@ -77,7 +90,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   app.ws<TrackSocketData>('/v1/track', trackers.behavior);
   registerTrackingRoutes(app, { config, tokens, log });
   registerHealthRoutes(app, { backend, metrics, log, shuttingDown: () => shuttingDown });
-  registerDriverRoutes(app, { config, tokens, store, log });
+  registerDriverRoutes(app, { config, tokens, store, nearby, log });
   registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
   app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
 
@@ -99,6 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     metrics,
     dispatch,
     tracking,
+    readIndex,
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
@@ -113,6 +127,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       drivers.closeAll();
       trackers.closeAll();
       await tracking.close();
+      await readIndex?.close();
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
       // (close() is in the 20.30 binding but missing from its type definitions.)
       (app as TemplatedApp & { close(): void }).close();

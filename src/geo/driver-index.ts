@@ -138,6 +138,11 @@ export class DriverIndex {
     return true;
   }
 
+  /** Every driver held, in no particular order (a live view: do not apply or remove while iterating). */
+  driverIds(): IterableIterator<string> {
+    return this.bySlot.keys();
+  }
+
   /** The held seq of a driver, or undefined if unknown (a follower's gap check; no allocation). */
   seqOf(driverId: string): number | undefined {
     const slot = this.bySlot.get(driverId);

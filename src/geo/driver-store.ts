@@ -171,11 +171,23 @@ export interface DriverStore {
    */
   repairIndex(now: number): Promise<RepairOutcome>;
 
+  /**
+   * Every record, page by page (a gateway-local read index's bootstrap).
+   * Not a snapshot: a record written during the scan may or may not be in
+   * it, so a caller that must miss nothing subscribes to the applied
+   * positions first and applies both by seq. Rejects with
+   * `store_unavailable` when the backend cannot be reached.
+   */
+  scan(onPage: (records: DriverRecord[]) => void): Promise<void>;
+
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
   check(): Promise<void>;
 
   close(): Promise<void>;
 }
+
+/** What nearby reads need: the backend's store, or a read index in front of it (src/readindex). */
+export type NearbyReader = Pick<DriverStore, 'nearby'>;
 
 export interface StoreTiming {
   staleMs: number;

@@ -3,7 +3,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config-schema.js';
 import type { TokenService } from '../auth/tokens.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import type { DriverStore, NearbyOptions, StoredStatus } from '../geo/driver-store.js';
+import type { DriverStore, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
 import { authorize, errorReply, respondAsync } from './http-reply.js';
 
 const READERS = ['service', 'admin'] as const;
@@ -55,15 +55,19 @@ function decodeId(raw: string): string {
 }
 
 /** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (roles service, admin). */
-export function registerDriverRoutes(app: TemplatedApp, deps: { config: Config; tokens: TokenService; store: DriverStore; log: Logger }): void {
+/** `nearby`: where nearby reads go (the read index, or the store); `store` answers the rest. */
+export function registerDriverRoutes(
+  app: TemplatedApp, deps: { config: Config; tokens: TokenService; store: DriverStore; nearby?: NearbyReader; log: Logger },
+): void {
   const { config, tokens, store, log } = deps;
+  const reader = deps.nearby ?? store;
 
   app.get('/v1/drivers/nearby', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
       async ({ auth, token, query }) => {
         authorize(tokens, READERS, auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
-        const drivers = await store.nearby(lat, lng, radiusM, options, Date.now());
+        const drivers = await reader.nearby(lat, lng, radiusM, options, Date.now());
         return { status: 200, body: { drivers } };
       }),
   );

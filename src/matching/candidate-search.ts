@@ -1,7 +1,7 @@
 import type { Counter } from 'prom-client';
 import type { VehicleType } from '../domain/vehicle.js';
 import type { EtaProvider } from '../eta/eta-provider.js';
-import type { DriverStore, NearbyDriver } from '../geo/driver-store.js';
+import type { NearbyDriver, NearbyReader } from '../geo/driver-store.js';
 import type { DispatchPool } from './dispatch-pool.js';
 
 /** Who to look for around a pickup. */
@@ -35,7 +35,8 @@ export interface RankedCandidate {
  */
 export class CandidateSearch {
   constructor(
-    private readonly drivers: DriverStore,
+    /** The backend's store, or the gateway's read index in front of it. */
+    private readonly drivers: NearbyReader,
     private readonly eta: EtaProvider,
     private readonly pool: DispatchPool,
     /** Counts ETA batches by source (provider, fallback). */

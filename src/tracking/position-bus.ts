@@ -18,6 +18,8 @@ export interface DriverPosition {
   seq?: number;
   status?: StoredStatus;
   vehicle?: StoredVehicle;
+  /** When the gateway that stored it published it (its clock, ms): set on positions from other gateways, for the read index's delay. */
+  publishedAt?: number;
 }
 
 /**
@@ -41,6 +43,13 @@ export interface PositionBus {
   publish(positions: readonly DriverPosition[]): void;
   /** Calls `listener` with every batch of positions from now on; returns the unsubscribe function (idempotent). */
   subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void;
+  /**
+   * Calls `listener` whenever this gateway may have missed positions from
+   * other gateways (a publisher's message sequence skipped, which a lost
+   * subscription or an overflowing subscriber buffer causes); returns the
+   * unsubscribe function. A bus that cannot miss any (one process) never calls it.
+   */
+  onGap(listener: () => void): () => void;
   /**
    * Stops the bus for good (idempotent): afterwards nothing is delivered to
    * its listeners, `publish` publishes nothing, and `subscribe` is a no-op

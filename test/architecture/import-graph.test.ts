@@ -22,6 +22,7 @@ const LAYERS = [
   'matching', // candidate search and ranking, the dispatch pool
   'orders', // orders, the OrderStore contract, the saga, the match service
   'tracking', // the tracking hub, position and assignment bus contracts
+  'readindex', // a gateway-local follower of the driver index (nearby reads in microseconds)
   'reconcile',
   'ingest',
   'replay', // rebuilding stores from the log, traffic replay

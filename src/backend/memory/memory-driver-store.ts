@@ -26,6 +26,9 @@ import type { RingPlanner } from '../../geo/ring-planner.js';
  * to the driver's state after it (last applied seq, last status, newest
  * position) and applied there, under the same rules as here.
  */
+/** Records per page of scan(). */
+const SCAN_PAGE = 1000;
+
 export class MemoryDriverStore implements DriverStore {
   readonly kind = 'memory' as const;
   private readonly index: DriverIndex;
@@ -62,6 +65,19 @@ export class MemoryDriverStore implements DriverStore {
     });
     const record = this.index.get(driverId);
     return record ? { applied, duplicates: pings.length - applied, record } : { applied, duplicates: pings.length - applied };
+  }
+
+  async scan(onPage: (records: DriverRecord[]) => void): Promise<void> {
+    let page: DriverRecord[] = [];
+    for (const id of [...this.index.driverIds()]) {
+      const r = this.index.get(id);
+      if (r) page.push(r);
+      if (page.length === SCAN_PAGE) {
+        onPage(page);
+        page = [];
+      }
+    }
+    if (page.length > 0) onPage(page);
   }
 
   /** The record, synchronously (for the memory order store's reservation check). */

@@ -22,6 +22,11 @@ export class MemoryPositionBus implements PositionBus {
     return this.listeners.add(listener);
   }
 
+  /** One process: nothing published is ever missed. */
+  onGap(): () => void {
+    return () => {};
+  }
+
   async close(): Promise<void> {
     this.listeners.close();
   }

@@ -3,6 +3,7 @@ import { pack } from 'msgpackr';
 import {
   type ApplyOutcome,
   type DriverBatch,
+  type DriverRecord,
   type DriverStore,
   type DriverView,
   type NearbyDriver,
@@ -15,6 +16,7 @@ import {
 import { distanceM } from '../../geo/geodesy.js';
 import { vehicleMask } from '../../domain/vehicle.js';
 import { APPLY_MODE, applyPayload } from './apply-payload.js';
+import { HexfleetError } from '../../protocol/error-codes.js';
 import { redisCall } from './redis-call.js';
 import type { ReplicaAck } from './replica-ack.js';
 import { loadScripts } from './load-scripts.js';
@@ -33,6 +35,8 @@ import type { RingPlanner, RingSlice } from '../../geo/ring-planner.js';
 const SWEEP_BUCKETS_PER_CALL = 256;
 /** Half the sweep's: repairIndex.lua also reads each indexed record's cell entry. */
 const REPAIR_BUCKETS_PER_CALL = 128;
+/** Record buckets per pipeline of scan(): ~60 records each at 1M drivers. */
+const SCAN_BUCKETS = 256;
 /** SCAN hint for cell keys; a cell holds a few dozen entries, so one repairCells call stays small too. */
 const REPAIR_SCAN_COUNT = 500;
 
@@ -155,6 +159,21 @@ export class RedisDriverStore implements DriverStore {
       add(await redisCall(() => this.redis.hexfleetRepairIndex(this.keyPrefix, now, offlineMs, first, last)));
     }
     return total;
+  }
+
+  /** Record buckets in pipelines of SCAN_BUCKETS (HGETALL each), a page per pipeline. */
+  async scan(onPage: (records: DriverRecord[]) => void): Promise<void> {
+    for (let first = 0; first < BUCKETS; first += SCAN_BUCKETS) {
+      const pipeline = this.redis.pipeline();
+      for (let b = first; b < Math.min(BUCKETS, first + SCAN_BUCKETS); b++) pipeline.hgetallBuffer(this.keyPrefix + 'r:' + b);
+      const replies = await redisCall(async () => (await pipeline.exec()) ?? []);
+      const page: DriverRecord[] = [];
+      for (const [err, all] of replies) {
+        if (err) throw new HexfleetError('store_unavailable', undefined, { cause: err });
+        for (const [id, raw] of Object.entries(all as Record<string, Buffer>)) page.push(decodeRecord(id, raw));
+      }
+      if (page.length > 0) onPage(page);
+    }
   }
 
   async check(): Promise<void> {

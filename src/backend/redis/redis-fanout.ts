@@ -18,6 +18,8 @@ export class RedisFanout {
   private readonly id = Buffer.from(randomUUID());
   private readonly sub: Redis | Cluster;
   private readonly handlers = new Map<string, (payload: Buffer) => void>();
+  private readonly reconnectListeners = new Set<() => void>();
+  private connectedOnce = false;
 
   /** On a cluster, PUBLISH reaches the subscribers of every node (the cluster bus carries it). */
   constructor(private readonly pub: Redis | Cluster) {
@@ -25,6 +27,11 @@ export class RedisFanout {
       ? (pub as Cluster).duplicate(undefined, { enableOfflineQueue: true, redisOptions: { ...(pub as Cluster).options.redisOptions, maxRetriesPerRequest: null } })
       : (pub as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub.on('error', () => {}); // The command connection reports Redis outages.
+    // After the first connection, every 'ready' is a reconnect: what was published meanwhile never came.
+    this.sub.on('ready', () => {
+      if (this.connectedOnce) for (const fn of this.reconnectListeners) fn();
+      this.connectedOnce = true;
+    });
     this.sub.on('messageBuffer', (channel: Buffer, raw: Buffer) => {
       if (raw.length < ID_BYTES || raw.subarray(0, ID_BYTES).equals(this.id)) return;
       this.handlers.get(channel.toString())?.(raw.subarray(ID_BYTES));
@@ -42,6 +49,12 @@ export class RedisFanout {
     return this.sub.subscribe(channel).then(() => undefined);
   }
 
+  /** Calls `listener` each time the subscriber connection comes back after a loss (ioredis resubscribes by itself); returns the remover. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   publish(channel: string, payload: Buffer | string): Promise<number> {
     const message = Buffer.concat([this.id, typeof payload === 'string' ? Buffer.from(payload) : payload]);
     return publisherOf(this.pub).publish(channel, message);
@@ -49,6 +62,7 @@ export class RedisFanout {
 
   close(): void {
     this.handlers.clear();
+    this.reconnectListeners.clear();
     this.sub.disconnect();
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { RedisFanout } from './redis-fanout.js';
@@ -9,6 +10,9 @@ import { VEHICLE_CODE, VEHICLE_NAME } from '../../domain/vehicle.js';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /** One row per position: compact on the wire (a write carries thousands at peak). */
+/** One published message: the publisher's tag, its message number (1, 2, …), when it was published, the positions. */
+type Message = [publisher: string, n: number, publishedAt: number, rows: Row[]];
+
 type Row = [
   driverId: string, lat: number, lng: number, ts: number, hdg: number | null, spd: number | null,
   seq?: number | null, status?: number | null, vehicle?: number | null,
@@ -39,6 +43,12 @@ type Row = [
 export class RedisPositionBus implements PositionBus {
   private readonly listeners: Listeners<readonly DriverPosition[]>;
   private readonly channel: string;
+  /** This publisher's tag and the number of its last message; each subscriber checks the numbers for gaps. */
+  private readonly tag = randomUUID();
+  private sent = 0;
+  /** Per publisher tag, the number of the last message received (publishers come and go: bounded by the gateways of a deployment). */
+  private readonly received = new Map<string, number>();
+  private readonly gapListeners: Listeners<void>;
   /** Resolves once this gateway receives other gateways' positions. */
   readonly ready: Promise<void>;
 
@@ -50,6 +60,9 @@ export class RedisPositionBus implements PositionBus {
     this.channel = prefix + 'positions';
     // A listener that throws is logged and skipped: it stops neither the others nor the publisher (nor ioredis's reader).
     this.listeners = new Listeners((err) => log.error({ err }, 'position listener failed'));
+    this.gapListeners = new Listeners((err) => log.error({ err }, 'position gap listener failed'));
+    // A lost subscription loses what was published meanwhile: a gap, whoever published.
+    fanout.onReconnect(() => this.gapListeners.deliver());
     this.ready = fanout.listen(this.channel, (raw) => this.onMessage(raw)).catch((err: Error) => {
       log.warn({ err: err.message }, 'position bus subscribe failed; retried on reconnect');
     });
@@ -58,12 +71,14 @@ export class RedisPositionBus implements PositionBus {
   publish(positions: readonly DriverPosition[]): void {
     if (this.listeners.closed || positions.length === 0) return;
     this.listeners.deliver(positions);
+    this.sent++;
     const rows: Row[] = positions.map((p) => [
       p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null,
       p.seq ?? null, p.status === undefined ? null : STATUS_CODE[p.status], p.vehicle === undefined ? null : VEHICLE_CODE[p.vehicle],
     ]);
     // Fire and forget: the driver's ack must not wait for subscribers elsewhere.
-    this.fanout.publish(this.channel, packr.pack(rows)).catch((err: Error) => {
+    const message: Message = [this.tag, this.sent, Date.now(), rows];
+    this.fanout.publish(this.channel, packr.pack(message)).catch((err: Error) => {
       this.log.debug({ err: err.message }, 'position not published; the next ping carries a newer one');
     });
   }
@@ -75,21 +90,31 @@ export class RedisPositionBus implements PositionBus {
   /** Nothing is delivered or published afterwards; the fan-out connection belongs to the backend. */
   async close(): Promise<void> {
     this.listeners.close();
+    this.gapListeners.close();
+  }
+
+  onGap(listener: () => void): () => void {
+    return this.gapListeners.add(listener);
   }
 
   private onMessage(raw: Buffer): void {
     if (this.listeners.closed) return;
-    let rows: Row[];
+    let message: Message;
     try {
-      rows = packr.unpack(raw) as Row[];
-      if (!Array.isArray(rows)) throw new Error('no rows');
+      message = packr.unpack(raw) as Message;
+      if (!Array.isArray(message) || !Array.isArray(message[3])) throw new Error('not [publisher, n, publishedAt, rows]');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'unreadable position bus message');
       return;
     }
+    const [publisher, n, publishedAt, rows] = message;
+    // A publisher's messages are numbered: a skipped number is a message this gateway missed.
+    const last = this.received.get(publisher);
+    this.received.set(publisher, n);
+    if (last !== undefined && n !== last + 1) this.gapListeners.deliver();
     const positions: DriverPosition[] = [];
     for (const r of rows) {
-      const p: DriverPosition = { driverId: r[0], lat: r[1], lng: r[2], ts: r[3] };
+      const p: DriverPosition = { driverId: r[0], lat: r[1], lng: r[2], ts: r[3], publishedAt };
       if (r[4] !== null) p.hdg = r[4];
       if (r[5] !== null) p.spd = r[5];
       // Absent in messages of a gateway that does not send them (a rolling deploy).

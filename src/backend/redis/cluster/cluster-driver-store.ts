@@ -372,6 +372,17 @@ export class ClusterDriverStore implements DriverStore {
     return [found, found];
   }
 
+  /** Every area's record buckets (SCAN of every primary), a page per SCAN reply. */
+  async scan(onPage: (records: DriverRecord[]) => void): Promise<void> {
+    await scanAll(this.cluster, this.layout.recordPattern, async (keys) => {
+      const page: DriverRecord[] = [];
+      for (const all of await Promise.all(keys.map((k) => redisCall(() => this.cluster.hgetallBuffer(k))))) {
+        for (const [id, raw] of Object.entries(all)) page.push(decodeRecord(id, raw));
+      }
+      if (page.length > 0) onPage(page);
+    });
+  }
+
   async check(): Promise<void> {
     await Promise.all(this.cluster.nodes('master').map((n) => redisCall(() => n.ping())));
   }

@@ -1,4 +1,5 @@
 import type { Cluster } from 'ioredis';
+import { HexfleetError } from '../../../protocol/error-codes.js';
 import { redisCall } from '../redis-call.js';
 
 /** SCAN hint: a cluster's key space is read a thousand keys per round trip. */
@@ -10,6 +11,8 @@ const SCAN_COUNT = 1000;
  * during the scan may or may not be seen.
  */
 export async function scanAll(cluster: Cluster, pattern: string, onKeys: (keys: string[]) => void | Promise<void>): Promise<void> {
+  // Before the client knows the cluster it knows no primary: an empty list would read as "no keys".
+  if (cluster.status !== 'ready') throw new HexfleetError('store_unavailable', `the Redis Cluster client is ${cluster.status}, not ready`);
   for (const node of cluster.nodes('master')) {
     let cursor = '0';
     do {
