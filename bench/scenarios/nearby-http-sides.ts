@@ -88,7 +88,6 @@ async function startHexfleet(ctx: NearbyHttpContext, spec: HexfleetSideSpec, sto
   stops.push(() => gw.stop());
   const { radiusM, limit } = ctx.options;
   const headers = { authorization: `Bearer ${ctx.token}` };
-  const first = await gw.scrape();
   const side: LiveSide = {
     key: spec.key,
     label,
@@ -102,22 +101,20 @@ async function startHexfleet(ctx: NearbyHttpContext, spec: HexfleetSideSpec, sto
       const { drivers } = (await res.json()) as { drivers: { driverId: string; distanceM: number }[] };
       return drivers.map((d) => ({ id: d.driverId, distanceM: d.distanceM }));
     },
-    extra: async () => readIndexMetrics(first, await gw.scrape()),
+    extra: async () => readIndexMetrics(await gw.scrape()),
   };
   return side;
 }
 
 /**
- * The gateway's read-index series (any metric named *read_index*), as they
- * changed since it started: whether the local side really served from its
+ * The gateway's read-index series (any metric named *read_index*, totals
+ * since it started): whether the local side really served from its
  * follower, and how far behind it was. Undefined when the build has none.
  */
-function readIndexMetrics(before: Scrape, after: Scrape): string | undefined {
+function readIndexMetrics(scrape: Scrape): string | undefined {
   const out: string[] = [];
-  for (const [series, v] of after.series) {
-    if (!/read_index/.test(series) || /_bucket\{/.test(series)) continue;
-    const was = before.series.get(series) ?? 0;
-    out.push(`${series} ${v}${/_total\b|_count\b|_sum\b/.test(series) && was !== 0 ? ` (+${v - was} during the run)` : ''}`);
+  for (const [series, v] of scrape.series) {
+    if (/read_index/.test(series) && !/_bucket\{/.test(series)) out.push(`${series} ${v}`);
   }
   return out.length > 0 ? out.slice(0, 12).join('; ') : undefined;
 }

@@ -137,7 +137,7 @@ export const nearbyHttpSuite: Suite = {
         `Before the first window each hexfleet gateway answered one query at the centre of every H3 cell of the box (its ring cache warm, the steady state of a gateway that has served the city); Tile38 and Redis have no such cache.`,
         `The gateways run \`node dist/src/cli.js serve\` with ${describeGatewayEnv(gatewayEnv)}; HEXFLEET_STALE_MS is 30 min as in bench:match (the fleet is never re-pinged; staleness is still checked).`,
         `Built from ${built} (as found when the run started).`,
-        ...extras.map((e) => `Read-index metrics, ${e}.`),
+        ...extras.map((e) => `Read-index metrics at the end (totals since the gateway started, warm-up included), ${e}.`),
       ];
       if (Object.keys(userOverrides).length > 0) notes.push(`HEXFLEET_* overrides taken from the environment: ${Object.keys(userOverrides).join(', ')}.`);
       const runKind = [
