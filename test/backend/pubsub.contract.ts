@@ -52,12 +52,16 @@ const positions: Part<readonly DriverPosition[]> = {
   name: 'PositionBus',
   // Two positions, one with every optional field and one without: a batch travels whole and as written.
   message: (label) => [
-    { driverId: label, lat: 52.5200001, lng: 13.4049999, ts: 1_700_000_000_123, hdg: 271.5, spd: 4.25 },
+    { driverId: label, lat: 52.5200001, lng: 13.4049999, ts: 1_700_000_000_123, hdg: 271.5, spd: 4.25, seq: 17, status: 'busy', vehicle: 'bike' },
     { driverId: `${label}/2`, lat: -33.8688, lng: 151.2093, ts: 1_700_000_000_124 },
   ],
   label: (m) => m[0]!.driverId,
   publish: (b, m) => b.positions.publish(m),
-  listen: (b, fn) => b.positions.subscribe(fn),
+  // When another gateway published a position (the read index's delay) is stamped in transit: compared apart.
+  listen: (b, fn) => b.positions.subscribe((ps) => fn(ps.map(({ publishedAt, ...p }) => {
+    if (publishedAt !== undefined && !(publishedAt > 1_700_000_000_000)) throw new Error(`publishedAt ${publishedAt} is not a time`);
+    return p;
+  }))),
   close: (b) => b.positions.close(),
 };
 

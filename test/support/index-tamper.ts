@@ -54,23 +54,24 @@ export function redisIndexTamper(redis: Redis, keyPrefix: string, ts = Date.now(
   return {
     async addEntry(cell, driverId) {
       const rec = await redis.hgetBuffer(`${keyPrefix}r:${bucketOf(driverId)}`, driverId);
-      let entry: Buffer;
-      if (rec) {
-        entry = entryOfRecord(rec);
-      } else {
-        const [lat, lng] = cellToLatLng(cell);
-        entry = Buffer.alloc(ENTRY.size);
-        writeField(entry, ENTRY.byName.latE7, Math.round(lat * 1e7));
-        writeField(entry, ENTRY.byName.lngE7, Math.round(lng * 1e7));
-        writeField(entry, ENTRY.byName.ts, ts);
-        writeField(entry, ENTRY.byName.status, STATUS_CODE.available);
-      }
+      const entry = rec ? entryOfRecord(rec) : madeUpEntry(cell, ts);
       await redis.hset(`${keyPrefix}c:${cell}`, driverId, entry);
     },
     async removeEntry(cell, driverId) {
       await redis.hdel(`${keyPrefix}c:${cell}`, driverId);
     },
   };
+}
+
+/** An entry for a driver without a record: at the cell's centre, available, fix time `ts`. */
+function madeUpEntry(cell: string, ts: number): Buffer {
+  const [lat, lng] = cellToLatLng(cell);
+  const entry = Buffer.alloc(ENTRY.size);
+  writeField(entry, ENTRY.byName.latE7, Math.round(lat * 1e7));
+  writeField(entry, ENTRY.byName.lngE7, Math.round(lng * 1e7));
+  writeField(entry, ENTRY.byName.ts, ts);
+  writeField(entry, ENTRY.byName.status, STATUS_CODE.available);
+  return entry;
 }
 
 /** The entry applyPings.lua would write for a record: each ENTRY field's bytes from the RECORD field of that name. */
@@ -98,17 +99,7 @@ export function clusterIndexTamper(cluster: Cluster, layout: ClusterLayout, ts =
   return {
     async addEntry(cell, driverId) {
       const rec = await recordOf(driverId);
-      let entry: Buffer;
-      if (rec) {
-        entry = entryOfRecord(rec);
-      } else {
-        const [lat, lng] = cellToLatLng(cell);
-        entry = Buffer.alloc(ENTRY.size);
-        writeField(entry, ENTRY.byName.latE7, Math.round(lat * 1e7));
-        writeField(entry, ENTRY.byName.lngE7, Math.round(lng * 1e7));
-        writeField(entry, ENTRY.byName.ts, ts);
-        writeField(entry, ENTRY.byName.status, STATUS_CODE.available);
-      }
+      const entry = rec ? entryOfRecord(rec) : madeUpEntry(cell, ts);
       await cluster.hset(`${layout.areaPrefix(layout.areaOf(cell))}c:${cell}`, driverId, entry);
     },
     async removeEntry(cell, driverId) {

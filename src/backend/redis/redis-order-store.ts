@@ -57,12 +57,7 @@ export class RedisOrderStore implements OrderStore {
   }
 
   async get(orderId: string): Promise<OrderDoc | null> {
-    const [doc, v, f] = await redisCall(() => this.redis.hmget(this.p + 'o:' + orderId, 'doc', 'v', 'f'));
-    if (doc === null || doc === undefined) return null;
-    const parsed = JSON.parse(doc) as OrderDoc;
-    parsed.version = Number(v);
-    if (f !== null && f !== undefined && parsed.driverId !== undefined) parsed.fence = Number(f);
-    return parsed;
+    return orderOf(await redisCall(() => this.redis.hmget(this.p + 'o:' + orderId, 'doc', 'v', 'f')));
   }
 
   async commit(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number): Promise<CommitResult> {
@@ -159,6 +154,15 @@ export class RedisOrderStore implements OrderStore {
   /** The connection belongs to the driver store, which closes it. */
   async close(): Promise<void> {}
 
+}
+
+/** An order hash's `doc`, `v` and `f` (HMGET in that order) as get() returns it; null when there is no order. */
+export function orderOf([doc, v, f]: (string | null | undefined)[]): OrderDoc | null {
+  if (doc === null || doc === undefined) return null;
+  const parsed = JSON.parse(doc) as OrderDoc;
+  parsed.version = Number(v);
+  if (f !== null && f !== undefined && parsed.driverId !== undefined) parsed.fence = Number(f);
+  return parsed;
 }
 
 function parseReservation(driverId: string, value: string): Reservation {

@@ -7,7 +7,7 @@ import {
 } from '../../../orders/order-store.js';
 import { loadScripts } from '../load-scripts.js';
 import { redisCall } from '../redis-call.js';
-import { outboxEvent } from '../redis-order-store.js';
+import { orderOf, outboxEvent } from '../redis-order-store.js';
 import { type ClusterLayout, ORDER_SHARDS } from './cluster-layout.js';
 import { scanAll } from './scan-all.js';
 
@@ -72,12 +72,7 @@ export class ClusterOrderStore implements OrderStore {
   }
 
   async get(orderId: string): Promise<OrderDoc | null> {
-    const [doc, v, f] = await redisCall(() => this.cluster.hmget(this.orderKey(orderId), 'doc', 'v', 'f'));
-    if (doc === null || doc === undefined) return null;
-    const parsed = JSON.parse(doc) as OrderDoc;
-    parsed.version = Number(v);
-    if (f !== null && f !== undefined && parsed.driverId !== undefined) parsed.fence = Number(f);
-    return parsed;
+    return orderOf(await redisCall(() => this.cluster.hmget(this.orderKey(orderId), 'doc', 'v', 'f')));
   }
 
   async commit(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number): Promise<CommitResult> {
