@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DriverStore } from '../geo/driver-store.js';
 import type { Backend } from '../backend/backend.js';
 import type { Config } from '../config/config-schema.js';
 import type { Metrics } from '../runtime/metrics.js';
@@ -21,8 +22,11 @@ const SWEEP_MS_MAX = 1000;
 const SWEEP_MS_MIN = 10;
 
 /** Builds live tracking for one gateway and starts its timers. */
-export function createTracking(config: Config, backend: Backend, metrics: Metrics, log: Logger): Tracking {
-  const { drivers, orders, positions, assignments } = backend;
+export function createTracking(
+  config: Config, backend: Backend, metrics: Metrics, log: Logger,
+  { drivers = backend.drivers }: { drivers?: Pick<DriverStore, 'get'> } = {},
+): Tracking {
+  const { orders, positions, assignments } = backend;
   const trackingMetrics = new TrackingMetrics(metrics.registry);
   const hub = new TrackingHub({
     orders,

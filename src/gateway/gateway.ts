@@ -72,7 +72,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     : undefined;
   const nearby = readIndex ?? store;
   const dispatch = createDispatch(config, backend, metrics, log, { nearby });
-  const tracking = createTracking(config, backend, metrics, log);
+  // A subscriber's first status reads the driver's last-known position from the read index too (no Redis round trip).
+  const tracking = createTracking(config, backend, metrics, log, { drivers: readIndex ?? store });
   if (backend.log) log.info({ topics: backend.topics }, 'event log: Kafka; an ack means the pings are stored and in the log');
   const pipeline = new IngestPipeline(store, metrics, log, {
     maxPending: config.ingestMaxPending,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DriverIndex } from '../geo/driver-index.js';
-import type { DriverRecord, DriverStore, NearbyDriver, NearbyOptions, NearbyReader, StoreTiming } from '../geo/driver-store.js';
+import { type DriverRecord, type DriverStore, type DriverView, type NearbyDriver, type NearbyOptions, type NearbyReader, type StoreTiming, viewOf } from '../geo/driver-store.js';
 import type { DriverPosition, PositionBus } from '../tracking/position-bus.js';
 
 export interface ReadIndexOptions {
@@ -94,6 +94,21 @@ export class ReadIndex implements NearbyReader {
     }
     this.metrics.reads.inc({ source: 'local' });
     return this.index.nearby(lat, lng, radiusM, options, now, this.options.timing.staleMs);
+  }
+
+  /**
+   * A driver's last-known record with its age, from the follower while it
+   * serves locally and holds the driver; else (or for a driver it does not
+   * know) from the backend, which may know one the follower has not heard of.
+   */
+  async get(driverId: string, now: number): Promise<DriverView | null> {
+    const held = this.servesLocally() ? this.index.get(driverId) : undefined;
+    if (held) {
+      this.metrics.reads.inc({ source: 'local' });
+      return viewOf(held, now, this.options.timing.staleMs);
+    }
+    this.metrics.reads.inc({ source: 'backend' });
+    return this.store.get(driverId, now);
   }
 
   /** What the follower holds for a driver (tests). */
@@ -199,7 +214,7 @@ class ReadIndexMetrics {
     });
     this.reads = new Counter({
       name: 'hexfleet_read_index_reads_total',
-      help: 'Nearby reads by where they were answered: local (the read index) or backend (bootstrapping, resyncing, or lagging past HEXFLEET_READ_INDEX_MAX_LAG_MS).',
+      help: 'Reads (nearby queries, tracked drivers\' last-known positions) by where they were answered: local (the read index) or backend (bootstrapping, resyncing, lagging past HEXFLEET_READ_INDEX_MAX_LAG_MS, or a driver it does not hold).',
       labelNames: ['source'],
       registers,
     });
