@@ -18,8 +18,12 @@ import { startBenchGateway } from '../lib/bench-gateway.js';
 import { connectLoadgens, cpuOf, describeErrors, driveLoad } from '../lib/load-run.js';
 import type { LoadgenConfig } from '../lib/messages.js';
 import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
+import { bucketQuantile, fmtBucketQuantile, histogramDelta } from '../lib/prom-histogram.js';
+import type { Scrape } from '../../kit/metrics-scrape.js';
 
 const PHASE = 'B latency';
+/** Issue 10: a position stored by one gateway is in the other gateways' read index within 50 ms (p99) at 20,000 pings/s. */
+const TARGET_READ_INDEX_P99_MS = 50;
 /** Issue 2: ack p99 ≤ 20 ms at 20,000 pings/s over 20,000 drivers sending batches of 4. */
 const TARGET_P99_MS = 20;
 const SEED = 0xb0b;
@@ -91,6 +95,7 @@ export async function runLatency(ctx: IngestContext): Promise<Row[]> {
         figure: 'load generator send lag p99 / max (how late it sent; included above)',
         value: `${fmtMs(out.sendLag.percentile(0.99))} / ${fmtMs(out.sendLag.maxMs)} ms`,
       },
+      readIndexDelayRow(out.scrapes.first, out.scrapes.end),
       { scenario: 'B latency', figure: 'errors', value: describeErrors(out, lg.failed) },
       {
         scenario: 'B latency',
@@ -110,4 +115,23 @@ export async function runLatency(ctx: IngestContext): Promise<Row[]> {
     await Promise.all(loadgens.map((w) => w.stop()));
     await Promise.all(gateways.map((g) => g.stop()));
   }
+}
+
+/**
+ * Each gateway's read index follows what the other stores: the delay from a
+ * position's publication to its application there (hexfleet_read_index_delay_seconds,
+ * both gateways, the measured window), against issue 10's bound.
+ */
+function readIndexDelayRow(first: readonly Scrape[], end: readonly Scrape[]): Row {
+  const h = histogramDelta(first, end, 'hexfleet_read_index_delay_seconds');
+  const figure = 'read index delay p50 / p99 (stored on one gateway → in the other\'s read index; histogram buckets)';
+  if (h.count === 0) return { scenario: 'B latency', figure, value: 'no positions followed (HEXFLEET_READ_INDEX=backend, or a build without the read index)' };
+  const p99 = bucketQuantile(h, 0.99);
+  return {
+    scenario: 'B latency',
+    figure,
+    value: `${fmtBucketQuantile(bucketQuantile(h, 0.5))} / ${fmtBucketQuantile(p99)}; ${fmtInt(h.count)} positions`,
+    target: `p99 ≤ ${TARGET_READ_INDEX_P99_MS} ms`,
+    met: p99.upperMs <= TARGET_READ_INDEX_P99_MS,
+  };
 }
