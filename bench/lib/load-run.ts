@@ -5,6 +5,7 @@ import { type Message, Worker } from './worker.js';
 import { nowMs, sleep, sleepUntil } from './clock.js';
 import { Histogram } from './histogram.js';
 import type { LoadgenConfig, LoadgenConnected, LoadgenResult } from './messages.js';
+import { CITY_BOX } from './driver-sim.js';
 import { CpuWindow, statusBytes } from './proc-stats.js';
 import { fmtInt } from './report.js';
 
@@ -184,4 +185,40 @@ export function cpuOf(o: LoadOutcome, prefix: string): number {
   let total = 0;
   for (const [name, pct] of o.cpu) if (name.startsWith(prefix)) total += pct;
   return total;
+}
+
+/** The shape of an open-loop fleet: drivers over load generator processes, a batch of pings every period each. */
+export interface OpenFleet {
+  drivers: number;
+  loadgens: number;
+  batchPings: number;
+  periodMs: number;
+}
+
+/**
+ * The load generator configs of an open-loop fleet on `urls` (the gateways):
+ * driver g on process g mod P and gateway ⌊g / P⌋ mod G, its sends at
+ * g·period/N into each period, so every process and every gateway gets an
+ * evenly spread share of each second; one fix per period ÷ batch, with ts that
+ * far apart, as a phone batching its GPS sends.
+ */
+export function openFleetConfigs(o: OpenFleet, urls: string[], jwtSecret: string, idTag: string, seed: number): LoadgenConfig[] {
+  return Array.from({ length: o.loadgens }, (_, p) => ({
+    mode: 'open',
+    urls,
+    jwtSecret,
+    first: p,
+    step: o.loadgens,
+    count: Math.ceil((o.drivers - p) / o.loadgens),
+    totalDrivers: o.drivers,
+    idTag,
+    area: CITY_BOX,
+    seed,
+    batchPings: o.batchPings,
+    depth: 0,
+    periodMs: o.periodMs,
+    dtS: o.periodMs / 1000 / o.batchPings,
+    tsStepMs: o.periodMs / o.batchPings,
+    connectConcurrency: 50,
+  }));
 }

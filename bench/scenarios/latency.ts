@@ -12,11 +12,9 @@
  */
 import type { Worker } from '../lib/worker.js';
 import type { IngestContext } from '../lib/ingest-context.js';
-import { CITY_BOX } from '../lib/driver-sim.js';
 import type { GatewayProcess } from '../../kit/gateway-process.js';
 import { startBenchGateway } from '../lib/bench-gateway.js';
-import { connectLoadgens, cpuOf, describeErrors, driveLoad } from '../lib/load-run.js';
-import type { LoadgenConfig } from '../lib/messages.js';
+import { connectLoadgens, cpuOf, describeErrors, driveLoad, openFleetConfigs } from '../lib/load-run.js';
 import { cpuBound, fmtInt, fmtMB, fmtMs, fmtPct, type Row } from '../lib/report.js';
 import { bucketQuantile, fmtBucketQuantile, histogramDelta } from '../lib/prom-histogram.js';
 import type { Scrape } from '../../kit/metrics-scrape.js';
@@ -37,27 +35,7 @@ export async function runLatency(ctx: IngestContext): Promise<Row[]> {
     for (let i = 1; i <= o.gateways; i++) {
       gateways.push(await startBenchGateway(`gateway-${i}`, ctx.gatewayEnv('hfbench-b'), ctx.tmpDir));
     }
-    // Global driver g: process g mod P, gateway ⌊g / P⌋ mod G, schedule offset g·period/N:
-    // every process and every gateway gets an evenly spread share of each second.
-    const configs: LoadgenConfig[] = Array.from({ length: o.loadgens }, (_, p) => ({
-      mode: 'open',
-      urls: gateways.map((g) => g.driverUrl),
-      jwtSecret: ctx.jwtSecret,
-      first: p,
-      step: o.loadgens,
-      count: Math.ceil((o.drivers - p) / o.loadgens),
-      totalDrivers: o.drivers,
-      idTag: 'drb',
-      area: CITY_BOX,
-      seed: SEED,
-      batchPings: o.batchPings,
-      depth: 0,
-      periodMs: o.periodMs,
-      // One fix per period ÷ batch (1 s), ts that far apart: what a phone batching its GPS sends.
-      dtS: o.periodMs / 1000 / o.batchPings,
-      tsStepMs: o.periodMs / o.batchPings,
-      connectConcurrency: 50,
-    }));
+    const configs = openFleetConfigs(o, gateways.map((g) => g.driverUrl), ctx.jwtSecret, 'drb', SEED);
     const lg = await connectLoadgens(ctx, PHASE, configs);
     loadgens = lg.workers;
     // At least one whole period of warm-up, so every driver has sent before the window opens.

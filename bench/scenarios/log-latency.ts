@@ -11,10 +11,8 @@
 import type { GatewayProcess } from '../../kit/gateway-process.js';
 import { metricSum } from '../../kit/metrics-scrape.js';
 import { startBenchGateway } from '../lib/bench-gateway.js';
-import { CITY_BOX } from '../lib/driver-sim.js';
-import { connectLoadgens, cpuOf, describeErrors, driveLoad, type LoadOutcome } from '../lib/load-run.js';
+import { connectLoadgens, cpuOf, describeErrors, driveLoad, openFleetConfigs, type LoadOutcome } from '../lib/load-run.js';
 import type { LogContext } from '../lib/log-context.js';
-import type { LoadgenConfig } from '../lib/messages.js';
 import { bucketQuantile, fmtBucketQuantile, histogramDelta } from '../lib/prom-histogram.js';
 import { cpuBound, fmtInt, fmtMs, fmtPct, type Row } from '../lib/report.js';
 import type { Worker } from '../lib/worker.js';
@@ -50,25 +48,7 @@ async function measure(ctx: LogContext, mode: Mode): Promise<Outcome> {
       const env = mode === 'on' ? ctx.gatewayEnv('hfbench-l2-on', TOPIC_PREFIX) : ctx.gatewayEnv('hfbench-l2-off');
       gateways.push(await startBenchGateway(`gateway-${mode}-${i}`, env, ctx.tmpDir));
     }
-    // As scenario B: driver g on process g mod P and gateway ⌊g / P⌋ mod G, its sends at g·period/N into each period.
-    const configs: LoadgenConfig[] = Array.from({ length: o.loadgens }, (_, p) => ({
-      mode: 'open',
-      urls: gateways.map((g) => g.driverUrl),
-      jwtSecret: ctx.jwtSecret,
-      first: p,
-      step: o.loadgens,
-      count: Math.ceil((o.drivers - p) / o.loadgens),
-      totalDrivers: o.drivers,
-      idTag: mode === 'off' ? 'lbf' : 'lbn',
-      area: CITY_BOX,
-      seed: SEED,
-      batchPings: o.batchPings,
-      depth: 0,
-      periodMs: o.periodMs,
-      dtS: o.periodMs / 1000 / o.batchPings,
-      tsStepMs: o.periodMs / o.batchPings,
-      connectConcurrency: 50,
-    }));
+    const configs = openFleetConfigs(o, gateways.map((g) => g.driverUrl), ctx.jwtSecret, mode === 'off' ? 'lbf' : 'lbn', SEED);
     const lg = await connectLoadgens(ctx, phase, configs);
     loadgens = lg.workers;
     // At least one whole period of warm-up, so every driver has sent before the window opens.

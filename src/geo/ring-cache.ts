@@ -1,5 +1,5 @@
-import { cellToBoundary, cellToLatLng, getHexagonEdgeLengthAvg, gridDiskDistances, gridRingUnsafe } from 'h3-js';
-import { distanceM } from './geodesy.js';
+import { cellToLatLng, getHexagonEdgeLengthAvg, gridDiskDistances, gridRingUnsafe } from 'h3-js';
+import { ringLowerBound } from './ring-planner.js';
 
 /** Where the ring cache gets (and gives back) the integer id of a cell. */
 export interface CellInterner {
@@ -146,7 +146,7 @@ export class RingCache {
     }
     ring ??= gridDiskDistances(o.cell, n)[n] ?? [];
     this.append(o, ring);
-    o.m.push(this.ringBound(o, ring));
+    o.m.push(ringLowerBound(o.lat, o.lng, ring, this.rMax));
   }
 
   private append(o: OriginRings, ring: readonly string[]): void {
@@ -160,28 +160,5 @@ export class RingCache {
     }
     for (let i = 0; i < ring.length; i++) o.ids[from + i] = this.cells.retain(ring[i]!);
     o.ringEnd.push(from + ring.length);
-  }
-
-  /**
-   * min over the ring's cells of (|o c| − R_c), as RingPlanner computes it.
-   * R_c (from the cell boundary) is only computed where it can matter: a cell
-   * with |o c| − rMax at or above the best so far cannot lower the minimum.
-   */
-  private ringBound(o: OriginRings, ring: readonly string[]): number {
-    // An empty ring (the disk already covers the whole globe) bounds nothing further.
-    if (ring.length === 0) return Number.MAX_VALUE;
-    const centers = ring.map((c) => {
-      const [lat, lng] = cellToLatLng(c);
-      return { c, lat, lng, d: distanceM(o.lat, o.lng, lat, lng) };
-    });
-    centers.sort((a, b) => a.d - b.d);
-    let min = Infinity;
-    for (const { c, lat, lng, d } of centers) {
-      if (d - this.rMax >= min) break;
-      let circumR = 0;
-      for (const [vlat, vlng] of cellToBoundary(c)) circumR = Math.max(circumR, distanceM(lat, lng, vlat, vlng));
-      min = Math.min(min, d - circumR);
-    }
-    return min;
   }
 }

@@ -160,31 +160,33 @@ export class RingPlanner {
       this.cachedCells += cellCount(geo.rings) - before;
       this.evict(geo);
     }
-    for (let j = geo.m.length; j <= k; j++) geo.m.push(this.ringBound(geo, geo.rings[j + 1] ?? []));
+    for (let j = geo.m.length; j <= k; j++) geo.m.push(ringLowerBound(geo.lat, geo.lng, geo.rings[j + 1] ?? [], this.rMax));
   }
+}
 
-  /**
-   * min over the ring's cells of (|o c| − R_c). R_c (from the cell boundary)
-   * is only computed where it can matter: a cell with |o c| − rMax at or
-   * above the best so far cannot lower the minimum, since R_c ≤ rMax.
-   */
-  private ringBound(geo: OriginGeometry, ring: string[]): number {
-    // An empty ring (the disk already covers the whole globe) bounds nothing further.
-    if (ring.length === 0) return Number.MAX_VALUE;
-    const centers = ring.map((c) => {
-      const [lat, lng] = cellToLatLng(c);
-      return { c, lat, lng, d: distanceM(geo.lat, geo.lng, lat, lng) };
-    });
-    centers.sort((a, b) => a.d - b.d);
-    let min = Infinity;
-    for (const { c, lat, lng, d } of centers) {
-      if (d - this.rMax >= min) break;
-      let circumR = 0;
-      for (const [vlat, vlng] of cellToBoundary(c)) circumR = Math.max(circumR, distanceM(lat, lng, vlat, vlng));
-      min = Math.min(min, d - circumR);
-    }
-    return min;
+/**
+ * min over the ring's cells of (|o c| − R_c): no point in the ring's cells is
+ * nearer than this to the origin (lat, lng). R_c (from the cell boundary) is
+ * only computed where it can matter: a cell with |o c| − rMax at or above the
+ * best so far cannot lower the minimum, since R_c ≤ rMax. Shared by
+ * RingPlanner and RingCache, so both bound rings the same way.
+ */
+export function ringLowerBound(lat: number, lng: number, ring: readonly string[], rMax: number): number {
+  // An empty ring (the disk already covers the whole globe) bounds nothing further.
+  if (ring.length === 0) return Number.MAX_VALUE;
+  const centers = ring.map((c) => {
+    const [clat, clng] = cellToLatLng(c);
+    return { c, lat: clat, lng: clng, d: distanceM(lat, lng, clat, clng) };
+  });
+  centers.sort((a, b) => a.d - b.d);
+  let min = Infinity;
+  for (const { c, lat: clat, lng: clng, d } of centers) {
+    if (d - rMax >= min) break;
+    let circumR = 0;
+    for (const [vlat, vlng] of cellToBoundary(c)) circumR = Math.max(circumR, distanceM(clat, clng, vlat, vlng));
+    min = Math.min(min, d - circumR);
   }
+  return min;
 }
 
 function cellCount(rings: string[][]): number {
