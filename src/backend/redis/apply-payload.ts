@@ -30,7 +30,7 @@ export interface PayloadDriver {
  * beats anyone. A winning ping whose cell is out of scope is sent with ""
  * and the script refuses that driver (-2).
  */
-export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: number, lng: number) => string): (string | number)[] {
+export function applyPayload(drivers: readonly PayloadDriver[], cellOfPing: (p: Ping) => string): (string | number)[] {
   const payload: (string | number)[] = [drivers.length];
   for (const { batch: { driverId, pings, vehicle }, bucket, mode, seed, inScope } of drivers) {
     payload.push(driverId, bucket, vehicle ? VEHICLE_CODE[vehicle] : 0, mode, seed ? seed.toString('hex') : '', pings.length);
@@ -47,7 +47,7 @@ export function applyPayload(drivers: readonly PayloadDriver[], cellOf: (lat: nu
       const latE7 = Math.round(p.lat * COORD_SCALE);
       const lngE7 = Math.round(p.lng * COORD_SCALE);
       const canWin = !inBatchDuplicate[k] && p.ts > laterMaxTs;
-      let cell = canWin ? pingCell(p, cellOf) : '';
+      let cell = canWin ? cellOfPing(p) : '';
       if (cell !== '' && inScope && !inScope(cell)) cell = '';
       if (!inBatchDuplicate[k]) laterMaxTs = Math.max(laterMaxTs, p.ts);
       const at = base + k * 9;

@@ -15,7 +15,7 @@ import {
 } from '../../geo/driver-store.js';
 import { distanceM } from '../../geo/geodesy.js';
 import { vehicleMask } from '../../domain/vehicle.js';
-import { APPLY_MODE, applyPayload } from './apply-payload.js';
+import { APPLY_MODE, applyPayload, pingCell } from './apply-payload.js';
 import { HexfleetError } from '../../protocol/error-codes.js';
 import { redisCall } from './redis-call.js';
 import type { ReplicaAck } from './replica-ack.js';
@@ -89,7 +89,7 @@ export class RedisDriverStore implements DriverStore {
 
   async applyBatches(batches: DriverBatch[]): Promise<ApplyOutcome[]> {
     const { planner } = this.options;
-    const payload = applyPayload(batches.map((batch) => ({ batch, bucket: bucketOf(batch.driverId), mode: APPLY_MODE.create })), (lat, lng) => planner.cellOf(lat, lng));
+    const payload = applyPayload(batches.map((batch) => ({ batch, bucket: bucketOf(batch.driverId), mode: APPLY_MODE.create })), (p) => pingCell(p, (lat, lng) => planner.cellOf(lat, lng)));
     const reply = await redisCall(() => this.redis.hexfleetApplyPingsBuffer(this.keyPrefix, pack(payload)));
     // Duplicates too: a resent ping may be one whose first write never got its replicas.
     await this.options.replicaAck?.confirm();

@@ -9,6 +9,7 @@ import {
   type DriverView,
   type NearbyDriver,
   type NearbyOptions,
+  type Ping,
   type RepairOutcome,
   type StoreTiming,
   type SweepOutcome,
@@ -90,6 +91,16 @@ export class ClusterDriverStore implements DriverStore {
   }
 
   private cellOf = (lat: number, lng: number): string => this.options.planner.cellOf(lat, lng);
+  /**
+   * A ping's cell, computed once per ping: the area a batch goes to and the
+   * payload of its call need the same cell (H3 indexing is the costly part).
+   */
+  private readonly pingCells = new WeakMap<Ping, string>();
+  private cellOfPing = (p: Ping): string => {
+    let cell = this.pingCells.get(p);
+    if (cell === undefined) this.pingCells.set(p, (cell = pingCell(p, this.cellOf)));
+    return cell;
+  };
 
   /**
    * Batches of one driver apply in the order given: a call is cut into
@@ -138,7 +149,7 @@ export class ClusterDriverStore implements DriverStore {
       const batch = batches[i]!;
       const known = this.homes.get(batch.driverId);
       const w = winningPing(batch.pings, -1, undefined);
-      const area = w ? this.layout.areaOf(pingCell(w, this.cellOf)) : undefined;
+      const area = w ? this.layout.areaOf(this.cellOfPing(w)) : undefined;
       if (known !== undefined && (area === undefined || area === known)) {
         const list = byArea.get(known);
         if (list) list.push(i);
@@ -176,7 +187,7 @@ export class ClusterDriverStore implements DriverStore {
   /** One applyPings.lua call on `area`'s shard; per driver, in order, its count (−1, −2: not written, see the script) and record. */
   private async applyIn(area: string, drivers: PayloadDriver[]): Promise<Applied[]> {
     const prefix = this.layout.areaPrefix(area);
-    const payload = applyPayload(drivers.map((d) => ({ ...d, inScope: (cell: string) => this.layout.areaOf(cell) === area })), this.cellOf);
+    const payload = applyPayload(drivers.map((d) => ({ ...d, inScope: (cell: string) => this.layout.areaOf(cell) === area })), this.cellOfPing);
     const reply = await redisCall(() => this.cluster.hexfleetApplyPingsBuffer(prefix, prefix, pack(payload)));
     await this.options.confirm?.(prefix);
     return drivers.map((d, k) => {
@@ -201,7 +212,7 @@ export class ClusterDriverStore implements DriverStore {
       const raw = from ? await redisCall(() => this.cluster.hgetBuffer(this.layout.areaPrefix(from) + 'r:' + bucket, driverId)) : null;
       const record = raw && raw.length === RECORD.size ? decodeRecord(driverId, raw) : undefined;
       const w = winningPing(pings, record?.seq ?? -1, record?.ts);
-      const to = w ? this.layout.areaOf(pingCell(w, this.cellOf)) : from;
+      const to = w ? this.layout.areaOf(this.cellOfPing(w)) : from;
       if (!to) break; // no record and nothing to place: cannot happen for a non-empty batch
       if (!record || to === from) {
         const [got] = await this.applyIn(to, [{ batch, bucket, mode: record ? APPLY_MODE.mustExist : APPLY_MODE.create }]);
