@@ -55,6 +55,15 @@ function crossCheck(c: Config): void {
   if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
     throw new ConfigError(`${envName('redisUrl')} must start with redis:// or rediss://`);
   }
+  if (Boolean(c.tlsCertFile) !== Boolean(c.tlsKeyFile)) {
+    throw new ConfigError(`${envName('tlsCertFile')} and ${envName('tlsKeyFile')} go together: set both (TLS) or neither`);
+  }
+  if ((c.tlsCaFile || c.tlsKeyPassphrase) && !c.tlsCertFile) {
+    throw new ConfigError(`${envName(c.tlsCaFile ? 'tlsCaFile' : 'tlsKeyPassphrase')} needs ${envName('tlsCertFile')} and ${envName('tlsKeyFile')}`);
+  }
+  if (Boolean(c.redisTlsCertFile) !== Boolean(c.redisTlsKeyFile)) {
+    throw new ConfigError(`${envName('redisTlsCertFile')} and ${envName('redisTlsKeyFile')} go together: set both or neither`);
+  }
   if (c.store === 'redis' && !c.redisUrl) {
     throw new ConfigError(`${envName('store')}=redis needs ${envName('redisUrl')}`);
   }

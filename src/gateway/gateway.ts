@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { TokenService } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
@@ -23,6 +23,8 @@ import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
 import { startLogWorkers } from './log-workers.js';
+import { tlsFilesOf } from './tls-files.js';
+import { TlsListener } from './tls-listener.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
 
 export interface Gateway {
@@ -36,6 +38,8 @@ export interface Gateway {
   tracking: Tracking;
   /** The follower of the driver index that answers nearby reads (Redis engines with HEXFLEET_READ_INDEX=local). */
   readIndex: ReadIndex | undefined;
+  /** The listen socket: https/wss when HEXFLEET_TLS_CERT_FILE is set; `reload()` loads the certificate again (as SIGHUP does). */
+  listener: TlsListener;
   /**
    * Graceful stop: refuses new connections, writes and acks every accepted
    * batch, closes driver sockets with 1001, then closes the backend.
@@ -86,25 +90,27 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
 
-  const app = uws.App();
-  app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
-  app.ws<TrackSocketData>('/v1/track', trackers.behavior);
-  registerTrackingRoutes(app, { config, tokens, log });
-  registerHealthRoutes(app, { backend, metrics, log, shuttingDown: () => shuttingDown });
-  registerDriverRoutes(app, { config, tokens, store, nearby, log });
-  registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
-  app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
+  // Every route goes in here: a TLS certificate reload mounts them on a new app (see TlsListener).
+  const mount = (app: TemplatedApp): void => {
+    app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
+    app.ws<TrackSocketData>('/v1/track', trackers.behavior);
+    registerTrackingRoutes(app, { config, tokens, log });
+    registerHealthRoutes(app, { backend, metrics, log, shuttingDown: () => shuttingDown });
+    registerDriverRoutes(app, { config, tokens, store, nearby, log });
+    registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
+    app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
+  };
 
   // Before listening: a configuration that cannot back up (memory engine, bad key file) stops the start here.
   const backups = startScheduledBackups(config, backend, metrics.registry, log);
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
-  });
-  const port = uws.us_socket_local_port(listenSocket);
+  const listener = await TlsListener.open(uws, {
+    host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
+  }, log);
+  const port = listener.port;
   sweeper.start();
   // After dispatch is built: the relay publishes what its commits record.
   const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
-  log.info({ port, host: config.host }, 'hexfleet gateway listening');
+  log.info({ port, host: config.host, tls: listener.certificate ?? false }, `hexfleet gateway listening (${listener.secure ? 'https, wss' : 'http, ws'})`);
 
   return {
     port,
@@ -114,10 +120,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     dispatch,
     tracking,
     readIndex,
+    listener,
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
-      uws.us_listen_socket_close(listenSocket);
+      listener.stopListening();
       // First: a backup in progress is abandoned (its partial file deleted), not waited for.
       await backups?.stop();
       await sweeper.stop();
@@ -130,8 +137,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await tracking.close();
       await readIndex?.close();
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
-      // (close() is in the 20.30 binding but missing from its type definitions.)
-      (app as TemplatedApp & { close(): void }).close();
+      listener.closeApps();
       await backend.close();
       log.info('hexfleet gateway stopped');
     },
