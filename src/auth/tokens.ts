@@ -1,6 +1,11 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { isVehicleType, type VehicleType } from '../domain/vehicle.js';
+import { decodeBase64url } from './base64url.js';
+import type { JwksKeys } from './jwks-keys.js';
+import type { RevocationList } from './revocation-list.js';
+import { TokenCache } from './token-cache.js';
+import { DEFAULT_MAX_LIFETIME_S, type TokenPolicy } from './token-policy.js';
 
 /**
  * `customer` may watch the orders of its `orders` claim on /v1/track;
@@ -10,26 +15,45 @@ import { isVehicleType, type VehicleType } from '../domain/vehicle.js';
 export const ROLES = ['driver', 'service', 'admin', 'customer', 'tracker'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Who a verified token speaks for. */
+/** Who a verified token speaks for. Shared between requests (cached): never mutate one. */
 export interface Principal {
-  role: Role;
+  readonly role: Role;
   /** The subject: for a driver, its driver id. */
-  sub: string;
-  /** Expiry, ms since the epoch (undefined: the token does not expire). */
-  expiresAt: number | undefined;
+  readonly sub: string;
+  /** Expiry, ms since the epoch (every accepted token has one). */
+  readonly expiresAt: number;
+  /** Issue time (`iat`), ms since the epoch, when the token has one. */
+  readonly issuedAt?: number;
+  /** The token id (`jti`): what a revocation of one token names. */
+  readonly jti?: string;
+  /** Authentication methods (`amr`, RFC 8176), e.g. `["pwd","otp"]`: what checkMfa reads. */
+  readonly amr?: readonly string[];
+  /** When the user authenticated (`auth_time`), ms since the epoch. */
+  readonly authTime?: number;
   /** A driver's vehicle (`vehicle` claim), when the token names a known one. */
-  vehicle?: VehicleType;
+  readonly vehicle?: VehicleType;
   /** The order ids a `customer` token may watch (`orders` claim). */
-  orders?: readonly string[];
+  readonly orders?: readonly string[];
 }
 
 /** Most order ids one `orders` claim may list: a customer has a handful of open orders, not thousands. */
 export const MAX_ORDERS_CLAIM = 100;
+/** Most `amr` values one token may carry (RFC 8176 defines 18). */
+const MAX_AMR = 16;
+/** Clock skew tolerated between an issuer and this gateway for `iat` and `auth_time` in the future. */
+const SKEW_S = 60;
 
-/** Why a token was refused: `unauthorized` (no valid token) or `forbidden` (valid, wrong role). */
+/** The wire code of a refused token (see src/protocol/error-codes.ts): 401 codes, then the 403 ones. */
+export type TokenErrorCode = 'unauthorized' | 'unknown_key' | 'token_revoked' | 'forbidden' | 'mfa_required';
+
+/**
+ * Why a token was refused: `unauthorized` (no valid token), `unknown_key`
+ * (signed by a key this gateway does not hold yet: retry shortly),
+ * `token_revoked`, `forbidden` (valid, wrong role) or `mfa_required`.
+ */
 export class TokenError extends Error {
   constructor(
-    readonly code: 'unauthorized' | 'forbidden',
+    readonly code: TokenErrorCode,
     message: string,
   ) {
     super(message);
@@ -37,86 +61,215 @@ export class TokenError extends Error {
   }
 }
 
-/** Signs (with jose) and verifies HS256 tokens. */
-export class TokenService {
-  private readonly key: Uint8Array;
+export interface TokenServiceOptions {
+  /** HS256 secret (HEXFLEET_JWT_SECRET): verifies HS256 tokens and signs every token this process mints. */
+  secret?: string;
+  /** RS256/ES256/EdDSA verification keys by kid (HEXFLEET_JWKS_URL / _FILE). */
+  jwks?: JwksKeys;
+  /** Lifetimes per role, issuer, audience; default DEFAULT_MAX_LIFETIME_S and no iss/aud check. */
+  policy?: TokenPolicy;
+  /** Revocations checked on every verification (cached or not). */
+  revocations?: RevocationList;
+  /** Verified tokens kept (0: none); default 10,000. */
+  cacheSize?: number;
+}
 
-  constructor(secret: string) {
-    if (secret.length < 32) throw new Error('the JWT secret must be at least 32 characters');
-    this.key = new TextEncoder().encode(secret);
+/** What `sign` puts in a token; `ttlS` defaults to the role's longest lifetime. */
+export interface TokenClaims {
+  role: Role;
+  sub: string;
+  ttlS?: number;
+  vehicle?: VehicleType;
+  orders?: readonly string[];
+  /** Authentication methods (e.g. `['pwd','otp']`) and when they were used (seconds since the epoch): for admin actions. */
+  amr?: readonly string[];
+  authTimeS?: number;
+}
+
+const bad = (): TokenError => new TokenError('unauthorized', 'the token is malformed or badly signed');
+
+/**
+ * Signs (HS256, with jose) and verifies tokens: HS256 with the secret, and
+ * RS256, ES256 and EdDSA with the JWKS key named by `kid`, each algorithm
+ * only with a key of its own type (no algorithm confusion, no `none`).
+ *
+ * Every accepted token has a strictly base64url-encoded header, payload and
+ * signature, a valid signature, `role` and `sub`, an `exp` in the future
+ * within its role's longest lifetime, no `nbf` in the future, no `iat` in the
+ * future, the configured `iss`/`aud`, and is not revoked.
+ *
+ * Synchronous on purpose (node:crypto rather than jose's WebCrypto): the
+ * WebSocket upgrade must be decided inside its handler, because
+ * uWebSockets.js 20.30 can close a socket upgraded after an await right
+ * after `open` (uNetworking/uWebSockets#1929). For the same reason an
+ * unknown kid is refused at once (`unknown_key`, retry) and only triggers a
+ * JWKS read.
+ */
+export class TokenService {
+  private readonly key: Uint8Array | undefined;
+  private readonly jwks: JwksKeys | undefined;
+  readonly policy: TokenPolicy;
+  private readonly revocations: RevocationList | undefined;
+  private readonly cache: TokenCache;
+
+  constructor(secretOrOptions: string | TokenServiceOptions) {
+    const o = typeof secretOrOptions === 'string' ? { secret: secretOrOptions } : secretOrOptions;
+    if (o.secret !== undefined && o.secret.length < 32) throw new Error('the JWT secret must be at least 32 characters');
+    if (!o.secret && !o.jwks) throw new Error('tokens need HEXFLEET_JWT_SECRET or a JWKS (HEXFLEET_JWKS_URL / HEXFLEET_JWKS_FILE)');
+    this.key = o.secret ? new TextEncoder().encode(o.secret) : undefined;
+    this.jwks = o.jwks;
+    this.policy = o.policy ?? { maxLifetimeS: DEFAULT_MAX_LIFETIME_S };
+    this.revocations = o.revocations;
+    this.cache = new TokenCache(o.cacheSize ?? 10_000);
   }
 
-  async sign(claims: { role: Role; sub: string; ttlS?: number; vehicle?: VehicleType; orders?: readonly string[] }): Promise<string> {
+  /** Signs an HS256 token with `iat`, `exp` and a fresh `jti`. Throws without a secret. */
+  async sign(claims: TokenClaims): Promise<string> {
+    if (!this.key) throw new Error('HEXFLEET_JWT_SECRET is not set: this process verifies JWKS tokens but cannot mint any');
     const payload: Record<string, unknown> = { role: claims.role };
     if (claims.vehicle) payload.vehicle = claims.vehicle;
     if (claims.orders) payload.orders = [...claims.orders];
-    const jwt = new SignJWT(payload)
+    if (claims.amr) payload.amr = [...claims.amr];
+    if (claims.authTimeS !== undefined) payload.auth_time = claims.authTimeS;
+    const nowS = Math.floor(Date.now() / 1000);
+    return new SignJWT(payload)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.sub)
-      .setIssuedAt();
-    if (claims.ttlS !== undefined) jwt.setExpirationTime(`${claims.ttlS}s`);
-    return jwt.sign(this.key);
+      .setJti(randomUUID())
+      .setIssuedAt(nowS)
+      .setExpirationTime(nowS + (claims.ttlS ?? this.policy.maxLifetimeS[claims.role]))
+      .sign(this.key);
   }
 
   /**
-   * Verifies a token and checks its role is one of `allowed`: HS256 only (no
-   * `none`, no algorithm confusion), a valid signature compared in constant
-   * time, `exp` and `nbf` checked, `role` and `sub` required.
-   *
-   * Synchronous on purpose (node:crypto rather than jose's WebCrypto): the
-   * WebSocket upgrade must be decided inside its handler, because
-   * uWebSockets.js 20.30 can close a socket upgraded after an await right
-   * after `open` (uNetworking/uWebSockets#1929).
+   * Verifies a token and checks its role is one of `allowed`; see the class
+   * comment for what is checked. A token verified before is found in the
+   * cache by its string; expiry and revocation are checked on every call.
    */
-  verify(token: string | undefined, allowed: readonly Role[]): Principal {
+  verify(token: string | undefined, allowed: readonly Role[], now = Date.now()): Principal {
     if (!token) throw new TokenError('unauthorized', 'no token: pass ?token=… or Authorization: Bearer …');
-    // Built only when needed: verification runs on every request.
-    const bad = (): TokenError => new TokenError('unauthorized', 'the token is malformed or badly signed');
-    const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) throw bad();
-    const [h, p, sig] = parts as [string, string, string];
-    let header: Record<string, unknown>;
-    let payload: Record<string, unknown>;
-    try {
-      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
-      payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
-    } catch {
-      throw bad();
+    let principal = this.cache.get(token);
+    if (!principal) {
+      principal = this.verifyUncached(token, now);
+      this.cache.set(token, principal);
     }
-    if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || header.crit !== undefined) throw bad();
-    const expected = createHmac('sha256', this.key).update(`${h}.${p}`).digest();
-    const given = Buffer.from(sig, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw bad();
-    const nowS = Math.floor(Date.now() / 1000);
-    for (const claim of ['iat', 'nbf', 'exp']) {
+    if (now >= principal.expiresAt) {
+      this.cache.delete(token);
+      throw new TokenError('unauthorized', 'the token has expired');
+    }
+    if (this.revocations?.revoking(principal, now)) throw new TokenError('token_revoked', 'the token was revoked; get a new one');
+    if (!(allowed as readonly string[]).includes(principal.role)) {
+      throw new TokenError('forbidden', `role ${principal.role} may not use this endpoint (needs ${allowed.join(' or ')})`);
+    }
+    return principal;
+  }
+
+  /** Empties the verified-token cache (after the JWKS changed). */
+  forgetVerified(): void {
+    this.cache.clear();
+  }
+
+  private verifyUncached(token: string, now: number): Principal {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw bad();
+    const [h, p, s] = parts as [string, string, string];
+    const headerBytes = decodeBase64url(h);
+    const payloadBytes = decodeBase64url(p);
+    const sig = decodeBase64url(s);
+    if (!headerBytes || !payloadBytes || !sig) throw bad();
+    const header = parseObject(headerBytes);
+    if (!header || header.crit !== undefined) throw bad();
+    this.checkSignature(header, `${h}.${p}`, sig);
+    const payload = parseObject(payloadBytes);
+    if (!payload) throw bad();
+    return this.principalOf(payload, Math.floor(now / 1000));
+  }
+
+  /** Throws unless `sig` is a valid signature of `input` by the key the header's alg and kid name. */
+  private checkSignature(header: Record<string, unknown>, input: string, sig: Buffer): void {
+    const { alg, kid } = header;
+    if (alg === 'HS256') {
+      if (!this.key) throw bad();
+      const expected = createHmac('sha256', this.key).update(input).digest();
+      if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) throw bad();
+      return;
+    }
+    if ((alg !== 'RS256' && alg !== 'ES256' && alg !== 'EdDSA') || !this.jwks || typeof kid !== 'string') throw bad();
+    const jwk = this.jwks.get(kid);
+    if (!jwk) {
+      this.jwks.requestRefresh();
+      throw new TokenError('unknown_key', `no key with kid "${kid.slice(0, 64)}" yet; the key set is being read again, retry in a few seconds`);
+    }
+    // The key's type decides the algorithm: an RS256 header over an EC key (or the reverse) is refused.
+    if (jwk.alg !== alg) throw bad();
+    const data = Buffer.from(input);
+    const ok = alg === 'EdDSA'
+      ? verifySignature(null, data, jwk.key, sig)
+      : alg === 'ES256'
+        ? sig.length === 64 && verifySignature('sha256', data, { key: jwk.key, dsaEncoding: 'ieee-p1363' }, sig)
+        : verifySignature('sha256', data, jwk.key, sig);
+    if (!ok) throw bad();
+  }
+
+  /** The principal of signed claims: times, role, subject, lifetime, issuer, audience and the optional claims. */
+  private principalOf(payload: Record<string, unknown>, nowS: number): Principal {
+    for (const claim of ['iat', 'nbf', 'exp', 'auth_time']) {
       if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad();
     }
-    if (payload.nbf !== undefined && (payload.nbf as number) > nowS) throw bad();
-    if (payload.exp !== undefined && (payload.exp as number) <= nowS) throw new TokenError('unauthorized', 'the token has expired');
-    return principalOf(payload, allowed);
+    const { iat, nbf, exp, role, sub } = payload as { iat?: number; nbf?: number; exp?: number; role?: unknown; sub?: unknown };
+    if (nbf !== undefined && nbf > nowS) throw bad();
+    if (exp !== undefined && exp <= nowS) throw new TokenError('unauthorized', 'the token has expired');
+    if (typeof sub !== 'string' || sub === '' || typeof role !== 'string') throw new TokenError('unauthorized', 'the token lacks a role or a subject');
+    if (!(ROLES as readonly string[]).includes(role)) throw new TokenError('forbidden', `role ${role.slice(0, 40)} is not a hexfleet role`);
+    const maxS = this.policy.maxLifetimeS[role as Role];
+    if (exp === undefined) throw new TokenError('unauthorized', 'the token has no exp claim: every token must expire');
+    if (iat !== undefined && iat > nowS + SKEW_S) throw new TokenError('unauthorized', 'the token was issued in the future (iat); check the issuer\'s clock');
+    if (exp - (iat ?? nowS) > maxS) throw new TokenError('unauthorized', `the token lives longer than a ${role} token may (${maxS} s from iat to exp)`);
+    this.checkAudience(payload);
+
+    const principal: { -readonly [K in keyof Principal]: Principal[K] } = { role: role as Role, sub, expiresAt: exp * 1000 };
+    if (iat !== undefined) principal.issuedAt = iat * 1000;
+    if (payload.jti !== undefined) {
+      if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw new TokenError('unauthorized', 'the jti claim must be a string of 1 to 256 characters');
+      principal.jti = payload.jti;
+    }
+    if (payload.amr !== undefined) {
+      const amr = payload.amr;
+      if (!Array.isArray(amr) || amr.length > MAX_AMR || !amr.every((m) => typeof m === 'string' && m.length <= 32)) {
+        throw new TokenError('unauthorized', `the amr claim must be an array of at most ${MAX_AMR} method names`);
+      }
+      principal.amr = Object.freeze([...amr as string[]]);
+    }
+    if (payload.auth_time !== undefined) principal.authTime = (payload.auth_time as number) * 1000;
+    if (isVehicleType(payload.vehicle)) principal.vehicle = payload.vehicle;
+    if (payload.orders !== undefined) {
+      const orders = payload.orders;
+      if (!Array.isArray(orders) || orders.length > MAX_ORDERS_CLAIM || !orders.every((o) => typeof o === 'string' && o !== '')) {
+        throw new TokenError('unauthorized', `the orders claim must be an array of at most ${MAX_ORDERS_CLAIM} order ids`);
+      }
+      principal.orders = Object.freeze([...orders as string[]]);
+    }
+    return Object.freeze(principal);
+  }
+
+  private checkAudience(payload: Record<string, unknown>): void {
+    const { issuer, audience } = this.policy;
+    if (issuer !== undefined && payload.iss !== issuer) throw new TokenError('unauthorized', 'the token was not issued by the configured issuer (iss)');
+    if (audience !== undefined) {
+      const aud = payload.aud;
+      if (aud !== audience && !(Array.isArray(aud) && aud.includes(audience))) throw new TokenError('unauthorized', 'the token is not meant for this audience (aud)');
+    }
   }
 }
 
-/** The principal of verified claims, if they carry a role among `allowed` and a subject. */
-function principalOf(payload: { role?: unknown; sub?: unknown; exp?: unknown; vehicle?: unknown; orders?: unknown }, allowed: readonly Role[]): Principal {
-  const role = payload.role;
-  if (typeof payload.sub !== 'string' || payload.sub === '' || typeof role !== 'string') {
-    throw new TokenError('unauthorized', 'the token lacks a role or a subject');
+/** A JSON object from bytes, or undefined. */
+function parseObject(bytes: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
-  if (!(allowed as readonly string[]).includes(role)) {
-    throw new TokenError('forbidden', `role ${role} may not use this endpoint (needs ${allowed.join(' or ')})`);
-  }
-  const principal: Principal = { role: role as Role, sub: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
-  if (isVehicleType(payload.vehicle)) principal.vehicle = payload.vehicle;
-  if (payload.orders !== undefined) {
-    const orders = payload.orders;
-    if (!Array.isArray(orders) || orders.length > MAX_ORDERS_CLAIM || !orders.every((o) => typeof o === 'string' && o !== '')) {
-      throw new TokenError('unauthorized', `the orders claim must be an array of at most ${MAX_ORDERS_CLAIM} order ids`);
-    }
-    principal.orders = orders as string[];
-  }
-  return principal;
 }
 
 /** The token in `Authorization: Bearer …`, else in the `token` query parameter. */
