@@ -138,6 +138,13 @@ export const configSchema = {
   webhookBackoffMaxMs: int(30 * SECOND, 1, 1 * HOUR, 'Longest retry delay of a webhook delivery.'),
   webhookBreakerThreshold: int(5, 1, 1000, 'Consecutive webhook failures that open its circuit breaker (deliveries wait instead of hammering the receiver).'),
   webhookHalfOpenAfterMs: int(5 * SECOND, 100, 1 * HOUR, 'How long the webhook breaker stays open before one probe delivery.'),
+  auditLog: str('', 'Audit trail (who did or tried what, from where): a file path, appended one JSON object per line (ECS style) and reopened on SIGHUP for logrotate, or - for stdout (the operational log then goes to stderr). Unset: no audit file (with HEXFLEET_KAFKA_BROKERS the trail still goes to <prefix>.audit).'),
+  auditKafka: bool(true, 'With HEXFLEET_KAFKA_BROKERS: also append the audit trail to the <prefix>.audit topic (key: the gateway id).'),
+  auditKafkaBuffer: int(10_000, 1, 1_000_000, 'Audit lines held in memory while Kafka is slow or down (retried with backoff); past it new lines are dropped and counted (hexfleet_audit_dropped_total), never a request slowed.'),
+  authFailureBurst: int(20, 0, 1_000_000, 'Failed authentications from one address (or for one token subject) within HEXFLEET_AUTH_FAILURE_WINDOW_MS that make a burst: hexfleet_auth_failure_bursts_total, an audit event, and the address cools off. 0: no detection.'),
+  authFailureWindowMs: int(1 * MINUTE, 100, 1 * DAY, 'The window HEXFLEET_AUTH_FAILURE_BURST failures are counted in.'),
+  authCooloffMs: int(5 * MINUTE, 0, 1 * DAY, 'How long an address that made a burst is refused (429 auth_cooloff, Retry-After) on HTTP and WebSocket upgrades, before any token is read; 0: bursts are reported, nobody is refused. A subject\'s burst refuses nobody (anyone can write any subject into a forged token).'),
+  authFailureTracked: int(100_000, 100, 10_000_000, 'Most addresses plus subjects the burst detector counts at once, and most addresses cooling off at once (about 100 bytes each): past it the oldest are forgotten, so rotating addresses cannot grow memory.'),
   logLevel: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'pino log level.'),
   allowUwsFallback: bool(false, 'Start even when the native uWebSockets.js binding did not load (slow JS imitation).'),
 } as const;
