@@ -8,6 +8,7 @@ import type { PingIntake } from '../ingest/ping-intake.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { OrderSaga } from '../orders/order-saga.js';
 import { HexfleetError } from '../protocol/error-codes.js';
+import { requireId } from '../protocol/id-limits.js';
 import { encodeReply } from '../protocol/frame-codec.js';
 import type { DriverServerFrame } from '../protocol/wire-frames.js';
 import type { Metrics } from '../runtime/metrics.js';
@@ -68,6 +69,7 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     maxPayloadLength: config.maxFrameBytes,
     maxBackpressure: config.maxBackpressureBytes,
     badFrameLimit: config.badFrameLimit,
+    frameRate: { perSec: config.frameRatePerSec, burst: config.frameBurst },
     disconnects: metrics.connectionsClosed,
     framesRejected: metrics.framesRejected,
     log,
@@ -96,10 +98,8 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
 
       /** `{"type":"offer_reply","orderId","accept"}` → `{"type":"offer_result","orderId","state"}` or an error with orderId. */
       offer_reply(ws, f, now) {
-        if (!isValidId(f.orderId) || typeof f.accept !== 'boolean') {
-          throw new HexfleetError('invalid_frame', 'offer_reply needs an orderId of 1 to 128 printable ASCII characters and a boolean accept');
-        }
-        const { orderId } = f;
+        const orderId = requireId('orderId', f.orderId, 'invalid_frame', 'offer_reply orderId');
+        if (typeof f.accept !== 'boolean') throw new HexfleetError('invalid_frame', 'offer_reply needs a boolean accept');
         const { driverId } = ws.getUserData();
         saga.reply(orderId, driverId, f.accept, now).then(
           (doc) => later(ws, { type: 'offer_result', orderId, state: doc.state === 'accepted' ? 'accepted' : 'rejected' }),
@@ -107,6 +107,8 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
             const e = err instanceof HexfleetError ? err : new HexfleetError('internal');
             if (e.code === 'internal') log.error({ err, orderId, driverId }, 'offer reply failed');
             if (!ws.getUserData().closed) ws.cork(() => endpoint.reject(ws, e.code, e.message, { orderId }));
+            // A reply about an order never offered to this driver is a bad frame: probing or flooding order ids costs the budget.
+            if (e.code === 'not_offered') endpoint.badFrame(ws, Date.now());
           },
         );
       },

@@ -101,6 +101,7 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
     maxPayloadLength: MAX_TRACK_FRAME_BYTES,
     maxBackpressure: config.maxBackpressureBytes,
     badFrameLimit: config.badFrameLimit,
+    frameRate: { perSec: config.frameRatePerSec, burst: config.frameBurst },
     disconnects: trackingMetrics.disconnects,
     framesRejected: metrics.framesRejected,
     log,

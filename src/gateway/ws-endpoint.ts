@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSock
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
 import { decodeFrame } from '../protocol/frame-codec.js';
 import type { ErrorFrame } from '../protocol/wire-frames.js';
+import { TokenBucket } from '../runtime/token-bucket.js';
 import { spendBadFrame } from './bad-frame-budget.js';
 import { readUpgrade, refuseUpgrade } from './ws-upgrade.js';
 
@@ -14,6 +15,8 @@ export interface SocketBase {
   expiresAt: number | undefined;
   badFrames: number;
   badWindowStart: number;
+  /** Frames/s allowance: every frame spends one, whatever its type (too_many_frames past it). */
+  frameRate: TokenBucket;
   /** Set once the socket is closing: work that resolves later must not touch it. */
   closed: boolean;
   /** Encoding of the client's last frame: replies and pushed frames use it. */
@@ -41,6 +44,8 @@ export interface EndpointDefinition<D extends SocketBase> {
   maxBackpressure: number;
   /** Rejected frames tolerated per minute before the socket is closed with 4400. */
   badFrameLimit: number;
+  /** Frames/s a connection may send, sustained and in a burst (HEXFLEET_FRAME_RATE_PER_SEC, HEXFLEET_FRAME_BURST). */
+  frameRate: { perSec: number; burst: number };
   /**
    * The endpoint's own socket data, from the upgrade's token. Synchronous on
    * purpose: an upgrade completed after an await can be closed by
@@ -123,7 +128,8 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
       const now = Date.now();
       let data: D;
       try {
-        data = { ...def.authorize(token, now), remote, badFrames: 0, badWindowStart: now, closed: false, binary: false } as D;
+        const frameRate = new TokenBucket(def.frameRate.perSec, def.frameRate.burst, now);
+        data = { ...def.authorize(token, now), remote, badFrames: 0, badWindowStart: now, frameRate, closed: false, binary: false } as D;
       } catch (err: unknown) {
         refuseUpgrade(res, err, log, def.path);
         return;
@@ -142,6 +148,11 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
       const now = Date.now();
       if (data.expiresAt !== undefined && now >= data.expiresAt) return end(ws, 'token_expired');
       data.binary = isBinary;
+      if (data.frameRate.take(1, now) === 0) {
+        // Dropped undecoded: a flood costs one bucket check per frame, and a reply per frame only until the budget closes it.
+        reject(ws, 'too_many_frames');
+        return badFrame(ws, now);
+      }
       let frame: unknown;
       try {
         frame = decodeFrame(message, isBinary);

@@ -1,10 +1,11 @@
 import type { VehicleType } from '../domain/vehicle.js';
 import type { Ping } from '../geo/driver-store.js';
 import { type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
-import type { AckFrame, ErrorFrame } from '../protocol/wire-frames.js';
+import type { AckFrame, ErrorFrame, PingsRejectedFrame } from '../protocol/wire-frames.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { TokenBucket } from '../runtime/token-bucket.js';
 import type { IngestPipeline } from './ingest-pipeline.js';
+import { PingRejections } from './ping-rejections.js';
 import { isRejection, validatePing } from './ping-validator.js';
 
 /** The connection a `pings` frame came from, as ingest needs it. */
@@ -21,9 +22,9 @@ export interface PingIntakeOptions {
   maxAgeMs: number;
 }
 
-/** Where replies go: `now` for rejections found at once, `later` for the ack or batch error once the store answered. */
+/** Where replies go: `now` for the rejections found at once (one frame), `later` for the ack or batch error once the store answered. */
 export interface PingReplies {
-  now(frame: ErrorFrame): void;
+  now(frame: ErrorFrame | PingsRejectedFrame): void;
   later(frame: AckFrame | ErrorFrame): void;
 }
 
@@ -32,9 +33,11 @@ export interface PingReplies {
  * connection's rate limit, and submits the valid ones to the ingest pipeline;
  * the ack goes out once the store confirmed the batch.
  *
- * An invalid ping is rejected alone (an error with its seq); the trailing
- * pings over the rate limit get `rate_limited`, so the ack still covers the
- * rest. A frame that is not a usable batch throws (the caller answers and
+ * Every ping of the frame, valid or not, spends the connection's rate
+ * allowance (invalid ones first); the valid pings past it, the trailing ones
+ * by seq, get `rate_limited`, so the ack still covers the rest. The
+ * rejections of one frame get one reply (see PingRejections), never one per
+ * ping. A frame that is not a usable batch throws (the caller answers and
  * counts it as a bad frame).
  */
 export class PingIntake {
@@ -44,7 +47,11 @@ export class PingIntake {
     private readonly options: PingIntakeOptions,
   ) {}
 
-  /** Takes one frame's pings; returns false when none of them was usable (a bad frame). Throws `invalid_batch` or `batch_too_large`. */
+  /**
+   * Takes one frame's pings; returns false when any of them was invalid
+   * (the frame counts against the connection's bad-frame budget).
+   * Throws `invalid_batch` or `batch_too_large`.
+   */
   take(source: PingSource, rawPings: unknown, now: number, reply: PingReplies): boolean {
     if (!Array.isArray(rawPings) || rawPings.length === 0) throw new HexfleetError('invalid_batch');
     if (rawPings.length > this.options.maxBatch) {
@@ -52,27 +59,33 @@ export class PingIntake {
     }
     this.metrics.pingsReceived.inc(rawPings.length);
     this.metrics.batchSize.observe(rawPings.length);
+    const rejections = new PingRejections();
     let valid: Ping[] = [];
     for (const raw of rawPings) {
       const v = validatePing(raw, now, this.options);
-      if (isRejection(v)) reply.now(this.rejected(v.code, v.seq));
+      if (isRejection(v)) rejections.add(v.code, v.seq);
       else valid.push(v);
     }
-    if (valid.length === 0) return false;
     valid.sort((a, b) => a.seq - b.seq);
-    const granted = source.rate.take(valid.length, now);
-    if (granted < valid.length) {
-      for (const p of valid.slice(granted)) reply.now(this.rejected('rate_limited', p.seq));
-      valid = valid.slice(0, granted);
-      if (valid.length === 0) return true;
+    const room = Math.max(0, source.rate.take(rawPings.length, now) - rejections.invalid);
+    if (valid.length > room) {
+      rejections.addRateLimited(valid.slice(room).map((p) => p.seq));
+      valid = valid.slice(0, room);
     }
-    const lastSeq = valid[valid.length - 1]!.seq;
-    const batch = source.vehicle ? { driverId: source.driverId, vehicle: source.vehicle, pings: valid } : { driverId: source.driverId, pings: valid };
-    this.pipeline.submit(batch).then(
-      () => reply.later({ type: 'ack', seq: lastSeq }),
-      (err: HexfleetError) => reply.later(this.rejected(err.code, lastSeq, err.message)),
-    );
-    return true;
+    const answer = rejections.reply(rawPings.length, valid.length);
+    if (answer) {
+      for (const [code, n] of rejections.byCode()) this.metrics.pingsRejected.inc({ code }, n);
+      reply.now(answer);
+    }
+    if (valid.length > 0) {
+      const lastSeq = valid[valid.length - 1]!.seq;
+      const batch = source.vehicle ? { driverId: source.driverId, vehicle: source.vehicle, pings: valid } : { driverId: source.driverId, pings: valid };
+      this.pipeline.submit(batch).then(
+        () => reply.later({ type: 'ack', seq: lastSeq }),
+        (err: HexfleetError) => reply.later(this.rejected(err.code, lastSeq, err.message)),
+      );
+    }
+    return rejections.invalid === 0;
   }
 
   private rejected(code: ErrorCode, seq: number | undefined, message?: string): ErrorFrame {

@@ -15,6 +15,17 @@ export interface PingRejection {
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
+ * The largest acc and spd the store keeps exactly (exclusive). RECORD in
+ * src/backend/redis/redis-layout.ts holds them as 32-bit floats (`f`) after
+ * rounding to 0.01 (geodesy's quantizeMetric); a float32 keeps every 0.01
+ * step only below 2^17 (its spacing there is 2^-7 < 0.01; from 2^17 on it is
+ * 2^-6 > 0.01), and past 3.4e38 it holds nothing at all (1e308 used to be
+ * acked and read back as null). hdg is bounded by [0, 360] already.
+ * test/ingest/stored-ranges.test.ts checks this against RECORD.
+ */
+export const MAX_STORED_METRIC = 2 ** 17;
+
+/**
  * Checks one ping as sent by a driver app. Returns the ping (only the known
  * fields, so nothing unexpected reaches the store) or the reason it is refused.
  * Hot path: no allocation beyond the result.
@@ -34,10 +45,12 @@ export function validatePing(raw: unknown, now: number, limits: PingLimits): Pin
   const ping: Ping = { seq: s, lat, lng, ts };
   if (r.acc !== undefined && r.acc !== null) {
     if (!isNum(r.acc) || r.acc < 0) return { code: 'invalid_field', seq: s };
+    if (r.acc >= MAX_STORED_METRIC) return { code: 'value_out_of_range', seq: s };
     ping.acc = r.acc;
   }
   if (r.spd !== undefined && r.spd !== null) {
     if (!isNum(r.spd) || r.spd < 0) return { code: 'invalid_field', seq: s };
+    if (r.spd >= MAX_STORED_METRIC) return { code: 'value_out_of_range', seq: s };
     ping.spd = r.spd;
   }
   if (r.hdg !== undefined && r.hdg !== null) {

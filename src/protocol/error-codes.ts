@@ -16,7 +16,10 @@ export const ErrorCodes = {
   ts_too_old: { retry: false, http: 400, message: 'ts is older than the server keeps' },
   invalid_field: { retry: false, http: 400, message: 'acc, spd and hdg must be finite numbers (acc, spd >= 0; hdg in [0, 360])' },
   invalid_status: { retry: false, http: 400, message: 'status must be available, busy or offline' },
+  value_out_of_range: { retry: false, http: 400, message: 'acc and spd must be below 131072 (the store keeps them as 32-bit floats to 0.01); the ping was not stored' },
   rate_limited: { retry: true, http: 429, message: 'this connection sends more pings per second than allowed; resend later' },
+  // One reply for a frame with more than one rejected ping: counts by code, the first ones by seq, retryFromSeq for the rate-limited.
+  pings_rejected: { retry: false, http: 400, message: 'several pings of the frame were rejected: see counts, rejected (the first ones by seq) and retryFromSeq (resend from there)' },
 
   // Frame rejections: sent without seq.
   malformed_frame: { retry: false, http: 400, message: 'the frame is not valid JSON (text) or msgpack (binary)' },
@@ -24,6 +27,8 @@ export const ErrorCodes = {
   unknown_type: { retry: false, http: 400, message: 'the frame type is not one this endpoint accepts' },
   invalid_batch: { retry: false, http: 400, message: 'pings must be a non-empty array' },
   batch_too_large: { retry: false, http: 400, message: 'the batch has more pings than the server accepts in one frame' },
+  too_many_frames: { retry: true, http: 429, message: 'this connection sends more frames per second than HEXFLEET_FRAME_RATE_PER_SEC allows; the frame was dropped (each one counts against HEXFLEET_BAD_FRAME_LIMIT)' },
+  id_too_long: { retry: false, http: 400, message: 'an id is longer than the limit for its kind (see the README id limits); nothing was looked up' },
 
   // Batch failures: sent with the highest seq of the batch; nothing in it was acked.
   store_unavailable: { retry: true, http: 503, message: 'the location store did not confirm the write; the batch was not acked (it may or may not be stored), resend it' },
@@ -50,6 +55,8 @@ export const ErrorCodes = {
   unauthorized: { retry: false, http: 401, message: 'a valid bearer token is required' },
   forbidden: { retry: false, http: 403, message: 'the token role may not use this endpoint' },
   invalid_parameter: { retry: false, http: 400, message: 'a query parameter is missing or out of range' },
+  too_many_requests: { retry: true, http: 429, message: 'this token spent its request budget (HEXFLEET_HTTP_SERVICE_RATE_PER_SEC or HEXFLEET_HTTP_USER_RATE_PER_SEC, weighted by cost); retry after Retry-After seconds' },
+  bad_request: { retry: false, http: 400, message: 'the HTTP request is malformed (e.g. conflicting Content-Length headers); the connection is closed' },
   not_found: { retry: false, http: 404, message: 'no such resource' },
   internal: { retry: true, http: 500, message: 'an unexpected error; it was logged' },
 } as const satisfies Record<string, { retry: boolean; http: number; message: string }>;

@@ -65,6 +65,30 @@ export interface ErrorFrame {
   orderId?: string;
 }
 
+/**
+ * Server → client: the one reply about a `pings` frame with more than one
+ * rejected ping (a frame with exactly one gets that ping's ErrorFrame, with
+ * its seq). Bounded whatever the batch: counts by code, and the first
+ * rejections by seq. Pings not listed and not acked are rejected too, except
+ * the rate-limited ones: every valid ping from `retryFromSeq` on was refused
+ * for the connection's rate, and may be resent as it is. When `accepted` is 0
+ * no ack follows; otherwise an ack (or a batch error) about the accepted
+ * pings does.
+ */
+export interface PingsRejectedFrame extends ErrorFrame {
+  code: 'pings_rejected';
+  /** Rejected pings by code (rate_limited included). */
+  counts: Record<string, number>;
+  /** The first rejected pings that had a usable seq, in frame order (at most PINGS_REJECTED_LISTED). */
+  rejected: { seq: number; code: string }[];
+  retryFromSeq?: number;
+  /** Pings of the frame submitted to the store. */
+  accepted: number;
+}
+
+/** How many rejections a `pings_rejected` frame lists by seq. */
+export const PINGS_REJECTED_LISTED = 10;
+
 /** Server → client: an order offered to this driver. */
 export interface OfferFrame {
   type: 'offer';
@@ -83,7 +107,7 @@ export interface OfferResultFrame {
 }
 
 export type DriverClientFrame = PingsFrame | OfferReplyFrame;
-export type DriverServerFrame = AckFrame | ErrorFrame | OfferFrame | OfferResultFrame;
+export type DriverServerFrame = AckFrame | ErrorFrame | PingsRejectedFrame | OfferFrame | OfferResultFrame;
 
 // ── /v1/track ───────────────────────────────────────────────────────────────
 

@@ -1,5 +1,5 @@
-import { isValidId } from '../domain/ids.js';
 import { HexfleetError } from '../protocol/error-codes.js';
+import { requireId } from '../protocol/id-limits.js';
 import { type Bbox, parseBbox } from './bbox.js';
 
 /** A client frame of /v1/track, validated. */
@@ -8,7 +8,7 @@ export type TrackRequest =
   | { type: 'subscribe_area' | 'unsubscribe_area'; bbox: Bbox };
 
 /**
- * Validates a decoded client frame. Throws `invalid_frame`, `unknown_type` or
+ * Validates a decoded client frame. Throws `invalid_frame`, `id_too_long`, `unknown_type` or
  * `invalid_bbox`, each with a message that says what was expected.
  */
 export function parseTrackRequest(frame: unknown): TrackRequest {
@@ -19,10 +19,7 @@ export function parseTrackRequest(frame: unknown): TrackRequest {
   switch (f.type) {
     case 'subscribe':
     case 'unsubscribe':
-      if (!isValidId(f.orderId)) {
-        throw new HexfleetError('invalid_frame', `${f.type} needs an orderId of 1 to 128 printable ASCII characters`);
-      }
-      return { type: f.type, orderId: f.orderId };
+      return { type: f.type, orderId: requireId('orderId', f.orderId, 'invalid_frame', `${f.type} orderId`) };
     case 'subscribe_area':
     case 'unsubscribe_area':
       return { type: f.type, bbox: parseBbox(f.bbox) };
