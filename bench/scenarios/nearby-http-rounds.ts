@@ -94,6 +94,6 @@ export function emptyTally(): Tally {
 
 /** The target of the load generator's ceiling (an HTTP server that answers at once). */
 export function ceilingSide(port: number, pid: number, token: string): Drivable {
-  const target: LoadTarget = { kind: 'http', port, token };
+  const target: LoadTarget = { kind: 'http', ports: [port], token };
   return { key: 'ceiling', target, servers: new Map([['echo-server', pid]]) };
 }

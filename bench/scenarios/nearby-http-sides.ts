@@ -1,12 +1,14 @@
 /**
  * The sides of bench:nearby-http, as data: two hexfleet gateways that differ
  * only in where GET /v1/drivers/nearby reads (HEXFLEET_READ_INDEX), Tile38,
- * and Redis GEOSEARCH. A side the build or the machine cannot run is a
+ * and Redis GEOSEARCH, and two local gateways sharing the load (issue 10:
+ * reads no longer touch Redis, so a second gateway should double them). A side the build or the machine cannot run is a
  * result ("not available in this build", "Tile38 not measured: …"), never a
  * reason to stop the others.
  *
  *   hexfleet-backend  gateway ──Lua──▶ Redis            (the path of today)
  *   hexfleet-local    gateway (its follower index) ─ Redis feeds it
+ *   hexfleet-local-2  two such gateways, the connections split between them
  *   tile38            tile38-server, NEARBY over RESP
  *   geosearch         redis-server, GEOSEARCH over RESP
  */
@@ -29,12 +31,18 @@ interface HexfleetSideSpec {
   readIndex: string;
   /** A build without the setting reads the backend, so this side runs there without it. */
   isTodaysPath: boolean;
+  /** Gateway processes behind the side (the load generator spreads its connections over them). */
+  gateways: number;
 }
 
 const HEXFLEET_SIDES: readonly HexfleetSideSpec[] = [
-  { key: 'hexfleet-backend', readIndex: 'backend', isTodaysPath: true },
-  { key: 'hexfleet-local', readIndex: 'local', isTodaysPath: false },
+  { key: 'hexfleet-backend', readIndex: 'backend', isTodaysPath: true, gateways: 1 },
+  { key: 'hexfleet-local', readIndex: 'local', isTodaysPath: false, gateways: 1 },
+  { key: 'hexfleet-local-2', readIndex: 'local', isTodaysPath: false, gateways: 2 },
 ];
+
+/** The side with one local gateway: what the two-gateway side is compared with. */
+export const ONE_LOCAL_GATEWAY = 'hexfleet-local';
 
 /** Something a started side needs stopped at the end. */
 export type Stop = () => Promise<void>;
@@ -70,38 +78,44 @@ function readIndexSettings(ctx: NearbyHttpContext, spec: HexfleetSideSpec): { en
 }
 
 async function startHexfleet(ctx: NearbyHttpContext, spec: HexfleetSideSpec, stops: Stop[]): Promise<Side> {
-  const label = `hexfleet GET /v1/drivers/nearby, read index ${spec.readIndex}`;
+  const label = `hexfleet GET /v1/drivers/nearby, read index ${spec.readIndex}` + (spec.gateways > 1 ? `, ${spec.gateways} gateways` : '');
   const settings = readIndexSettings(ctx, spec);
   if ('unavailable' in settings) {
     ctx.progress.log(spec.key, settings.unavailable);
     return { key: spec.key, label, family: 'hexfleet', unavailable: settings.unavailable };
   }
-  ctx.progress.log(spec.key, `starting a gateway (${settings.note})`);
-  let gw: GatewayProcess;
+  ctx.progress.log(spec.key, `starting ${spec.gateways} gateway(s) (${settings.note})`);
+  const gws: GatewayProcess[] = [];
   try {
-    gw = await startBenchGateway(spec.key, settings.env, ctx.tmpDir);
+    for (let i = 0; i < spec.gateways; i++) {
+      const gw = await startBenchGateway(spec.gateways > 1 ? `${spec.key}-${i + 1}` : spec.key, settings.env, ctx.tmpDir);
+      gws.push(gw);
+      stops.push(() => gw.stop());
+    }
   } catch (err) {
     const why = `the gateway did not start: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
     ctx.progress.log(spec.key, why);
     return { key: spec.key, label, family: 'hexfleet', unavailable: why };
   }
-  stops.push(() => gw.stop());
   const { radiusM, limit } = ctx.options;
   const headers = { authorization: `Bearer ${ctx.token}` };
+  const names = gws.map((_, i) => (gws.length > 1 ? `${spec.key}-${i + 1}` : spec.key));
+  let turn = 0;
   const side: LiveSide = {
     key: spec.key,
     label,
     family: 'hexfleet',
-    target: { kind: 'http', port: gw.port, token: ctx.token },
-    servers: new Map([[spec.key, gw.pid], ['redis-server', ctx.redis.pid]]),
-    setup: `\`node dist/src/cli.js serve\` (${settings.note}), one process`,
+    target: { kind: 'http', ports: gws.map((g) => g.port), token: ctx.token },
+    servers: new Map([...gws.map((g, i): [string, number] => [names[i]!, g.pid]), ['redis-server', ctx.redis.pid]]),
+    setup: `\`node dist/src/cli.js serve\` (${settings.note}), ` + (gws.length > 1 ? `${gws.length} processes on one Redis, the connections split evenly` : 'one process'),
     async ask(lat, lng) {
+      const gw = gws[turn++ % gws.length]!;
       const res = await fetch(`${gw.httpUrl}/v1/drivers/nearby?lat=${lat}&lng=${lng}&radius=${radiusM}&limit=${limit}`, { headers });
       if (res.status !== 200) throw new Error(`${spec.key}: HTTP ${res.status} ${await res.text()}`);
       const { drivers } = (await res.json()) as { drivers: { driverId: string; distanceM: number }[] };
       return drivers.map((d) => ({ id: d.driverId, distanceM: d.distanceM }));
     },
-    extra: async () => readIndexMetrics(await gw.scrape()),
+    extra: async () => readIndexMetrics(await gws[0]!.scrape()),
   };
   return side;
 }

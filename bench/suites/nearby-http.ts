@@ -7,6 +7,7 @@
  *
  *   hexfleet-backend  GET /v1/drivers/nearby, HEXFLEET_READ_INDEX=backend (a gateway over Redis)
  *   hexfleet-local    the same with HEXFLEET_READ_INDEX=local ("not available" in a build without it)
+ *   hexfleet-local-2  two such gateways on the same Redis, the 16 connections split between them
  *   tile38            Tile38 NEARBY over RESP (TILE38_BIN / --tile38; "not measured" without one)
  *   geosearch         Redis GEOSEARCH over RESP, the baseline of bench:match
  *
@@ -191,25 +192,35 @@ async function loadGeoKey(ctx: NearbyHttpContext): Promise<number> {
   }
 }
 
-/** One query at the centre of every H3 cell of the box, 16 in flight: the gateway's ring cache as after a while in service. */
+/**
+ * One query at the centre of every H3 cell of the box, 16 in flight, to every
+ * gateway of the side: its ring cache as after a while in service.
+ */
 async function warmRingCache(ctx: NearbyHttpContext, side: LiveSide): Promise<void> {
+  if (side.target.kind !== 'http') return;
   const centres = boxCells(ctx.fleet.area, ctx.config.h3Resolution).map((c) => cellToLatLng(c));
-  ctx.progress.log(side.key, `warming the ring cache: one query per H3 cell of the box (${fmtInt(centres.length)} cells)`);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < centres.length) {
-      const [lat, lng] = centres[next++]!;
-      await side.ask(lat, lng);
-    }
-  };
-  await Promise.all(Array.from({ length: ctx.options.connections }, lane));
+  const { ports } = side.target;
+  ctx.progress.log(side.key, `warming the ring cache of ${ports.length} gateway(s): one query per H3 cell of the box (${fmtInt(centres.length)} cells)`);
+  const headers = { authorization: `Bearer ${ctx.token}` };
+  for (const port of ports) {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < centres.length) {
+        const [lat, lng] = centres[next++]!;
+        const res = await fetch(`http://127.0.0.1:${port}/v1/drivers/nearby?lat=${lat}&lng=${lng}&radius=${ctx.options.radiusM}&limit=${ctx.options.limit}`, { headers });
+        if (res.status !== 200) throw new Error(`${side.key} (port ${port}): HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: ctx.options.connections }, lane));
+  }
 }
 
 /** The load generator against a server that answers at once with a real hexfleet answer: what the generator itself sustains. */
 async function measureCeiling(ctx: NearbyHttpContext, lg: Worker, live: LiveSide[]): Promise<{ tally: ReturnType<typeof emptyTally>; bodyBytes: number } | undefined> {
   const hex = live.find((s) => s.family === 'hexfleet');
   if (!hex || hex.target.kind !== 'http') return undefined;
-  const res = await fetch(`http://127.0.0.1:${hex.target.port}/v1/drivers/nearby?lat=${ctx.fleet.area.lat}&lng=${ctx.fleet.area.lng}&radius=${ctx.options.radiusM}&limit=${ctx.options.limit}`, {
+  const res = await fetch(`http://127.0.0.1:${hex.target.ports[0]}/v1/drivers/nearby?lat=${ctx.fleet.area.lat}&lng=${ctx.fleet.area.lng}&radius=${ctx.options.radiusM}&limit=${ctx.options.limit}`, {
     headers: { authorization: `Bearer ${ctx.token}` },
   });
   const body = await res.text();

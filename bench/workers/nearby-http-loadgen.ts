@@ -45,7 +45,7 @@ serveParent(async (m: Message) => {
     toParent({ type: 'ready' });
   } else if (m.type === 'run') {
     const run = m as LoadRun;
-    const askers = await Promise.all(Array.from({ length: run.connections }, () => openAsker(run.target, run.respClient)));
+    const askers = await Promise.all(Array.from({ length: run.connections }, (_, i) => openAsker(run.target, run.respClient, i)));
     try {
       if (run.warmupS > 0) await runWindow(askers, run.warmupS, run.seed ^ WARMUP_SEED_XOR);
       toParent({ type: 'measuring' });
@@ -60,11 +60,13 @@ serveParent(async (m: Message) => {
   }
 });
 
-async function openAsker(target: LoadTarget, respClient: RespClientKind): Promise<Asker> {
+/** The asker of connection number `i` of a run. */
+async function openAsker(target: LoadTarget, respClient: RespClientKind, i: number): Promise<Asker> {
   const { radiusM, limit } = config;
   if (target.kind === 'http') {
     const headers = { authorization: `Bearer ${target.token}` };
-    let conn = await HttpConnection.open(target.port, headers);
+    const port = target.ports[i % target.ports.length]!;
+    let conn = await HttpConnection.open(port, headers);
     const tail = `&radius=${radiusM}&limit=${limit}`;
     return {
       ask(lat, lng, done) {
@@ -78,7 +80,7 @@ async function openAsker(target: LoadTarget, respClient: RespClientKind): Promis
           });
         if (conn.usable) return send();
         // The server closed the previous socket (counted as an error when it happened): a new one.
-        HttpConnection.open(target.port, headers).then(
+        HttpConnection.open(port, headers).then(
           (c) => {
             conn = c;
             send();

@@ -12,8 +12,11 @@ import type { HistogramPairs } from '../lib/histogram.js';
 
 /** What one side's queries go to, and how they are asked. */
 export type LoadTarget =
-  /** `GET /v1/drivers/nearby?lat=&lng=&radius=&limit=` with a bearer token, HTTP/1.1 keep-alive. */
-  | { kind: 'http'; port: number; token: string }
+  /**
+   * `GET /v1/drivers/nearby?lat=&lng=&radius=&limit=` with a bearer token, HTTP/1.1 keep-alive;
+   * connection i goes to `ports[i % ports.length]` (several gateways share the connections evenly).
+   */
+  | { kind: 'http'; ports: readonly number[]; token: string }
   /** Tile38 over RESP: `NEARBY <key> LIMIT <limit> POINT <lat> <lng> <radius>`. */
   | { kind: 'tile38'; port: number; key: string }
   /** Redis: `GEOSEARCH <key> FROMLONLAT <lng> <lat> BYRADIUS <radius> m ASC COUNT <limit> WITHCOORD WITHDIST`. */
