@@ -5,7 +5,8 @@ import { TypedEmitter } from './typed-emitter.js';
 import type { WebSocketConstructor } from './web-socket.js';
 import { resolveWebSocket } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
-import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, WirePing } from '../protocol/wire-frames.js';
+import { ErrorCodes } from '../protocol/error-codes.js';
+import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, PingsRejectedFrame, WirePing } from '../protocol/wire-frames.js';
 
 export interface DriverClientOptions {
   /** Gateway URLs of `/v1/driver` (ws:// or wss://); the client fails over between them in order. */
@@ -289,6 +290,7 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
   }
 
   private onError(f: ErrorFrame): void {
+    if (f.code === 'pings_rejected' && f.orderId === undefined) return this.onPingsRejected(f as PingsRejectedFrame);
     const err = new SdkError(f.code, f.message ?? f.code, { ...(f.seq === undefined ? {} : { seq: f.seq }), ...(f.orderId === undefined ? {} : { orderId: f.orderId }) });
     if (f.orderId !== undefined) {
       const w = this.offerReplies.get(f.orderId);
@@ -324,6 +326,44 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
       this.buffer = this.buffer.filter((b) => !gone.has(b));
       this.endBatch([], 'pending');
     }
+  }
+
+  /**
+   * The one reply about a batch with several rejected pings: each listed one
+   * is reported (an `error` event with its code and seq, as a single
+   * rejection is) and dropped or kept for a resend by its code; the valid
+   * pings from `retryFromSeq` on were refused for the rate and are resent.
+   * Unlisted rejections are reported once, as `pings_rejected`; with nothing
+   * accepted (no ack follows) the batch ends here and they are dropped, else
+   * the ack settles the rest.
+   */
+  private onPingsRejected(f: PingsRejectedFrame): void {
+    this.socket.healthy();
+    const listed = new Map<number, string>();
+    for (const r of Array.isArray(f.rejected) ? f.rejected : []) {
+      listed.set(r.seq, r.code);
+      const known = Object.hasOwn(ErrorCodes, r.code) ? ErrorCodes[r.code as keyof typeof ErrorCodes].message : r.code;
+      this.emit('error', new SdkError(r.code, known, { seq: r.seq }));
+    }
+    let total = 0;
+    for (const [code, n] of Object.entries(f.counts ?? {})) {
+      total += n;
+      if (!isRetryable(code)) this.rejected += n;
+    }
+    if (total > listed.size) this.emit('error', new SdkError(f.code, f.message ?? f.code));
+    const batch = this.inflight;
+    if (!batch) return;
+    const gone = new Set<Buffered>();
+    for (const b of batch) {
+      if (b.state !== 'inflight') continue;
+      const code = listed.get(b.ping.seq);
+      if (code !== undefined ? isRetryable(code) : f.retryFromSeq !== undefined && b.ping.seq >= f.retryFromSeq) b.state = 'retry';
+      else if (code !== undefined || f.accepted === 0) gone.add(b);
+    }
+    if (gone.size > 0) this.buffer = this.buffer.filter((b) => !gone.has(b));
+    const kept = batch.filter((b) => !gone.has(b));
+    if (f.accepted === 0) this.endBatch(kept, 'retry');
+    else this.inflight = kept;
   }
 
   /** Ends the batch on the wire without an ack; its pings wait in `state`. */
