@@ -44,6 +44,11 @@ export class AccessGuard {
     private readonly maxTracked: number,
   ) {}
 
+  /** Whether any address is cooling off: while none is, a request need not even read its peer address. */
+  get anyCoolingOff(): boolean {
+    return this.monitor.coolingOff > 0;
+  }
+
   /**
    * Until when `address` is refused (ms since the epoch), or 0 — counted
    * as a refusal when it is. Costs a size check while nobody cools off.
@@ -62,6 +67,8 @@ export class AccessGuard {
     const user = claimedIdentity(token);
     this.metrics.authFailures.inc({ reason });
     this.audit.record({ ...entryAt(at, status), action: 'auth.rejected', outcome: 'failure', reason, ...(user ? { user } : {}) });
+    // A key the gateway has not loaded yet is its own lag (a rotation), not the client guessing: not counted towards a burst.
+    if (reason === 'unknown_key') return;
     const now = Date.now();
     for (const burst of this.monitor.failed(at.sourceIp, user?.id, now)) this.burst(at, burst, now);
     this.metrics.coolingOff.set(this.monitor.coolingOff);

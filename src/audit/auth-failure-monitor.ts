@@ -58,6 +58,10 @@ export class AuthFailureMonitor {
    */
   refusedUntil(address: string, now: number): number {
     if (this.cooloffs.size === 0) return 0;
+    for (const [front, until] of this.cooloffs) {
+      if (until > now) break;
+      this.cooloffs.delete(front);
+    }
     const until = this.cooloffs.get(address);
     if (until === undefined) return 0;
     if (until > now) return until;

@@ -24,21 +24,24 @@ export function claimedIdentity(token: string | undefined): { id: string; roles:
 
 /**
  * Why a token was refused, as a stable code for `event.reason`: the error's
- * own `reason` when it carries one, else read from its message (the token
- * service's messages are stable API text). `no_token`, `malformed`,
- * `bad_signature`, `expired`, `revoked`, `unknown_key`, `bad_claims`,
- * `role_not_allowed`, or `invalid_token` for anything else.
+ * own `reason` when it carries one, its code when that says it all
+ * (`unknown_key`, `token_revoked` → `revoked`, `forbidden` →
+ * `role_not_allowed`, `mfa_required`), else read from its message (the
+ * token service's messages are stable API text): `no_token`, `malformed`,
+ * `bad_signature`, `expired`, `bad_claims`, or `invalid_token`.
  */
 export function rejectionReason(err: unknown, token: string | undefined): string {
   const own = (err as { reason?: unknown } | null)?.reason;
   if (typeof own === 'string' && /^[a-z_]{1,40}$/.test(own)) return own;
-  if (err instanceof TokenError && err.code === 'forbidden') return 'role_not_allowed';
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'unknown_key' || code === 'mfa_required') return code;
+  if (code === 'token_revoked') return 'revoked';
+  if (err instanceof TokenError && code === 'forbidden') return 'role_not_allowed';
   const message = err instanceof Error ? err.message : '';
   if (!token || /no token/i.test(message)) return 'no_token';
   if (/expired/i.test(message)) return 'expired';
   if (/revoked/i.test(message)) return 'revoked';
-  if (/unknown key|\bkid\b|jwks/i.test(message)) return 'unknown_key';
   if (/malformed|badly signed|signature/i.test(message)) return claimedIdentity(token) ? 'bad_signature' : 'malformed';
-  if (/claim|subject|role|must expire|lifetime|issuer|audience/i.test(message)) return 'bad_claims';
+  if (/claim|subject|role|expire|lives longer|future|issuer|audience|\b(iss|aud|jti|amr)\b/i.test(message)) return 'bad_claims';
   return 'invalid_token';
 }

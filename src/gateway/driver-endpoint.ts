@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import { TokenError, type TokenService } from '../auth/tokens.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import type { Config } from '../config/config-schema.js';
 import { isValidId } from '../domain/ids.js';
 import type { VehicleType } from '../domain/vehicle.js';
@@ -29,6 +30,8 @@ type DriverSocket = WebSocket<DriverSocketData>;
 export interface DriverEndpointDeps {
   config: Config;
   tokens: TokenService;
+  /** The audit trail: offer replies (with the driver), refused upgrades, limits and abuse closes. */
+  guard?: AccessGuard;
   /** Pings go to ingest. */
   intake: PingIntake;
   /** Offers come from the channel; offer replies go to the saga. */
@@ -69,6 +72,8 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     maxPayloadLength: config.maxFrameBytes,
     maxBackpressure: config.maxBackpressureBytes,
     badFrameLimit: config.badFrameLimit,
+    guard: deps.guard,
+    auditUser: (d) => ({ id: d.driverId, roles: ['driver'] }),
     frameRate: { perSec: config.frameRatePerSec, burst: config.frameBurst },
     disconnects: metrics.connectionsClosed,
     framesRejected: metrics.framesRejected,
@@ -101,10 +106,19 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
         const orderId = requireId('orderId', f.orderId, 'invalid_frame', 'offer_reply orderId');
         if (typeof f.accept !== 'boolean') throw new HexfleetError('invalid_frame', 'offer_reply needs a boolean accept');
         const { driverId } = ws.getUserData();
+        const { remote } = ws.getUserData();
+        const audited = (outcome: 'success' | 'failure', reason?: string): void => deps.guard?.audit.record({
+          action: f.accept ? 'offer.accept' : 'offer.decline', outcome, ...(reason ? { reason } : {}),
+          user: { id: driverId, roles: ['driver'] }, sourceIp: remote, path: '/v1/driver', frameType: 'offer_reply', orderId,
+        });
         saga.reply(orderId, driverId, f.accept, now).then(
-          (doc) => later(ws, { type: 'offer_result', orderId, state: doc.state === 'accepted' ? 'accepted' : 'rejected' }),
+          (doc) => {
+            audited('success');
+            later(ws, { type: 'offer_result', orderId, state: doc.state === 'accepted' ? 'accepted' : 'rejected' });
+          },
           (err: unknown) => {
             const e = err instanceof HexfleetError ? err : new HexfleetError('internal');
+            audited('failure', e.code);
             if (e.code === 'internal') log.error({ err, orderId, driverId }, 'offer reply failed');
             if (!ws.getUserData().closed) ws.cork(() => endpoint.reject(ws, e.code, e.message, { orderId }));
             // A reply about an order never offered to this driver is a bad frame: probing or flooding order ids costs the budget.

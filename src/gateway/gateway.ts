@@ -17,8 +17,10 @@ import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
 import { PingIntake } from '../ingest/ping-intake.js';
 import { loadUws } from '../runtime/load-uws.js';
 import { Metrics } from '../runtime/metrics.js';
+import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
 import { ReadIndex } from '../readindex/read-index.js';
+import { type Audit, createAudit } from './create-audit.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
@@ -36,6 +38,8 @@ export interface Gateway {
   metrics: Metrics;
   dispatch: Dispatch;
   tracking: Tracking;
+  /** The audit trail (HEXFLEET_AUDIT_LOG, <prefix>.audit) and the guard that refuses addresses cooling off; `audit.log.reopen()` on SIGHUP. */
+  audit: Audit;
   /** The follower of the driver index that answers nearby reads (Redis engines with HEXFLEET_READ_INDEX=local). */
   readIndex: ReadIndex | undefined;
   /** The listen socket: https/wss when HEXFLEET_TLS_CERT_FILE is set; `reload()` loads the certificate again (as SIGHUP does). */
@@ -60,6 +64,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const tokens = new TokenService(config.jwtSecret);
   const metrics = new Metrics();
   const logMetrics = new LogMetrics(metrics.registry);
+  const audit = createAudit(config, log, metrics.registry);
   const backend = createBackend(config, log, { logMetrics, registry: metrics.registry });
   const store = backend.drivers;
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
@@ -86,7 +91,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
-  const drivers = driverEndpoint({ config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
+  const drivers = driverEndpoint({ guard: audit.guard, config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
   const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
 
@@ -107,6 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
   }, log);
   const port = listener.port;
+  audit.log.record({ action: 'config.start', outcome: 'success', details: { port, config: configSnapshot(config) } });
   sweeper.start();
   // After dispatch is built: the relay publishes what its commits record.
   const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
@@ -120,6 +126,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     dispatch,
     tracking,
     readIndex,
+    audit,
     listener,
     async close() {
       if (shuttingDown) return;
@@ -139,6 +146,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
       listener.closeApps();
       await backend.close();
+      await audit.log.close();
       log.info('hexfleet gateway stopped');
     },
   };

@@ -5,7 +5,9 @@ import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../protoc
 import { decodeFrame } from '../protocol/frame-codec.js';
 import type { ErrorFrame } from '../protocol/wire-frames.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
+import type { AccessGuard, AuditUser } from '../audit/access-guard.js';
 import { spendBadFrame } from './bad-frame-budget.js';
+import { auditRefusedUpgrade, refuseCoolingOff } from './upgrade-audit.js';
 import { readUpgrade, refuseUpgrade } from './ws-upgrade.js';
 
 /** What the plumbing keeps for every socket; each endpoint's socket data extends it. */
@@ -63,6 +65,10 @@ export interface EndpointDefinition<D extends SocketBase> {
   disconnects: Counter<'reason'>;
   /** Counts rejected frames by code (`hexfleet_frames_rejected_total{endpoint,code}`). */
   framesRejected: Counter<'endpoint' | 'code'>;
+  /** The audit trail and cool-off list: refused upgrades, 403 and 429 frame rejections and abuse closes are reported to it. */
+  guard?: AccessGuard;
+  /** Who a socket's audit entries name (its token's subject and role). */
+  auditUser?(data: D): AuditUser | undefined;
   log: Logger;
 }
 
@@ -98,11 +104,24 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     if (data.closed) return;
     data.closed = true;
     if (reason !== 'going_away') def.disconnects.inc({ reason });
+    if (reason === 'protocol_violation' || reason === 'slow_consumer') def.guard?.abuseClosed({ path: def.path, sourceIp: data.remote }, reason, def.auditUser?.(data));
     ws.end(CloseCodes[reason].code, reason);
+  }
+
+  /** A frame refused by a limit (429) or a permission (403) goes to the audit trail; rate limits once per socket every 10 s. */
+  function auditRejection(ws: WebSocket<D>, code: ErrorCode, about: Record<string, unknown>): void {
+    const status = ErrorCodes[code].http;
+    if (status !== 429 && status !== 403) return;
+    const data = ws.getUserData();
+    const at = { path: def.path, sourceIp: data.remote };
+    const user = def.auditUser?.(data);
+    if (status === 429) def.guard!.limited(at, code, user, `${def.name} ${data.remote} ${user?.id ?? ''}`);
+    else def.guard!.denied(at, code, user, typeof about.orderId === 'string' ? { orderId: about.orderId } : {});
   }
 
   function reject(ws: WebSocket<D>, code: ErrorCode, message?: string, about: Record<string, unknown> = {}): void {
     def.framesRejected.inc({ endpoint: def.name, code });
+    if (def.guard) auditRejection(ws, code, about);
     if (ws.getUserData().closed) return;
     def.send(ws, { type: 'error', code, message: message ?? ErrorCodes[code].message, ...about });
   }
@@ -126,11 +145,13 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const { token, key, protocol, extensions, remote } = readUpgrade(res, req);
       const now = Date.now();
+      if (def.guard && refuseCoolingOff(res, def.guard, remote, now)) return;
       let data: D;
       try {
         const frameRate = new TokenBucket(def.frameRate.perSec, def.frameRate.burst, now);
         data = { ...def.authorize(token, now), remote, badFrames: 0, badWindowStart: now, frameRate, closed: false, binary: false } as D;
       } catch (err: unknown) {
+        if (def.guard) auditRefusedUpgrade(def.guard, err, token, remote, def.path);
         refuseUpgrade(res, err, log, def.path);
         return;
       }

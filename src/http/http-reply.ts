@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Principal, Role, TokenService } from '../auth/tokens.js';
 import { TokenError, tokenFrom } from '../auth/tokens.js';
 import { type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
+import type { AccessGuard } from '../audit/access-guard.js';
+import { closeCall, type HttpCall, openCall } from './http-audit.js';
 
 export interface HttpReply {
   status: number;
@@ -45,12 +47,19 @@ export function respondAsync<T>(
   req: HttpRequest,
   log: Logger,
   read: (req: HttpRequest, res: HttpResponse) => T,
-  work: (input: T) => Promise<HttpReply>,
+  work: (input: T, call: HttpCall) => Promise<HttpReply>,
+  guard?: AccessGuard,
 ): void {
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
   });
+  // With a guard: an address cooling off is refused before anything is read; the outcome is audited below.
+  const call = openCall(res, req, guard);
+  if (call.refusedUntil > 0) {
+    writeReply(res, cooloffReply(call.refusedUntil));
+    return;
+  }
   let input: T;
   try {
     input = read(req, res);
@@ -58,11 +67,23 @@ export function respondAsync<T>(
     writeReply(res, replyForError(err, log));
     return;
   }
-  work(input)
-    .catch((err: unknown) => replyForError(err, log))
+  let failure: unknown;
+  work(input, call)
+    .catch((err: unknown) => {
+      failure = err;
+      return replyForError(err, log);
+    })
     .then((reply) => {
+      if (guard) closeCall(guard, call, reply.status, (reply.body as { code?: string } | undefined)?.code, failure, input, aborted ? undefined : res);
       if (!aborted) res.cork(() => writeReply(res, reply));
     });
+}
+
+/** 429 `auth_cooloff`, with Retry-After: the seconds left of the address's cool-off. */
+export function cooloffReply(until: number): HttpReply {
+  const reply = errorReply('auth_cooloff');
+  reply.headers = { 'retry-after': String(Math.max(1, Math.ceil((until - Date.now()) / 1000))) };
+  return reply;
 }
 
 function replyForError(err: unknown, log: Logger): HttpReply {
