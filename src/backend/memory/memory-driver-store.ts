@@ -90,8 +90,13 @@ export class MemoryDriverStore implements DriverStore {
     return rec ? viewOf(rec, now, this.timing.staleMs) : null;
   }
 
-  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
+  /** The answer at once: everything is in this process (the HTTP route answers inside its handler). */
+  nearbyNow(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): NearbyDriver[] {
     return this.index.nearby(lat, lng, radiusM, options, now, this.timing.staleMs);
+  }
+
+  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
+    return this.nearbyNow(lat, lng, radiusM, options, now);
   }
 
   async sweep(now: number): Promise<SweepOutcome> {
