@@ -74,6 +74,9 @@ export class TlsListener {
   /** Checks the TLS files (a `ConfigError` naming the variable), builds the app, listens; watches the files when TLS is on. */
   static async open(uws: typeof UWS, o: TlsListenerOptions, log: Logger): Promise<TlsListener> {
     const listener = new TlsListener(uws, o, log, o.port);
+    // usockets sets SO_REUSEPORT only on a socket bound to a port number: with port 0, take a free port's
+    // number first, so that a reload can listen beside it.
+    if (o.tls && o.port === 0) listener.port = await listener.freePort();
     await listener.swapIn();
     if (o.tls) listener.watch(o.tls);
     return listener;
@@ -146,6 +149,17 @@ export class TlsListener {
     if (old) this.uws.us_listen_socket_close(old);
     this.current = info;
     if (info) this.notAfter.set(Math.floor(new Date(info.validTo).getTime() / 1000));
+  }
+
+  private async freePort(): Promise<number> {
+    const app = this.uws.App();
+    const socket = await new Promise<us_listen_socket>((resolve, reject) => {
+      app.listen(this.o.host, 0, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${this.o.host}:0`))));
+    });
+    const port = this.uws.us_socket_local_port(socket);
+    this.uws.us_listen_socket_close(socket);
+    (app as TemplatedApp & { close(): void }).close();
+    return port;
   }
 
   private watch(tls: TlsFiles): void {

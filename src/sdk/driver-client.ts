@@ -3,7 +3,7 @@ import { type ConnectionState, ReconnectingSocket, type StateInfo, type TokenSou
 import { BATCH_ERROR_CODES, isRetryable, SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { WebSocketConstructor } from './web-socket.js';
-import { resolveWebSocket } from './web-socket.js';
+import { checkCa, resolveWebSocket } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
 import { ErrorCodes } from '../protocol/error-codes.js';
 import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, PingsRejectedFrame, WirePing } from '../protocol/wire-frames.js';
@@ -40,6 +40,12 @@ export interface DriverClientOptions {
   offerReplyTimeoutMs?: number;
   /** The WebSocket class; default `globalThis.WebSocket` (in Node.js < 22 pass the `ws` package's class). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * CA certificate(s), PEM, trusted for wss:// instead of the platform's (a
+   * gateway whose certificate a private CA signed). Needs `WebSocket` (the
+   * `ws` package's class); browsers use their own CA store.
+   */
+  ca?: string | readonly string[];
 }
 
 /** One GPS fix; `ts` defaults to now. */
@@ -147,6 +153,7 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
       encoding: options.encoding ?? 'msgpack',
       backoff: this.backoff,
       connectTimeoutMs: positiveInt(options.connectTimeoutMs ?? 10_000, 'connectTimeoutMs'),
+      ca: checkCa(options.ca, options.WebSocket),
       WebSocket: resolveWebSocket(options.WebSocket),
     });
     this.socket.on('state', (s, info) => this.emit('state', s, info));

@@ -2,7 +2,7 @@ import { type BackoffOptions, fullJitter } from './backoff.js';
 import { closePolicy, SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { decodeFrame, type Encoding, encodeFrame } from './wire-codec.js';
-import type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './web-socket.js';
+import { type CloseEventLike, type MessageEventLike, openWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket.js';
 
 /** `connecting` also covers the wait before the next attempt; `closed` is final. */
 export type ConnectionState = 'connecting' | 'open' | 'closed';
@@ -28,6 +28,8 @@ export interface ReconnectingSocketOptions {
   backoff: BackoffOptions;
   connectTimeoutMs: number;
   WebSocket: WebSocketConstructor;
+  /** CA certificates (PEM) trusted for wss:// (checked by checkCa); undefined: the platform's. */
+  ca?: readonly string[];
 }
 
 type SocketEvents = {
@@ -141,7 +143,7 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
     const target = this.url + (this.url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
     let ws: WebSocketLike;
     try {
-      ws = new this.o.WebSocket(target);
+      ws = openWebSocket(this.o.WebSocket, target, this.o.ca);
     } catch (err) {
       // A malformed URL: no other attempt at it can succeed either, but another URL may.
       this.emit('error', new SdkError('bad_url', `cannot open ${this.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
@@ -173,8 +175,13 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
       }
       this.emit('frame', frame);
     };
-    ws.onerror = () => {
-      // Always followed by close, which carries the code.
+    ws.onerror = (ev: { error?: { code?: unknown; message?: unknown } }) => {
+      // Always followed by close, which carries the code. A certificate the client does not trust would
+      // otherwise only show as endless 1006 retries: say so (the `ws` package gives the TLS error).
+      const code = String(ev?.error?.code ?? '');
+      if (!opened && /CERT|SIGNATURE|TLS|SSL|ISSUER/.test(code)) {
+        this.emit('error', new SdkError('tls_failed', `TLS to ${this.url} failed: ${String(ev.error?.message ?? code)} (a private CA? pass options.ca)`, { retry: true }));
+      }
     };
     ws.onclose = (ev: CloseEventLike) => {
       clearTimeout(connectTimer);

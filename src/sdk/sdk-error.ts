@@ -3,7 +3,8 @@ import { CloseCodes, ErrorCodes } from '../protocol/error-codes.js';
 /**
  * An error the SDK reports on its `error` event: a server error frame (its
  * wire `code`), a close code that ends the client, or a local failure
- * (`token_unavailable`, `bad_frame`).
+ * (`token_unavailable`, `bad_frame`, `tls_failed`: the gateway's certificate
+ * is not trusted; the client keeps retrying).
  */
 export class SdkError extends Error {
   readonly code: string;

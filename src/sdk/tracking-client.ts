@@ -2,7 +2,7 @@ import { type BackoffOptions, DEFAULT_BACKOFF, validateBackoff } from './backoff
 import { type ConnectionState, ReconnectingSocket, type StateInfo, type TokenSource } from './reconnecting-socket.js';
 import { SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
-import { resolveWebSocket, type WebSocketConstructor } from './web-socket.js';
+import { checkCa, resolveWebSocket, type WebSocketConstructor } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
 import type { AssignmentFrame, OrderPositionFrame, StatusFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
 
@@ -19,6 +19,12 @@ export interface TrackingClientOptions {
   connectTimeoutMs?: number;
   /** The WebSocket class; default `globalThis.WebSocket` (in Node.js < 22 pass the `ws` package's class). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * CA certificate(s), PEM, trusted for wss:// instead of the platform's (a
+   * gateway whose certificate a private CA signed). Needs `WebSocket` (the
+   * `ws` package's class); browsers use their own CA store.
+   */
+  ca?: string | readonly string[];
 }
 
 export type TrackingClientEvents = {
@@ -64,6 +70,7 @@ export class TrackingClient extends TypedEmitter<TrackingClientEvents> {
       encoding: options.encoding ?? 'json',
       backoff,
       connectTimeoutMs,
+      ca: checkCa(options.ca, options.WebSocket),
       WebSocket: resolveWebSocket(options.WebSocket),
     });
     this.socket.on('state', (s, info) => this.emit('state', s, info));
