@@ -23,6 +23,8 @@ export interface GatewayOptions {
    * Default: a free one below the ephemeral range (see unusedFixedPort).
    */
   port?: number;
+  /** The admin listener's port (/metrics, /readyz details); default: a free one, as for `port`. */
+  adminPort?: number;
   /** Output goes to this file (a benchmark keeps it with --keep-logs); default: kept in memory, see `output`. */
   logFile?: string;
   /** Extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
@@ -47,6 +49,8 @@ export class GatewayProcess {
     readonly name: string,
     readonly child: ChildProcess,
     readonly port: number,
+    /** Its admin listener (HEXFLEET_ADMIN_PORT): /metrics and /readyz with details, no token. */
+    readonly adminPort: number,
     private readonly logFile: string | undefined,
   ) {
     child.stdout?.on('data', (d: Buffer) => (this.memoryOutput += d.toString()));
@@ -69,7 +73,8 @@ export class GatewayProcess {
     let last = '';
     for (let attempt = 0; attempt < (o.port === undefined ? 5 : 50); attempt++) {
       const port = o.port ?? (await unusedFixedPort());
-      const gw = GatewayProcess.spawn(name, o, port);
+      const adminPort = o.adminPort ?? (await unusedFixedPort());
+      const gw = GatewayProcess.spawn(name, o, port, adminPort);
       if (await gw.waitReady()) return gw;
       await gw.closed;
       last = gw.output;
@@ -79,10 +84,10 @@ export class GatewayProcess {
     throw new Error(`${name}: hexfleet serve did not start; last log lines:\n${tail(last, 20)}`);
   }
 
-  private static spawn(name: string, o: GatewayOptions, port: number): GatewayProcess {
+  private static spawn(name: string, o: GatewayOptions, port: number, adminPort: number): GatewayProcess {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!NOT_INHERITED(k)) env[k] = v;
-    Object.assign(env, o.env, { PORT: String(port), HEXFLEET_HOST: '127.0.0.1' });
+    Object.assign(env, o.env, { PORT: String(port), HEXFLEET_HOST: '127.0.0.1', HEXFLEET_ADMIN_PORT: String(adminPort), HEXFLEET_ADMIN_HOST: '127.0.0.1' });
     const fd = o.logFile === undefined ? undefined : openSync(o.logFile, 'a');
     const child = spawn(process.execPath, [...(o.nodeArgs ?? []), CLI_PATH, 'serve'], {
       cwd: REPO_ROOT,
@@ -91,7 +96,7 @@ export class GatewayProcess {
     });
     if (fd !== undefined) closeSync(fd);
     track(child);
-    return new GatewayProcess(name, child, port, o.logFile);
+    return new GatewayProcess(name, child, port, adminPort, o.logFile);
   }
 
   get pid(): number {
@@ -135,10 +140,10 @@ export class GatewayProcess {
     if (this.crashed) throw this.crashed;
   }
 
-  /** Its /metrics, parsed (see metrics-scrape.ts). */
+  /** Its /metrics on the admin listener, parsed (see metrics-scrape.ts). */
   async scrape(): Promise<Scrape> {
     this.assertAlive();
-    return scrapeMetrics(this.port);
+    return scrapeMetrics(this.adminPort);
   }
 
   /** Graceful stop (SIGTERM: drains, acks, closes); SIGKILL if it takes over 15 s. */
@@ -155,7 +160,7 @@ export class GatewayProcess {
     await this.exited;
   }
 
-  /** True once /readyz answers 200; false if the process exits first. Throws after READY_TIMEOUT_MS. */
+  /** True once /readyz answers 200 (on the public port, which listens after the admin one); false if the process exits first. Throws after READY_TIMEOUT_MS. */
   private async waitReady(): Promise<boolean> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {

@@ -21,10 +21,14 @@ export function parseMetrics(text: string, at = performance.timeOrigin + perform
   return { at, series };
 }
 
-/** GET /metrics of the gateway on `port` on loopback, parsed. */
-export async function scrapeMetrics(port: number): Promise<Scrape> {
-  const res = await httpGet(port, '/metrics');
-  if (res.status !== 200) throw new Error(`GET /metrics on port ${port}: ${res.status}`);
+/**
+ * GET /metrics of the gateway whose ADMIN listener is on `adminPort` on
+ * loopback (HEXFLEET_ADMIN_PORT: the public port answers 401 without an
+ * admin token), parsed.
+ */
+export async function scrapeMetrics(adminPort: number): Promise<Scrape> {
+  const res = await httpGet(adminPort, '/metrics');
+  if (res.status !== 200) throw new Error(`GET /metrics on port ${adminPort} (the admin port?): ${res.status}`);
   return parseMetrics(res.text);
 }
 

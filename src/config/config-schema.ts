@@ -39,6 +39,8 @@ const DAY = 24 * HOUR;
 export const configSchema = {
   port: int(8080, 0, 65535, 'TCP port of the gateway (0 picks a free port).', 'PORT'),
   host: str('0.0.0.0', 'Interface the gateway listens on.'),
+  adminPort: int(9091, -1, 65535, 'Port of the admin listener: /metrics, /readyz with its details and /healthz, without a token (0 picks a free port; -1: none, and then only an admin token reads them on the public port, where /readyz without one answers its status only).'),
+  adminHost: str('127.0.0.1', 'Interface of the admin listener. Loopback by default: whoever reaches it reads metrics and readiness details without a token, so bind it to a pod or private address only where the network keeps it internal.'),
   tlsCertFile: str('', 'PEM certificate (then its intermediates) of the gateway: set with HEXFLEET_TLS_KEY_FILE, it serves https:// and wss:// (TLS 1.2 and 1.3). Reloaded on SIGHUP or when the file changes. Unset: plain http:// and ws://.'),
   tlsKeyFile: str('', 'PEM private key of HEXFLEET_TLS_CERT_FILE (both or neither).'),
   tlsKeyPassphrase: str('', 'Passphrase of an encrypted HEXFLEET_TLS_KEY_FILE; unset: the key is not encrypted.', { secret: true }),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
-import { TokenError, type TokenService } from '../auth/tokens.js';
+import type { Authorizer } from '../auth/authorize.js';
+import { type Principal, TokenError } from '../auth/tokens.js';
 import type { AccessGuard } from '../audit/access-guard.js';
 import type { Config } from '../config/config-schema.js';
 import { isValidId } from '../domain/ids.js';
@@ -18,6 +19,9 @@ import { type SocketBase, wsEndpoint, type WsEndpoint } from './ws-endpoint.js';
 
 /** Typed per-socket state, filled from the request in `upgrade` (uWS frees the request after it). */
 export interface DriverSocketData extends SocketBase {
+  /** Who the socket's token speaks for: every frame is authorized against it. */
+  principal: Principal;
+  /** The token's sub: the stream is this driver's. */
   driverId: string;
   vehicle: VehicleType | undefined;
   rate: TokenBucket;
@@ -29,7 +33,7 @@ type DriverSocket = WebSocket<DriverSocketData>;
 
 export interface DriverEndpointDeps {
   config: Config;
-  tokens: TokenService;
+  access: Authorizer;
   /** The audit trail: offer replies (with the driver), refused upgrades, limits and abuse closes. */
   guard?: AccessGuard;
   /** Pings go to ingest. */
@@ -47,7 +51,7 @@ export interface DriverEndpointDeps {
  * through the driver channel, from whichever gateway made them.
  */
 export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocketData> {
-  const { config, tokens, intake, saga, channel, metrics, log } = deps;
+  const { config, access, intake, saga, channel, metrics, log } = deps;
 
   function send(ws: DriverSocket, frame: DriverServerFrame): void {
     const data = ws.getUserData();
@@ -81,9 +85,10 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     send,
 
     authorize(token, now) {
-      const principal = tokens.verify(token, ['driver']);
+      const principal = access.verify(token, 'WS /v1/driver', (p) => ({ driverId: p.sub }));
       if (!isValidId(principal.sub)) throw new TokenError('unauthorized', 'the token subject is not a usable driver id');
       return {
+        principal,
         driverId: principal.sub,
         vehicle: principal.vehicle,
         expiresAt: principal.expiresAt,
@@ -94,6 +99,8 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
 
     frames: {
       pings(ws, frame, now) {
+        const data = ws.getUserData();
+        access.check(data.principal, 'WS /v1/driver pings', { driverId: data.driverId }, now);
         const usable = intake.take(ws.getUserData(), frame.pings, now, {
           now: (f) => send(ws, f),
           later: (f) => later(ws, f),
@@ -105,7 +112,9 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
       offer_reply(ws, f, now) {
         const orderId = requireId('orderId', f.orderId, 'invalid_frame', 'offer_reply orderId');
         if (typeof f.accept !== 'boolean') throw new HexfleetError('invalid_frame', 'offer_reply needs a boolean accept');
-        const { driverId } = ws.getUserData();
+        const { driverId, principal } = ws.getUserData();
+        // The scope's other half is the saga's: a reply about an order not offered to this driver is not_offered.
+        access.check(principal, 'WS /v1/driver offer_reply', { driverId }, now);
         const { remote } = ws.getUserData();
         const audited = (outcome: 'success' | 'failure', reason?: string): void => deps.guard?.audit.record({
           action: f.accept ? 'offer.accept' : 'offer.decline', outcome, ...(reason ? { reason } : {}),

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import { Authorizer } from '../auth/authorize.js';
+import { DEFAULT_MFA_POLICY } from '../auth/mfa.js';
 import { TokenService } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
@@ -21,6 +23,7 @@ import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
 import { ReadIndex } from '../readindex/read-index.js';
 import { type Audit, createAudit } from './create-audit.js';
+import { startAdminListener } from './admin-listener.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
@@ -32,6 +35,8 @@ import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
 export interface Gateway {
   /** The port it listens on (useful with PORT=0). */
   port: number;
+  /** The admin listener's port (/metrics, /readyz details; useful with HEXFLEET_ADMIN_PORT=0); undefined with -1. */
+  adminPort: number | undefined;
   backend: Backend;
   /** The backend's driver store. */
   store: DriverStore;
@@ -62,6 +67,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (!config.jwtSecret) throw new Error('HEXFLEET_JWT_SECRET is required (at least 32 characters); see hexfleet --help');
 
   const tokens = new TokenService(config.jwtSecret);
+  // Every route and frame handler asks it, with its row of RBAC_TABLE.
+  const access = new Authorizer(tokens, DEFAULT_MFA_POLICY);
   const metrics = new Metrics();
   const logMetrics = new LogMetrics(metrics.registry);
   const audit = createAudit(config, log, metrics.registry);
@@ -91,26 +98,32 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
-  const drivers = driverEndpoint({ guard: audit.guard, config, tokens, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
-  const trackers = trackEndpoint({ config, tokens, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
+  const drivers = driverEndpoint({ guard: audit.guard, config, access, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
+  const trackers = trackEndpoint({ config, access, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
+  const health = { backend, metrics, log, shuttingDown: () => shuttingDown };
 
   // Every route goes in here: a TLS certificate reload mounts them on a new app (see TlsListener).
   const mount = (app: TemplatedApp): void => {
     app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
     app.ws<TrackSocketData>('/v1/track', trackers.behavior);
-    registerTrackingRoutes(app, { config, tokens, log });
-    registerHealthRoutes(app, { backend, metrics, log, shuttingDown: () => shuttingDown });
-    registerDriverRoutes(app, { config, tokens, store, nearby, log });
-    registerMatchRoutes(app, { config, tokens, match: dispatch.match, saga: dispatch.saga, log });
+    registerTrackingRoutes(app, { config, access, log });
+    registerHealthRoutes(app, health, { kind: 'public', access });
+    registerDriverRoutes(app, { config, access, store, nearby, log });
+    registerMatchRoutes(app, { config, access, match: dispatch.match, saga: dispatch.saga, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };
 
   // Before listening: a configuration that cannot back up (memory engine, bad key file) stops the start here.
   const backups = startScheduledBackups(config, backend, metrics.registry, log);
+  // Before the public port: an admin port that cannot be bound stops the start with nothing public open.
+  const admin = await startAdminListener(uws, config, health);
   const listener = await TlsListener.open(uws, {
     host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
-  }, log);
+  }, log).catch((err: unknown) => {
+    admin?.close();
+    throw err;
+  });
   const port = listener.port;
   audit.log.record({ action: 'config.start', outcome: 'success', details: { port, config: configSnapshot(config) } });
   sweeper.start();
@@ -120,6 +133,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   return {
     port,
+    adminPort: admin?.port,
     backend,
     store,
     metrics,
@@ -145,6 +159,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await readIndex?.close();
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
       listener.closeApps();
+      // Last to go: metrics and readiness stay readable while the gateway drains.
+      admin?.close();
       await backend.close();
       await audit.log.close();
       log.info('hexfleet gateway stopped');

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
-import { TokenError, type TokenService } from '../auth/tokens.js';
+import type { Authorizer } from '../auth/authorize.js';
+import { type Principal, TokenError } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import { encodeReply } from '../protocol/frame-codec.js';
@@ -14,6 +15,8 @@ import { type SocketBase, wsEndpoint, type WsEndpoint } from './ws-endpoint.js';
 
 /** Typed per-socket state, filled from the request in `upgrade`. */
 export interface TrackSocketData extends SocketBase {
+  /** Who the socket's token speaks for: every frame is authorized against it. */
+  principal: Principal;
   grant: TrackGrant;
   subscriber: TrackSubscriber | undefined;
 }
@@ -22,7 +25,7 @@ type TrackSocket = WebSocket<TrackSocketData>;
 
 export interface TrackEndpointDeps {
   config: Config;
-  tokens: TokenService;
+  access: Authorizer;
   hub: TrackingHub;
   metrics: Metrics;
   trackingMetrics: TrackingMetrics;
@@ -32,19 +35,13 @@ export interface TrackEndpointDeps {
 /** Client frames are a few dozen bytes; 4 KiB leaves room for long ids and nothing else. */
 const MAX_TRACK_FRAME_BYTES = 4096;
 
-/** Who may watch what, from a verified token. Throws `TokenError`. */
-function grantOf(tokens: TokenService, token: string | undefined): TrackGrant {
-  const p = tokens.verify(token, ['customer', 'tracker', 'admin']);
-  if (p.role === 'customer') {
-    if (!p.orders) throw new TokenError('unauthorized', 'a customer token needs an orders claim (the order ids it may watch)');
-    return { role: 'customer', orders: new Set(p.orders), expiresAt: p.expiresAt };
-  }
-  if (p.role === 'tracker') {
-    // Tracker tokens travel in links and URLs: one that never expires is refused.
-    if (p.expiresAt === undefined) throw new TokenError('unauthorized', 'a tracker token must expire (exp claim)');
-    return { role: 'tracker', orders: new Set([p.sub]), expiresAt: p.expiresAt };
-  }
-  return { role: 'admin', orders: new Set(), expiresAt: p.expiresAt };
+/** The principal of a token that may open /v1/track (RBAC_TABLE), checked for what its role needs. Throws. */
+function watcherOf(access: Authorizer, token: string | undefined): Principal {
+  const p = access.verify(token, 'WS /v1/track');
+  if (p.role === 'customer' && !p.orders) throw new TokenError('unauthorized', 'a customer token needs an orders claim (the order ids it may watch)');
+  // Tracker tokens travel in links and URLs: one that never expires is refused.
+  if (p.role === 'tracker' && p.expiresAt === undefined) throw new TokenError('unauthorized', 'a tracker token must expire (exp claim)');
+  return p;
 }
 
 /**
@@ -54,18 +51,24 @@ function grantOf(tokens: TokenService, token: string | undefined): TrackGrant {
  * subscriber costs the others nothing.
  */
 export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketData> {
-  const { config, tokens, hub, metrics, trackingMetrics, log } = deps;
+  const { config, access, hub, metrics, trackingMetrics, log } = deps;
   const limits: SubscriberLimits = {
     intervalMs: 1000 / config.trackMaxHz,
     softBytes: config.trackBufferBytes,
     hardBytes: config.maxBackpressureBytes,
   };
 
-  /** Runs a validated request; a failure of the request itself (not of the frame) is answered about its order or box. */
-  function handle(ws: TrackSocket, req: TrackRequest): void {
-    const sub = ws.getUserData().subscriber!;
+  /**
+   * Authorizes and runs a validated request; a failure of the request itself
+   * (not of the frame: a refusal, a full connection) is answered about its
+   * order or box.
+   */
+  function handle(ws: TrackSocket, req: TrackRequest, now: number): void {
+    const { subscriber, principal } = ws.getUserData();
+    const sub = subscriber!;
     const about = 'orderId' in req ? { orderId: req.orderId } : { bbox: req.bbox };
     try {
+      access.check(principal, `WS /v1/track ${req.type}`, 'orderId' in req ? { orderId: req.orderId } : undefined, now);
       switch (req.type) {
         case 'subscribe':
           hub.subscribe(sub, req.orderId).catch((err: unknown) => {
@@ -92,7 +95,7 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
   }
 
   /** Validates the frame (throwing rejects it as a bad frame), then runs it. */
-  const request = (ws: TrackSocket, frame: Record<string, unknown>): void => handle(ws, parseTrackRequest(frame));
+  const request = (ws: TrackSocket, frame: Record<string, unknown>, now: number): void => handle(ws, parseTrackRequest(frame), now);
 
   const endpoint = wsEndpoint<TrackSocketData>({
     name: 'track',
@@ -108,8 +111,8 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
     send: (ws, frame) => ws.getUserData().subscriber?.sendNow(frame),
 
     authorize(token) {
-      const grant = grantOf(tokens, token);
-      return { grant, expiresAt: grant.expiresAt, subscriber: undefined };
+      const principal = watcherOf(access, token);
+      return { principal, grant: { expiresAt: principal.expiresAt }, expiresAt: principal.expiresAt, subscriber: undefined };
     },
 
     frames: { subscribe: request, unsubscribe: request, subscribe_area: request, unsubscribe_area: request },

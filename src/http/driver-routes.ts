@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config-schema.js';
-import type { TokenService } from '../auth/tokens.js';
+import type { Authorizer } from '../auth/authorize.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStore, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
-import { authorize, errorReply, respondAsync } from './http-reply.js';
+import { authorizeRequest, errorReply, respondAsync } from './http-reply.js';
 
-const READERS = ['service', 'admin'] as const;
 const STATUSES: readonly StoredStatus[] = ['available', 'busy', 'offline', 'unknown'];
 
 function bad(name: string, why: string): HexfleetError {
@@ -54,18 +53,18 @@ function decodeId(raw: string): string {
   }
 }
 
-/** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (roles service, admin). */
+/** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (who may: RBAC_TABLE). */
 /** `nearby`: where nearby reads go (the read index, or the store); `store` answers the rest. */
 export function registerDriverRoutes(
-  app: TemplatedApp, deps: { config: Config; tokens: TokenService; store: DriverStore; nearby?: NearbyReader; log: Logger },
+  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger },
 ): void {
-  const { config, tokens, store, log } = deps;
+  const { config, access, store, log } = deps;
   const reader = deps.nearby ?? store;
 
   app.get('/v1/drivers/nearby', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
       async ({ auth, token, query }) => {
-        authorize(tokens, READERS, auth, token);
+        authorizeRequest(access, 'GET /v1/drivers/nearby', auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
         const drivers = await reader.nearby(lat, lng, radiusM, options, Date.now());
         return { status: 200, body: { drivers } };
@@ -75,7 +74,7 @@ export function registerDriverRoutes(
   app.get('/v1/drivers/:id', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), id: decodeId(r.getParameter(0)) }),
       async ({ auth, token, id }) => {
-        authorize(tokens, READERS, auth, token);
+        authorizeRequest(access, 'GET /v1/drivers/:id', auth, token, { driverId: id });
         const driver = await store.get(id, Date.now());
         return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
       }),

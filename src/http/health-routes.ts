@@ -1,49 +1,79 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { Authorizer } from '../auth/authorize.js';
+import { tokenFrom } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { respondAsync } from './http-reply.js';
+import { type HttpReply, respondAsync } from './http-reply.js';
 
 /** A readiness probe that hangs is as bad as a failing one: answer within this. */
 const READY_TIMEOUT_MS = 1000;
 
+export interface HealthDeps {
+  backend: Backend;
+  metrics: Metrics;
+  log: Logger;
+  shuttingDown: () => boolean;
+}
+
+/**
+ * Where the routes are served: `admin` is the admin listener (loopback by
+ * default, no token: whoever reaches it is an operator or Prometheus);
+ * `public` is the gateway's port, given the Authorizer that guards the
+ * details there.
+ */
+export type HealthListener = { kind: 'admin' } | { kind: 'public'; access: Authorizer };
+
 /**
  * `/healthz`: the process is alive (never touches a dependency, so a Redis
- * outage does not get healthy gateways restarted). `/readyz`: 200 only while
- * every dependency of the backend answers and the gateway is not shutting down; 503 names the
- * failing dependency. `/metrics`: Prometheus text.
+ * outage does not get healthy gateways restarted); public everywhere.
+ * `/readyz`: 200 only while every dependency of the backend answers and the
+ * gateway is not shutting down, else 503; on the admin listener (or with an
+ * admin token on the public port) the body names the store and the failing
+ * dependencies, on the public port without a token it carries the status
+ * only, so a load balancer learns nothing about the deployment's insides.
+ * `/metrics`: Prometheus text on the admin listener; on the public port only
+ * with an admin token (401 without one, 403 for another role).
  */
-export function registerHealthRoutes(
-  app: TemplatedApp,
-  deps: { backend: Backend; metrics: Metrics; log: Logger; shuttingDown: () => boolean },
-): void {
-  const { backend, metrics, log, shuttingDown } = deps;
+export function registerHealthRoutes(app: TemplatedApp, deps: HealthDeps, listener: HealthListener): void {
+  const { log } = deps;
+  const credentials = (r: { getHeader(k: string): string; getQuery(k: string): string | undefined }) =>
+    tokenFrom(r.getHeader('authorization'), r.getQuery('token'));
 
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
   });
 
   app.get('/readyz', (res, req) =>
-    respondAsync(res, req, log, () => undefined, async () => {
-      if (shuttingDown()) return { status: 503, body: { status: 'unready', failing: ['shutdown'] } };
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-      });
-      const checks = await Promise.race([backend.readiness(), timeout])
-        .catch((err: Error) => [{ name: backend.kind, ok: false, detail: err.message }])
-        .finally(() => clearTimeout(timer));
-      const failing = checks.filter((c) => !c.ok);
-      if (failing.length === 0) return { status: 200, body: { status: 'ready', store: backend.kind } };
-      return { status: 503, body: { status: 'unready', failing: failing.map((c) => c.name), message: failing.map((c) => c.detail).join('; ') } };
+    respondAsync(res, req, log, credentials, async (token) => {
+      // A token is checked before any dependency is asked: a bad one is 401/403, not a readiness answer.
+      if (listener.kind === 'public' && token !== undefined) listener.access.verify(token, 'GET /readyz');
+      const details = listener.kind === 'admin' || token !== undefined;
+      const reply = await readiness(deps);
+      if (details) return reply;
+      return { status: reply.status, body: { status: (reply.body as { status: string }).status } };
     }),
   );
 
   app.get('/metrics', (res, req) =>
-    respondAsync(res, req, log, () => undefined, async () => ({
-      status: 200,
-      text: await metrics.registry.metrics(),
-      contentType: metrics.registry.contentType,
-    })),
+    respondAsync(res, req, log, credentials, async (token) => {
+      if (listener.kind === 'public') listener.access.verify(token, 'GET /metrics');
+      return { status: 200, text: await deps.metrics.registry.metrics(), contentType: deps.metrics.registry.contentType };
+    }),
   );
+}
+
+/** The readiness answer with its details. */
+async function readiness({ backend, shuttingDown }: HealthDeps): Promise<HttpReply> {
+  if (shuttingDown()) return { status: 503, body: { status: 'unready', failing: ['shutdown'] } };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+  });
+  const checks = await Promise.race([backend.readiness(), timeout])
+    .catch((err: Error) => [{ name: backend.kind, ok: false, detail: err.message }])
+    .finally(() => clearTimeout(timer));
+  const failing = checks.filter((c) => !c.ok);
+  if (failing.length === 0) return { status: 200, body: { status: 'ready', store: backend.kind } };
+  return { status: 503, body: { status: 'unready', failing: failing.map((c) => c.name), message: failing.map((c) => c.detail).join('; ') } };
 }

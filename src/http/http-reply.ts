@@ -1,6 +1,8 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { Principal, Role, TokenService } from '../auth/tokens.js';
+import type { Authorizer, Resource } from '../auth/authorize.js';
+import type { Action } from '../auth/rbac-table.js';
+import type { Principal } from '../auth/tokens.js';
 import { TokenError, tokenFrom } from '../auth/tokens.js';
 import { type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
 import type { AccessGuard } from '../audit/access-guard.js';
@@ -93,9 +95,9 @@ function replyForError(err: unknown, log: Logger): HttpReply {
   return errorReply('internal');
 }
 
-/** Verifies the bearer token of a request against the roles a route allows. */
-export function authorize(tokens: TokenService, roles: readonly Role[], authorization: string, queryToken: string | undefined): Principal {
-  return tokens.verify(tokenFrom(authorization, queryToken), roles);
+/** Verifies the bearer token of a request (401) and authorizes its action by RBAC_TABLE (403). */
+export function authorizeRequest(access: Authorizer, action: Action, authorization: string, queryToken: string | undefined, resource?: Resource): Principal {
+  return access.verify(tokenFrom(authorization, queryToken), action, resource);
 }
 
 /**

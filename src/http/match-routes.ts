@@ -1,16 +1,15 @@
 import { isValidId } from '../domain/ids.js';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { TokenService } from '../auth/tokens.js';
+import type { Authorizer } from '../auth/authorize.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import { authorize, errorReply, type HttpReply, readBody, respondAsync } from './http-reply.js';
+import { authorizeRequest, errorReply, type HttpReply, readBody, respondAsync } from './http-reply.js';
 import { parseMatchRequest } from '../orders/match-request.js';
 import type { MatchService } from '../orders/match-service.js';
 import type { OrderDoc } from '../orders/order.js';
 import type { OrderSaga } from '../orders/order-saga.js';
 
-const SERVICES = ['service', 'admin'] as const;
 /** A match request is a few hundred bytes; anything near this is not one. */
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -51,13 +50,13 @@ function orderIdParam(raw: string): string {
 
 /**
  * POST /v1/match, GET /v1/orders/:id/assignment, POST /v1/orders/:id/cancel,
- * POST /v1/orders/:id/complete (roles service, admin).
+ * POST /v1/orders/:id/complete (who may: RBAC_TABLE).
  */
 export function registerMatchRoutes(
   app: TemplatedApp,
-  deps: { config: Config; tokens: TokenService; match: MatchService; saga: OrderSaga; log: Logger },
+  deps: { config: Config; access: Authorizer; match: MatchService; saga: OrderSaga; log: Logger },
 ): void {
-  const { config, tokens, match, saga, log } = deps;
+  const { config, access, match, saga, log } = deps;
   const limits = { defaultRadiusM: config.matchRadiusM, maxRadiusM: config.nearbyMaxRadiusM };
   const headers = (r: { getHeader(k: string): string; getQuery(k: string): string | undefined }) => ({
     auth: r.getHeader('authorization'),
@@ -68,7 +67,7 @@ export function registerMatchRoutes(
     respondAsync(res, req, log,
       (r, rs) => ({ ...headers(r), key: r.getHeader('idempotency-key') || undefined, body: readBody(rs, MAX_BODY_BYTES) }),
       async ({ auth, token, key, body }) => {
-        authorize(tokens, SERVICES, auth, token);
+        authorizeRequest(access, 'POST /v1/match', auth, token);
         if (key !== undefined && !isValidId(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
         const request = parseMatchRequest(parseJson(await body), limits);
         return matchReply(await match.match(request, key));
@@ -77,7 +76,7 @@ export function registerMatchRoutes(
 
   app.get('/v1/orders/:id/assignment', (res, req) =>
     respondAsync(res, req, log, (r) => ({ ...headers(r), id: orderIdParam(r.getParameter(0)) }), async ({ auth, token, id }) => {
-      authorize(tokens, SERVICES, auth, token);
+      authorizeRequest(access, 'GET /v1/orders/:id/assignment', auth, token, { orderId: id });
       const doc = await saga.get(id);
       if (!doc) return errorReply('not_found', `no order "${id.slice(0, 128)}"`);
       return { status: 200, body: { ...assignmentView(doc), request: doc.request, tried: doc.tried, history: doc.history, createdAt: doc.createdAt, updatedAt: doc.updatedAt } };
@@ -90,7 +89,7 @@ export function registerMatchRoutes(
         rs.onData(() => {}); // The body, if any, is ignored.
         return { ...headers(r), id: orderIdParam(r.getParameter(0)) };
       }, async ({ auth, token, id }) => {
-        authorize(tokens, SERVICES, auth, token);
+        authorizeRequest(access, `POST /v1/orders/:id/${action}` as const, auth, token, { orderId: id });
         return { status: 200, body: assignmentView(await run(id, Date.now())) };
       }),
     );

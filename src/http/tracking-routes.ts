@@ -1,22 +1,20 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { TokenService } from '../auth/tokens.js';
+import type { Authorizer } from '../auth/authorize.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import { authorize, respondAsync } from './http-reply.js';
+import { authorizeRequest, respondAsync } from './http-reply.js';
 import { isValidId } from '../domain/ids.js';
 
-const ISSUERS = ['service', 'admin'] as const;
-
 /**
- * `POST /v1/orders/:id/tracking-token` (roles service, admin) →
+ * `POST /v1/orders/:id/tracking-token` (who may: RBAC_TABLE) →
  * `{"token","expiresAt"}`: a `tracker` token that may watch that one order on
  * /v1/track for HEXFLEET_TRACKING_TOKEN_TTL_S. The order need not exist yet
  * (the order service may hand out the link before matching): until it has a
  * driver, the tracker sees `waiting`.
  */
-export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config; tokens: TokenService; log: Logger }): void {
-  const { config, tokens, log } = deps;
+export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config; access: Authorizer; log: Logger }): void {
+  const { config, access, log } = deps;
   app.post('/v1/orders/:id/tracking-token', (res, req) =>
     respondAsync(res, req, log, (r, rs) => {
       rs.onData(() => {}); // The body, if any, is ignored.
@@ -28,9 +26,9 @@ export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config
       }
       return { auth: r.getHeader('authorization'), token: r.getQuery('token'), id };
     }, async ({ auth, token, id }) => {
-      authorize(tokens, ISSUERS, auth, token);
+      authorizeRequest(access, 'POST /v1/orders/:id/tracking-token', auth, token, { orderId: id });
       if (!isValidId(id)) throw new HexfleetError('invalid_parameter', 'id must be 1 to 128 printable ASCII characters');
-      const jwt = await tokens.sign({ role: 'tracker', sub: id, ttlS: config.trackingTokenTtlS });
+      const jwt = await access.tokens.sign({ role: 'tracker', sub: id, ttlS: config.trackingTokenTtlS });
       // The expiry the token carries (jose rounds to whole seconds), not a second clock read.
       const { exp } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
       return { status: 200, body: { token: jwt, expiresAt: exp * 1000 } };

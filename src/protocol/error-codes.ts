@@ -46,7 +46,7 @@ export const ErrorCodes = {
   not_offered: { retry: false, http: 409, message: 'this order was not offered to you; it changed nothing' },
 
   // Live tracking (/v1/track): sent with the orderId or bbox of the refused frame.
-  not_allowed: { retry: false, http: 403, message: 'the token does not cover this order (or areas need role admin); nothing about it is sent' },
+  not_allowed: { retry: false, http: 403, message: 'the token does not cover this order (its orders claim, or the tracker token\'s order); nothing about it is sent' },
   invalid_bbox: { retry: false, http: 400, message: 'bbox must be [minLng, minLat, maxLng, maxLat] with lng in [-180, 180], lat in [-90, 90] and minLat <= maxLat (minLng > maxLng crosses the antimeridian)' },
   too_many_subscriptions: { retry: false, http: 429, message: 'this connection already holds HEXFLEET_TRACK_MAX_SUBSCRIPTIONS subscriptions; unsubscribe first' },
 

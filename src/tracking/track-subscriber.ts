@@ -14,12 +14,13 @@ export interface TrackTransport {
   close(code: number, reason: string): void;
 }
 
-/** Who may watch what: copied from the token at upgrade. */
+/**
+ * What the connection's token grants for as long as it lives: copied from
+ * the token at upgrade. Which orders and areas it may watch is decided per
+ * frame, before the hub sees it, by the gateway's authorize() (RBAC_TABLE).
+ */
 export interface TrackGrant {
-  role: 'customer' | 'tracker' | 'admin';
-  /** Orders a customer or tracker may watch (admin: any). */
-  orders: ReadonlySet<string>;
-  /** Token expiry, ms since the epoch. */
+  /** Token expiry, ms since the epoch: the sweep closes the connection then (4401). */
   expiresAt: number | undefined;
 }
 
@@ -70,10 +71,6 @@ export class TrackSubscriber {
     private readonly limits: SubscriberLimits,
     private readonly metrics: TrackingMetrics,
   ) {}
-
-  mayWatch(orderId: string): boolean {
-    return this.grant.role === 'admin' || this.grant.orders.has(orderId);
-  }
 
   get hasPending(): boolean {
     return this.pendingCount > 0;

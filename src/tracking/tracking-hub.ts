@@ -56,8 +56,8 @@ interface DriverTrack {
  *   sweep (one timer) ──▶ live/degraded/lost of every watched driver; slow consumers; expired tokens
  *
  * Guarantees: a subscriber gets its first status before any update of that
- * order, and only for orders its grant covers (checked before anything is
- * read); a position is never older than one already sent on that stream;
+ * order (whether it may watch it is decided before the hub is asked: the
+ * gateway's authorize()); a position is never older than one already sent on that stream;
  * every frame is a non-blocking send, so one subscriber's socket never
  * delays another's or the driver stream. Cost per position: the watches of
  * its driver plus the area subscribers; the sweep visits watched drivers and
@@ -111,12 +111,11 @@ export class TrackingHub {
 
   /**
    * Starts watching an order and sends its current status, then its
-   * last-known position if a driver is assigned. Throws `not_allowed` (before
-   * reading anything) or `too_many_subscriptions`. Subscribing twice
-   * re-sends the snapshot.
+   * last-known position if a driver is assigned. Throws
+   * `too_many_subscriptions`. Subscribing twice re-sends the snapshot. The
+   * caller has authorized the subscriber for this order.
    */
   async subscribe(sub: TrackSubscriber, orderId: string): Promise<void> {
-    if (!sub.mayWatch(orderId)) throw new HexfleetError('not_allowed', `this token may not watch order "${orderId.slice(0, 128)}"`);
     let watch = this.watches.get(orderId);
     if (!sub.orders.has(orderId)) {
       if (sub.orders.size + sub.areas.size >= this.deps.options.maxSubscriptions) throw new HexfleetError('too_many_subscriptions');
@@ -156,9 +155,8 @@ export class TrackingHub {
     }
   }
 
-  /** Admin: positions of every driver inside `bbox` (throttled per driver). */
+  /** Positions of every driver inside `bbox` (throttled per driver); the caller has authorized it (admins only). */
   subscribeArea(sub: TrackSubscriber, bbox: Bbox): void {
-    if (sub.grant.role !== 'admin') throw new HexfleetError('not_allowed', 'area subscriptions need role admin');
     const key = bboxKey(bbox);
     if (sub.areas.has(key)) return;
     if (sub.orders.size + sub.areas.size >= this.deps.options.maxSubscriptions) throw new HexfleetError('too_many_subscriptions');

@@ -191,7 +191,7 @@ describe('Redis Cluster chaos (kill -9 one primary while streaming and matching)
     const spared = drivers.filter((d) => shardOf.get(d) !== victim);
 
     await waitFor(async () => {
-      const r = await httpRequest(tg.port, 'GET', '/readyz', {});
+      const r = await httpRequest(tg.adminPort, 'GET', '/readyz', {});
       return r.status === 503 && JSON.stringify(r.json).includes(`127.0.0.1:${victim.port}`);
     }, { what: '/readyz naming the dead shard', timeoutMs: 30_000 });
     // Other shards: every driver acked after the kill; the dead shard's drivers get store_unavailable.

@@ -228,7 +228,7 @@ describe('hexfleet with a bad configuration', () => {
 });
 
 describe('hexfleet serve', () => {
-  const env = { HEXFLEET_JWT_SECRET: SECRET, PORT: '0', HEXFLEET_HOST: '127.0.0.1' };
+  const env = { HEXFLEET_JWT_SECRET: SECRET, PORT: '0', HEXFLEET_HOST: '127.0.0.1', HEXFLEET_ADMIN_PORT: '0' };
 
   it('starts on the native binding with the memory store, answers, and stops on SIGTERM', async () => {
     const server = Server.start(env);

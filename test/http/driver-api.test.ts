@@ -192,13 +192,13 @@ describe('health, readiness and metrics', () => {
     expect(res.json).toEqual({ status: 'ok' });
   });
 
-  it('GET /readyz answers 200 with the memory store', async () => {
-    const res = await gw.get('/readyz');
+  it('GET /readyz on the admin port answers 200 with the memory store', async () => {
+    const res = await gw.adminGet('/readyz');
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ status: 'ready', store: 'memory' });
   });
 
-  it('GET /metrics is Prometheus text with every hexfleet series', async () => {
+  it('GET /metrics on the admin port is Prometheus text with every hexfleet series', async () => {
     const id = uniqueDriverId();
     const client = await gw.connectDriver(id);
     client.sendPings([ping(1), ping(2, { lat: 99 })]);
@@ -207,7 +207,7 @@ describe('health, readiness and metrics', () => {
     client.sendPings([ping(1)]);
     await client.waitForReply((r) => r.type === 'ack' && client.replies.filter((x) => x.type === 'ack').length === 2, 'the second ack');
 
-    const res = await gw.get('/metrics');
+    const res = await gw.adminGet('/metrics');
     expect(res.status).toBe(200);
     expect(res.contentType).toMatch(/^text\/plain/);
     const text = res.text;

@@ -124,7 +124,7 @@ describe('ingest with the event log (Kafka)', () => {
     // Keep streaming while the log is down: nothing new may be acked.
     for (let k = 0; k < 5; k++) tick();
     await waitFor(async () => (await tg.get('/readyz')).status === 503, { what: 'readiness reports the log down' });
-    const ready = await tg.get('/readyz');
+    const ready = await tg.adminGet('/readyz');
     expect(ready.json, JSON.stringify(ready.json)).toMatchObject({ status: 'unready', failing: ['kafka'] });
     await waitFor(() => errorsSeen().some((e) => e.code === 'log_unavailable'), { what: 'a batch was refused with log_unavailable', timeoutMs: 30_000 });
     const ackedWhileDown = drivers.reduce((n, d) => n + d.ackedSeqs().length, 0);

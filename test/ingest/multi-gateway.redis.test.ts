@@ -33,11 +33,11 @@ describe('two gateways sharing one Redis', () => {
     const env = { HEXFLEET_STALE_MS: '600000', HEXFLEET_OFFLINE_MS: '600000' };
     const [a, b] = await startSharedGateways(cleanup, suite.server.url, prefix, 2, env);
     expect(a!.port).not.toBe(b!.port);
-    return { a: a!.port, b: b!.port };
+    return { a: a!.port, b: b!.port, adminA: a!.adminPort };
   }
 
   it('serves a driver streaming to one gateway from the other, across a reconnect, exactly once by seq', async () => {
-    const { a, b } = await twoGateways();
+    const { a, b, adminA } = await twoGateways();
     const id = 'drv-roaming';
     const expectAt = async (port: number, seq: number) => {
       const want = ping(0, seq);
@@ -66,13 +66,13 @@ describe('two gateways sharing one Redis', () => {
 
     // Old batches replayed through A (a stale outbox, a second device) are acked
     // as duplicates and never move the driver back.
-    const dupA = metricSum(await scrapeMetrics(a), 'hexfleet_pings_duplicate_total');
-    const appliedA = metricSum(await scrapeMetrics(a), 'hexfleet_pings_applied_total');
+    const dupA = metricSum(await scrapeMetrics(adminA), 'hexfleet_pings_duplicate_total');
+    const appliedA = metricSum(await scrapeMetrics(adminA), 'hexfleet_pings_applied_total');
     const againOnA = await connectDriver(cleanup, a, id);
     expect(await againOnA.sendBatch(pings(0, 1, 3))).toEqual({ type: 'ack', seq: 3, binary: false });
     expect(await againOnA.sendBatch(pings(0, 4, 5))).toEqual({ type: 'ack', seq: 5, binary: false });
-    expect(metricSum(await scrapeMetrics(a), 'hexfleet_pings_duplicate_total')).toBe(dupA + 5);
-    expect(metricSum(await scrapeMetrics(a), 'hexfleet_pings_applied_total')).toBe(appliedA);
+    expect(metricSum(await scrapeMetrics(adminA), 'hexfleet_pings_duplicate_total')).toBe(dupA + 5);
+    expect(metricSum(await scrapeMetrics(adminA), 'hexfleet_pings_applied_total')).toBe(appliedA);
     await expectAt(a, 8);
     await expectAt(b, 8);
     const p1 = ping(0, 1);

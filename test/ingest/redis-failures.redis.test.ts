@@ -78,22 +78,22 @@ describe('gateway against a failing Redis', () => {
     });
 
     const gw = await startRedisGateway(cleanup, url, prefix);
-    const unready = (await waitForReady(gw.port, 503)) as { failing: string[] };
+    const unready = (await waitForReady(gw.adminPort, 503)) as { failing: string[] };
     expect(unready.failing).toContain('redis');
 
     const client = await connectDriver(cleanup, gw.port, 'drv-early', 'msgpack');
-    const errorsBefore = metricSum(await scrapeMetrics(gw.port), 'hexfleet_store_errors_total', { op: 'apply' });
+    const errorsBefore = metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_store_errors_total', { op: 'apply' });
     const batch = pings(0, 1, 3);
     const refused = await client.sendBatch(batch);
     expect(refused).toMatchObject({ type: 'error', code: 'store_unavailable', seq: 3 });
     // A second try while Redis is still missing fails the same way.
     expect(await client.sendBatch(batch)).toMatchObject({ type: 'error', code: 'store_unavailable', seq: 3 });
     expect(client.replies.filter((r) => r.type === 'ack')).toEqual([]);
-    expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_store_errors_total', { op: 'apply' })).toBeGreaterThan(errorsBefore);
+    expect(metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_store_errors_total', { op: 'apply' })).toBeGreaterThan(errorsBefore);
 
     server = await RedisServer.startOn(port);
     admin = adminRedis(new Cleanup(), url); // disconnected by the cleanup step above, after its keys go
-    await waitForReady(gw.port, 200);
+    await waitForReady(gw.adminPort, 200);
     // The client resends what was never acked; exactly the same frame.
     expect(await client.sendBatch(batch)).toEqual({ type: 'ack', seq: 3, binary: true });
     expectAt(await getDriver(gw.port, 'drv-early'), 0, 3);
@@ -106,7 +106,7 @@ describe('gateway against a failing Redis', () => {
     await writeAofBeforeReplying(admin);
 
     const gw = await startRedisGateway(cleanup, server.url, prefix);
-    await waitForReady(gw.port, 200);
+    await waitForReady(gw.adminPort, 200);
     const chaos = { down: false };
     const streamers: Streamer[] = [];
     for (let d = 0; d < 5; d++) {
@@ -127,7 +127,7 @@ describe('gateway against a failing Redis', () => {
     await waitFor(() => streamers.every((s, i) => s.errorsWhileDown > downErrors[i]!), {
       what: 'store_unavailable for batches sent while Redis is down', timeoutMs: 30_000,
     });
-    expect(((await waitForReady(gw.port, 503)) as { failing: string[] }).failing).toContain('redis');
+    expect(((await waitForReady(gw.adminPort, 503)) as { failing: string[] }).failing).toContain('redis');
 
     // Hold the clients, so nothing is written after the restart before the check below.
     streamers.forEach((s) => s.hold());
@@ -147,7 +147,7 @@ describe('gateway against a failing Redis', () => {
     const resumedFrom = streamers.map((s) => s.sentMax);
     streamers.forEach((s) => s.release());
     await ackedAtLeast((s) => resumedFrom[s.driver]! + 15, 'acks for batches sent after the restart');
-    await waitForReady(gw.port, 200);
+    await waitForReady(gw.adminPort, 200);
 
     // Scripts flushed under a live connection: NOSCRIPT is healed inside the store.
     // (No check that the script is gone right after the flush: a batch in flight may already have reloaded it.)
@@ -190,7 +190,7 @@ describe('gateway against a failing Redis', () => {
     it('answers store_unavailable for a write that timed out, never an ack, and what Redis holds agrees with the acks', async () => {
       const { prefix, admin } = freshPrefix(cleanup, server.url);
       const gw = await startRedisGateway(cleanup, server.url, prefix, { HEXFLEET_REDIS_COMMAND_TIMEOUT_MS: '300' });
-      await waitForReady(gw.port, 200);
+      await waitForReady(gw.adminPort, 200);
       const clients = await Promise.all([0, 1, 2].map((d) => connectDriver(cleanup, gw.port, `drv-${d}`, d === 1 ? 'msgpack' : 'json')));
 
       for (const [d, c] of clients.entries()) expect(await c.sendBatch(pings(d, 1, 2))).toEqual({ type: 'ack', seq: 2, binary: d === 1 });
@@ -211,20 +211,20 @@ describe('gateway against a failing Redis', () => {
         await waitFor(async () => (await storedRecord(admin, prefix, `drv-${d}`))?.seq === 4, { what: `drv-${d} seq 4` });
         expectAt(await storedRecord(admin, prefix, `drv-${d}`), d, 4);
       }
-      await waitForReady(gw.port, 200);
-      const duplicatesBefore = metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_duplicate_total');
+      await waitForReady(gw.adminPort, 200);
+      const duplicatesBefore = metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_pings_duplicate_total');
       // So resending is safe: the same batch is acked as duplicates and changes nothing.
       for (const [d, c] of clients.entries()) {
         expect(await c.sendBatch(pings(d, 3, 4))).toEqual({ type: 'ack', seq: 4, binary: d === 1 });
         expectAt(await getDriver(gw.port, `drv-${d}`), d, 4);
       }
-      expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_duplicate_total')).toBe(duplicatesBefore + 6);
+      expect(metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_pings_duplicate_total')).toBe(duplicatesBefore + 6);
     });
 
     it('sheds load with overloaded instead of hanging when Redis stalls, and recovers after', async () => {
       const { prefix, admin } = freshPrefix(cleanup, server.url);
       const gw = await startRedisGateway(cleanup, server.url, prefix, { HEXFLEET_INGEST_MAX_PENDING: '100' });
-      await waitForReady(gw.port, 200);
+      await waitForReady(gw.adminPort, 200);
       const clients = await Promise.all([0, 1, 2, 3].map((d) => connectDriver(cleanup, gw.port, `drv-${d}`, d % 2 === 0 ? 'msgpack' : 'json')));
 
       await pauseWrites(admin);
@@ -243,11 +243,11 @@ describe('gateway against a failing Redis', () => {
         // One reply per batch, each carrying the highest seq of its batch.
         expect(c.replies.map((r) => r.seq).sort((a, b) => a! - b!)).toEqual(Array.from({ length: BATCHES }, (_, b) => (b + 1) * SIZE));
       }
-      expect(metricSum(await scrapeMetrics(gw.port), 'hexfleet_pings_rejected_total', { code: 'overloaded' })).toBeGreaterThan(0);
+      expect(metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_pings_rejected_total', { code: 'overloaded' })).toBeGreaterThan(0);
 
       await admin.call('CLIENT', 'UNPAUSE');
-      await waitFor(async () => metricSum(await scrapeMetrics(gw.port), 'hexfleet_ingest_pending_pings') === 0, { what: 'no pending pings' });
-      await waitForReady(gw.port, 200);
+      await waitFor(async () => metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_ingest_pending_pings') === 0, { what: 'no pending pings' });
+      await waitForReady(gw.adminPort, 200);
       const last = BATCHES * SIZE + 5;
       for (const [d, c] of clients.entries()) {
         expect(await c.sendBatch(pings(d, BATCHES * SIZE + 1, last))).toEqual({ type: 'ack', seq: last, binary: d % 2 === 0 });
@@ -263,7 +263,7 @@ describe('gateway against a failing Redis', () => {
         HEXFLEET_RETENTION_MS: '400',
         HEXFLEET_SWEEP_INTERVAL_MS: '50',
       });
-      await waitForReady(gw.port, 200);
+      await waitForReady(gw.adminPort, 200);
       const client = await connectDriver(cleanup, gw.port, 'drv-silent');
       const at = { lat: 52.52, lng: 13.405 };
       const near = (extra = '') => nearbyIds(gw.port, at.lat, at.lng, 500, extra);
@@ -292,7 +292,7 @@ describe('gateway against a failing Redis', () => {
       await waitFor(async () => (await getDriver(gw.port, 'drv-silent')) === null, { what: 'the driver to be forgotten' });
       expect(await near('&includeStale=true')).toEqual([]);
       // Counted once the whole sweep run (every bucket) is over, a little after the record went.
-      await waitFor(async () => metricSum(await scrapeMetrics(gw.port), 'hexfleet_swept_drivers_total', { outcome: 'removed' }) >= 1, {
+      await waitFor(async () => metricSum(await scrapeMetrics(gw.adminPort), 'hexfleet_swept_drivers_total', { outcome: 'removed' }) >= 1, {
         what: 'the sweep to count the removal',
       });
     });

@@ -49,7 +49,7 @@ describe('no double assignment (Redis Cluster)', () => {
     }
     const token = await service();
     await runDoubleAssignmentScenario({ apis: [new MatchApi(a.port, token), new MatchApi(b.port, token)], drivers, orders: t.backend.orders, site: SITE, ordersPerRound: ORDERS });
-    expect(metricSum(await scrapeMetrics(a.port), 'hexfleet_matches_total')).toBe(ORDERS);
-    expect(metricSum(await scrapeMetrics(b.port), 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(a.adminPort), 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(b.adminPort), 'hexfleet_matches_total')).toBe(ORDERS);
   }, 180_000);
 });

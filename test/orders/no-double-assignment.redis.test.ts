@@ -52,7 +52,7 @@ describe('no double assignment (Redis)', () => {
     const prefix = uniquePrefix();
     const orders = await storeOf(prefix);
     const g = await startRedisGateway(cleanup, suite.server.url, prefix, ENV);
-    await waitForReady(g.port, 200);
+    await waitForReady(g.adminPort, 200);
     const live = new HolderTracker([g.gateway.dispatch.events]);
     cleanup.add(() => live.stop());
     const drivers = await onlineDrivers([g.driverUrl]);
@@ -70,8 +70,8 @@ describe('no double assignment (Redis)', () => {
     const token = await service();
     await runDoubleAssignmentScenario({ apis: [new MatchApi(a.port, token), new MatchApi(b.port, token)], drivers, orders, site: SITE, ordersPerRound: ORDERS });
     // Each process answered its half of both rounds.
-    expect(metricSum(await scrapeMetrics(a.port), 'hexfleet_matches_total')).toBe(ORDERS);
-    expect(metricSum(await scrapeMetrics(b.port), 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(a.adminPort), 'hexfleet_matches_total')).toBe(ORDERS);
+    expect(metricSum(await scrapeMetrics(b.adminPort), 'hexfleet_matches_total')).toBe(ORDERS);
     expect(a.running && b.running).toBe(true);
   }, 180_000);
 });

@@ -79,7 +79,7 @@ describe('DriverClient end to end', () => {
     const s = stream(c, TOTAL, 20);
     await waitFor(() => (c.lastAckedSeq ?? 0) >= 30, { what: 'a third of the stream acked by gateway A', timeoutMs: 30_000 });
     const ackedBeforeScrape = c.lastAckedSeq!;
-    const aBefore = counters(await scrapeMetrics(a.port));
+    const aBefore = counters(await scrapeMetrics(a.adminPort));
     await a.kill9();
     await waitFor(() => atKill !== undefined, { what: 'the client to notice the crash' });
     const restarted = await GatewayProcess.start(cleanup, env, { port: a.port });
@@ -108,7 +108,7 @@ describe('DriverClient end to end', () => {
     // later ping is applied exactly once. Together: each of seqs 1..TOTAL applied once.
     const acked = atKill!.acked!;
     const sent = atKill!.sent!;
-    const after = [counters(await scrapeMetrics(b.port)), counters(await scrapeMetrics(restarted.port))];
+    const after = [counters(await scrapeMetrics(b.adminPort)), counters(await scrapeMetrics(restarted.adminPort))];
     const sum = (k: 'received' | 'applied' | 'duplicate' | 'rejected') => after.reduce((n, x) => n + x[k], 0);
     expect(sum('rejected')).toBe(0);
     expect(sum('received')).toBe(TOTAL - acked);
@@ -150,7 +150,7 @@ describe('DriverClient end to end', () => {
     expect(c.dropped).toBe(0);
     expect(c.state).toBe('open'); // the socket survived the outage: batch errors are not connection errors
     expect(await storedRecord(admin, prefix, driverId)).toMatchObject({ seq: 12, ...at(12) });
-    const m = counters(await scrapeMetrics(g.port));
+    const m = counters(await scrapeMetrics(g.adminPort));
     expect(m.applied).toBe(12);
   });
 });

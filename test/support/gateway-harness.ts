@@ -13,9 +13,10 @@ import { type ConnectOptions, type Encoding, RawDriverClient } from './raw-drive
 /** 40 characters: above the 32 that HS256 needs. */
 export const TEST_JWT_SECRET = 'hexfleet-test-secret-0123456789abcdefgh';
 
-/** The environment every test gateway starts from: embedded memory store, free port, loopback, no logs. */
+/** The environment every test gateway starts from: embedded memory store, free ports (public and admin), loopback, no logs. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
   PORT: '0',
+  HEXFLEET_ADMIN_PORT: '0',
   HEXFLEET_HOST: '127.0.0.1',
   HEXFLEET_STORE: 'memory',
   HEXFLEET_JWT_SECRET: TEST_JWT_SECRET,
@@ -111,6 +112,12 @@ export class TestGateway {
     return this.gateway.port;
   }
 
+  /** The admin listener's port (/metrics, /readyz with details). */
+  get adminPort(): number {
+    if (this.gateway.adminPort === undefined) throw new Error('this gateway runs without an admin listener (HEXFLEET_ADMIN_PORT=-1)');
+    return this.gateway.adminPort;
+  }
+
   get httpUrl(): string {
     return `http://127.0.0.1:${this.port}`;
   }
@@ -119,8 +126,14 @@ export class TestGateway {
     return `ws://127.0.0.1:${this.port}/v1/driver`;
   }
 
+  /**
+   * A token for `role`. An admin token is an operator's who signed in with a
+   * second factor just now (`amr: ["pwd","otp"]`, `auth_time` now), as admin
+   * actions require (RBAC_TABLE); mint one without it through `tokens.sign`.
+   */
   token(role: Role, sub: string, ttlS?: number): Promise<string> {
-    return this.tokens.sign({ role, sub, ...(ttlS === undefined ? {} : { ttlS }) });
+    const mfa = role === 'admin' ? { amr: ['pwd', 'otp'], authTimeS: Math.floor(Date.now() / 1000) } : {};
+    return this.tokens.sign({ role, sub, ...mfa, ...(ttlS === undefined ? {} : { ttlS }) });
   }
 
   async serviceToken(): Promise<string> {
@@ -146,14 +159,20 @@ export class TestGateway {
     return { ...res, contentType: res.headers['content-type'] ?? null };
   }
 
+  /** A GET against the admin listener (no token: it needs none). */
+  async adminGet(path: string): Promise<HttpResult> {
+    const res = await httpRequest(this.adminPort, 'GET', path, {});
+    return { ...res, contentType: res.headers['content-type'] ?? null };
+  }
+
   /** GET /v1/drivers/:id as a service. */
   async driver(driverId: string): Promise<HttpResult> {
     return this.get(`/v1/drivers/${encodeURIComponent(driverId)}`, await this.serviceToken());
   }
 
-  /** /metrics, parsed (for `metricValue` and `metricSum` of kit/metrics-scrape.ts). */
+  /** /metrics of the admin listener, parsed (for `metricValue` and `metricSum` of kit/metrics-scrape.ts). */
   scrape(): Promise<Scrape> {
-    return scrapeMetrics(this.port);
+    return scrapeMetrics(this.adminPort);
   }
 
   /** The value of the one series `name` with exactly `labels` (0 when it has no sample yet; see kit's `metricValue`). */

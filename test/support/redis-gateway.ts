@@ -134,7 +134,7 @@ export async function startSharedGateways(
 ): Promise<TestGateway[]> {
   const gateways: TestGateway[] = [];
   for (let i = 0; i < count; i++) gateways.push(await startRedisGateway(cleanup, redisUrl, prefix, env));
-  await Promise.all(gateways.map((g) => waitForReady(g.port, 200)));
+  await Promise.all(gateways.map((g) => waitForReady(g.adminPort, 200)));
   await Promise.all(gateways.map((g) => g.gateway.backend.subscribed));
   return gateways;
 }
@@ -153,12 +153,12 @@ export async function storedRecord(redis: Redis, prefix: string, driverId: strin
   return raw ? decodeRecord(driverId, raw) : null;
 }
 
-/** Waits until /readyz answers `status`; returns its JSON body. */
-export async function waitForReady(port: number, status: 200 | 503): Promise<unknown> {
+/** Waits until /readyz on the admin listener at `adminPort` answers `status`; returns its JSON body (with the details). */
+export async function waitForReady(adminPort: number, status: 200 | 503): Promise<unknown> {
   let body: unknown;
   await waitFor(
     async () => {
-      const r = await httpRequest(port, 'GET', '/readyz');
+      const r = await httpRequest(adminPort, 'GET', '/readyz');
       body = r.json;
       return r.status === status;
     },

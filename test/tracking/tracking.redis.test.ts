@@ -49,7 +49,8 @@ describe('live tracking across two gateways sharing one Redis', () => {
     expect(issued.status, issued.text).toBe(200);
     const onB = await track(b.port, issued.json.token);
     const onA = await track(a.port, await tokens.sign({ role: 'customer', sub: 'c-1', orders: [orderId] }));
-    const ops = await track(b.port, await tokens.sign({ role: 'admin', sub: 'ops' }));
+    // Admin actions need a second factor (amr) used recently (auth_time).
+    const ops = await track(b.port, await tokens.sign({ role: 'admin', sub: 'ops', amr: ['pwd', 'otp'], authTimeS: Math.floor(Date.now() / 1000) }));
     expect((await subscribe(onB, orderId)).state).toBe('waiting');
     expect((await subscribe(onA, orderId)).state).toBe('waiting');
     ops.send({ type: 'subscribe_area', bbox: [at.lng - 0.01, at.lat - 0.01, at.lng + 0.01, at.lat + 0.01] });

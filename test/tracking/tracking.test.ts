@@ -150,7 +150,8 @@ describe.each(TEST_BACKENDS)('on the %s backend', (kind) => {
       }
       const refusedArea = await track(w, await customer(w, [mine]));
       refusedArea.send({ type: 'subscribe_area', bbox: [0, 0, 1, 1] });
-      expect(await refusedArea.waitForError('not_allowed')).toMatchObject({ bbox: [0, 0, 1, 1] });
+      // Areas are not a customer's at all (a role denial of RBAC_TABLE), not an order outside its claim.
+      expect(await refusedArea.waitForError('forbidden')).toMatchObject({ bbox: [0, 0, 1, 1] });
 
       // The secret order moves and changes state; the admin sees it, the refused customers see nothing of it.
       const admin = clients[5]!;
