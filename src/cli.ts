@@ -7,6 +7,9 @@ import { createDispatch } from './gateway/create-dispatch.js';
 import { formatReport } from './reconcile/reconcile-report.js';
 import { isVehicleType, VEHICLE_TYPES } from './domain/vehicle.js';
 import { startGateway } from './gateway/gateway.js';
+import { auditCommand } from './gateway/create-audit.js';
+import { userInfo } from 'node:os';
+import { Registry } from 'prom-client';
 import type { Backend } from './backend/backend.js';
 import { createBackend, openKafkaEventLog } from './backend/create-backend.js';
 import { runBackupCommand } from './backup/backup-command.js';
@@ -55,8 +58,11 @@ ${configHelp()}
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  // With the audit trail on stdout, stdout carries only audit lines: the operational log goes to stderr.
+  const log = createLogger(config.logLevel, config.auditLog === '-' ? destination({ dest: 2, sync: false }) : undefined);
   const gateway = await startGateway(config, log);
+  // logrotate moved the audit file away: the next line starts a new one (TLS reloads its certificate on SIGHUP too).
+  process.on('SIGHUP', () => gateway.audit.log.reopen());
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -103,6 +109,12 @@ async function token(args: string[]): Promise<void> {
   };
   const jwt = await new TokenService(config.jwtSecret).sign(claims);
   process.stdout.write(jwt + '\n');
+  const { jti, exp } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { jti?: string; exp?: number };
+  await auditCommand(config, createLogger(config.logLevel, destination({ dest: 2, sync: true })), new Registry(), {
+    action: 'token.mint', outcome: 'success', user: { id: userInfo().username, roles: [] },
+    ...(jti ? { target: { type: 'token', id: jti } } : {}),
+    details: { via: 'cli', role: claims.role, sub: claims.sub, ...(exp ? { expires_at: new Date(exp * 1000).toISOString() } : {}) },
+  });
 }
 
 /**

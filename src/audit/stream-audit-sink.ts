@@ -5,8 +5,9 @@ import type { AuditSink } from './audit-sink.js';
 type SonicBoom = ReturnType<typeof destination>;
 
 /**
- * Audit lines appended to a file, or written to stdout (`-`), through
- * SonicBoom (pino's destination).
+ * Audit lines appended to a file, or written to stdout (`-`) or stderr (a
+ * command whose stdout is its output), through SonicBoom (pino's
+ * destination).
  *
  * A file is written synchronously: each line is in the operating system's
  * hands before the request it records is answered, so a gateway that crashes
@@ -14,24 +15,26 @@ type SonicBoom = ReturnType<typeof destination>;
  * (nothing is recorded per ping), so one write(2) each costs little.
  * `reopen()` opens the path again (after logrotate renamed it): the next
  * line goes to a new file. stdout is written asynchronously (a pipe whose
- * reader is slow must not stall the gateway); lines are flushed at close.
+ * reader is slow must not stall the gateway); lines are flushed at close,
+ * and stdout or stderr stays open.
  * A write error (disk full) drops the line, counts it and logs once.
  */
 export class StreamAuditSink implements AuditSink {
-  readonly name: 'file' | 'stdout';
+  readonly name: 'file' | 'stdout' | 'stderr';
   private readonly out: SonicBoom;
   private failing = false;
   private closed = false;
 
+  /** `target`: a file path, `-` (stdout) or `stderr`. */
   constructor(
     target: string,
     private readonly log: Logger,
     private readonly onDrop: (sink: string) => void,
   ) {
-    this.name = target === '-' ? 'stdout' : 'file';
-    this.out = target === '-'
-      ? destination({ dest: 1, sync: false })
-      : destination({ dest: target, append: true, sync: true, mkdir: true });
+    this.name = target === '-' ? 'stdout' : target === 'stderr' ? 'stderr' : 'file';
+    this.out = this.name === 'file'
+      ? destination({ dest: target, append: true, sync: true, mkdir: true })
+      : destination({ dest: this.name === 'stdout' ? 1 : 2, sync: false });
     this.out.on('error', (err: Error) => this.failed(err));
   }
 
@@ -65,8 +68,8 @@ export class StreamAuditSink implements AuditSink {
     await new Promise<void>((resolve) => {
       this.out.once('close', () => resolve());
       this.out.once('error', () => resolve());
-      // stdout is the process's own: it stays open for the lines written after (the operational log may share it).
-      if (this.name === 'stdout') resolve();
+      // stdout and stderr are the process's own: they stay open for what is written after (the operational log).
+      if (this.name !== 'file') resolve();
       else this.out.end();
     });
   }
