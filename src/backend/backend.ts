@@ -1,3 +1,4 @@
+import type { RevocationStore } from '../auth/revocation-store.js';
 import type { EventLog } from '../eventlog/event-log.js';
 import type { Topics } from '../eventlog/topics.js';
 import type { DriverStore } from '../geo/driver-store.js';
@@ -41,6 +42,8 @@ export interface Engine {
   readonly positions: PositionBus;
   /** Saga transitions, to every gateway's tracking. */
   readonly assignments: AssignmentBus;
+  /** Token revocations, stored and announced to every gateway. */
+  readonly revocations: RevocationStore;
   /** Resolves once this process receives what other processes publish (channel and buses). */
   readonly subscribed: Promise<void>;
   /** Resolves once the engine answers; rejects with `store_unavailable` after `timeoutMs`. Serving does not need it. */

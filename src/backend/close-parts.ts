@@ -5,8 +5,9 @@ import type { Engine } from './backend.js';
  * first (nothing more is delivered or published), then the stores. The
  * engine closes its own connections afterwards.
  */
-export async function closeParts(parts: Pick<Engine, 'channel' | 'positions' | 'assignments' | 'orders' | 'drivers'>): Promise<void> {
+export async function closeParts(parts: Pick<Engine, 'channel' | 'positions' | 'assignments' | 'revocations' | 'orders' | 'drivers'>): Promise<void> {
   await parts.channel.close();
+  await parts.revocations.close();
   await parts.positions.close();
   await parts.assignments.close();
   await parts.orders.close();

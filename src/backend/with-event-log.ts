@@ -58,6 +58,7 @@ export function withEventLog(engine: Engine, log: EventLog | undefined, topics: 
     channel: engine.channel,
     positions: engine.positions,
     assignments: engine.assignments,
+    revocations: engine.revocations,
     subscribed: engine.subscribed,
     log,
     topics,

@@ -123,6 +123,11 @@ function crossCheck(c: Config): void {
   if (c.jwtSecret && c.jwtSecret.length < 32) {
     throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
   }
+  if (c.jwksUrl && c.jwksFile) throw new ConfigError(`${envName('jwksUrl')} and ${envName('jwksFile')} are exclusive: set one`);
+  if (c.jwksUrl && !/^https?:\/\//.test(c.jwksUrl)) throw new ConfigError(`${envName('jwksUrl')} must start with http:// or https://`);
+  if (!/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*$/.test(c.mfaAmr)) {
+    throw new ConfigError(`${envName('mfaAmr')} must be a comma-separated list of amr values (e.g. mfa,otp,hwk), got "${c.mfaAmr}"`);
+  }
 }
 
 /**

@@ -54,6 +54,10 @@ export const ErrorCodes = {
   auth_cooloff: { retry: true, http: 429, message: 'too many failed authentications came from this address; it is refused for HEXFLEET_AUTH_COOLOFF_MS (see Retry-After), whatever the token' },
   unauthorized: { retry: false, http: 401, message: 'a valid bearer token is required' },
   forbidden: { retry: false, http: 403, message: 'the token role may not use this endpoint' },
+  unknown_key: { retry: true, http: 401, message: 'the token names a key (kid) this gateway does not hold yet; it is reading the key set again: retry in a few seconds' },
+  token_revoked: { retry: false, http: 401, message: 'the token (or every token of its subject) was revoked; get a new one' },
+  mfa_required: { retry: false, http: 403, message: 'this action needs a token that shows a second factor (amr) used recently enough (auth_time); sign in again with it' },
+  token_mismatch: { retry: false, http: 403, message: 'an auth frame must carry a token of the same subject and role as the connection; reconnect to change identity' },
   invalid_parameter: { retry: false, http: 400, message: 'a query parameter is missing or out of range' },
   too_many_requests: { retry: true, http: 429, message: 'this token spent its request budget (HEXFLEET_HTTP_SERVICE_RATE_PER_SEC or HEXFLEET_HTTP_USER_RATE_PER_SEC, weighted by cost); retry after Retry-After seconds' },
   bad_request: { retry: false, http: 400, message: 'the HTTP request is malformed (e.g. conflicting Content-Length headers); the connection is closed' },
@@ -81,7 +85,8 @@ export const CloseCodes = {
   going_away: { code: 1001, retry: true, reason: 'server shutting down; reconnect' },
   frame_too_large: { code: 1006, retry: false, reason: 'frame larger than HEXFLEET_MAX_FRAME_BYTES: uWebSockets.js drops the connection without a close frame, so the client sees 1006' },
   protocol_violation: { code: 4400, retry: false, reason: 'too many malformed frames' },
-  token_expired: { code: 4401, retry: true, reason: 'the token expired; reconnect with a fresh one' },
+  token_expired: { code: 4401, retry: true, reason: 'the token expired (closed at its exp, whether the client sends or not); reconnect with a fresh one, or send an auth frame with one before exp' },
+  token_revoked: { code: 4403, retry: false, reason: 'the token (or its subject) was revoked by an operator; reconnecting with the same token is refused' },
   slow_consumer: { code: 4008, retry: true, reason: 'the client does not read its replies (tracking: its unsent bytes stayed above HEXFLEET_TRACK_BUFFER_BYTES for HEXFLEET_TRACK_SLOW_CONSUMER_MS); reconnect' },
 } as const;
 

@@ -8,6 +8,7 @@ import { MemoryAssignmentBus } from './memory-assignment-bus.js';
 import { MemoryDriverStore } from './memory-driver-store.js';
 import { MemoryOrderStore } from './memory-order-store.js';
 import { MemoryPositionBus } from './memory-position-bus.js';
+import { MemoryRevocationStore } from './memory-revocation-store.js';
 
 /**
  * Everything in this process: one gateway, nothing survives a restart. The
@@ -21,6 +22,7 @@ export class MemoryBackend implements Engine {
   readonly channel: LocalDriverChannel;
   readonly positions: MemoryPositionBus;
   readonly assignments: MemoryAssignmentBus;
+  readonly revocations: MemoryRevocationStore;
   readonly subscribed = Promise.resolve();
   private closed = false;
 
@@ -34,6 +36,7 @@ export class MemoryBackend implements Engine {
     this.channel = new LocalDriverChannel(log);
     this.positions = new MemoryPositionBus(log);
     this.assignments = new MemoryAssignmentBus(log);
+    this.revocations = new MemoryRevocationStore(log);
   }
 
   async waitUntilReady(): Promise<void> {}

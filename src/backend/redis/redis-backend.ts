@@ -12,6 +12,7 @@ import { connectRedis, type RedisTarget, waitForRedis } from './redis-connection
 import { RedisDriverChannel } from './redis-driver-channel.js';
 import { RedisDriverStore } from './redis-driver-store.js';
 import { RedisFanout } from './redis-fanout.js';
+import { RedisRevocationStore } from './redis-revocation-store.js';
 import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPositionBus } from './redis-position-bus.js';
 import { RedisHaMetrics } from './redis-ha-metrics.js';
@@ -60,6 +61,7 @@ export class RedisBackend implements Engine {
   readonly channel: RedisDriverChannel;
   readonly positions: RedisPositionBus;
   readonly assignments: RedisAssignmentBus;
+  readonly revocations: RedisRevocationStore;
   readonly subscribed: Promise<void>;
   /** The WAIT barrier every store write passes (a no-op with `minReplicas` 0). */
   readonly replicaAck: ReplicaAck;
@@ -85,7 +87,8 @@ export class RedisBackend implements Engine {
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
     this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log);
     this.assignments = new RedisAssignmentBus(this.fanout, this.keyPrefix, log);
-    this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready]).then(() => undefined);
+    this.revocations = new RedisRevocationStore(this.redis, this.fanout, this.keyPrefix, log);
+    this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready, this.revocations.ready]).then(() => undefined);
   }
 
   waitUntilReady(timeoutMs: number): Promise<void> {

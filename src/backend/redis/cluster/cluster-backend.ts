@@ -10,6 +10,7 @@ import { RedisAssignmentBus } from '../redis-assignment-bus.js';
 import { redisCall } from '../redis-call.js';
 import { RedisDriverChannel } from '../redis-driver-channel.js';
 import { RedisFanout } from '../redis-fanout.js';
+import { RedisRevocationStore } from '../redis-revocation-store.js';
 import { RedisHaMetrics } from '../redis-ha-metrics.js';
 import { RedisPositionBus } from '../redis-position-bus.js';
 import { ReplicaAck } from '../replica-ack.js';
@@ -63,6 +64,7 @@ export class RedisClusterBackend implements Engine {
   readonly channel: RedisDriverChannel;
   readonly positions: RedisPositionBus;
   readonly assignments: RedisAssignmentBus;
+  readonly revocations: RedisRevocationStore;
   readonly subscribed: Promise<void>;
   readonly haMetrics: RedisHaMetrics;
   private readonly fanout: RedisFanout;
@@ -107,7 +109,8 @@ export class RedisClusterBackend implements Engine {
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
     this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log);
     this.assignments = new RedisAssignmentBus(this.fanout, this.keyPrefix, log);
-    this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready]).then(() => undefined);
+    this.revocations = new RedisRevocationStore(this.cluster, this.fanout, this.keyPrefix, log);
+    this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready, this.revocations.ready]).then(() => undefined);
   }
 
   /**
