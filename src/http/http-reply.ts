@@ -5,6 +5,8 @@ import type { Action } from '../auth/rbac-table.js';
 import type { Principal } from '../auth/tokens.js';
 import { TokenError, tokenFrom } from '../auth/tokens.js';
 import { type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
+import { RateLimitedError } from './rate-limit.js';
+import { conflictingContentLength, refuseConflictingLength } from './request-guard.js';
 import type { AccessGuard } from '../audit/access-guard.js';
 import { closeCall, type HttpCall, openCall } from './http-audit.js';
 
@@ -62,6 +64,7 @@ export function respondAsync<T>(
     writeReply(res, cooloffReply(call.refusedUntil));
     return;
   }
+  if (conflictingContentLength(req)) return refuseConflictingLength(res);
   let input: T;
   try {
     input = read(req, res);
@@ -90,6 +93,7 @@ export function cooloffReply(until: number): HttpReply {
 
 function replyForError(err: unknown, log: Logger): HttpReply {
   if (err instanceof TokenError) return errorReply(err.code, err.message);
+  if (err instanceof RateLimitedError) return { ...errorReply(err.code, err.message), headers: { 'retry-after': String(err.retryAfterS) } };
   if (err instanceof HexfleetError) return errorReply(err.code, err.message);
   log.error({ err }, 'request failed');
   return errorReply('internal');
