@@ -107,10 +107,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const mount = (app: TemplatedApp): void => {
     app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
     app.ws<TrackSocketData>('/v1/track', trackers.behavior);
-    registerTrackingRoutes(app, { config, access, log });
+    registerTrackingRoutes(app, { guard: audit.guard, config, access, log });
     registerHealthRoutes(app, health, { kind: 'public', access });
-    registerDriverRoutes(app, { config, access, store, nearby, log });
-    registerMatchRoutes(app, { config, access, match: dispatch.match, saga: dispatch.saga, log });
+    registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log });
+    registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };
 

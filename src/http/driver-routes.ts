@@ -5,6 +5,7 @@ import type { Authorizer } from '../auth/authorize.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStore, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
 import { authorizeRequest, errorReply, respondAsync } from './http-reply.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 
 const STATUSES: readonly StoredStatus[] = ['available', 'busy', 'offline', 'unknown'];
 
@@ -56,27 +57,27 @@ function decodeId(raw: string): string {
 /** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (who may: RBAC_TABLE). */
 /** `nearby`: where nearby reads go (the read index, or the store); `store` answers the rest. */
 export function registerDriverRoutes(
-  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger },
+  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger; guard?: AccessGuard },
 ): void {
   const { config, access, store, log } = deps;
   const reader = deps.nearby ?? store;
 
   app.get('/v1/drivers/nearby', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
-      async ({ auth, token, query }) => {
-        authorizeRequest(access, 'GET /v1/drivers/nearby', auth, token);
+      async ({ auth, token, query }, call) => {
+        call.principal = authorizeRequest(access, 'GET /v1/drivers/nearby', auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
         const drivers = await reader.nearby(lat, lng, radiusM, options, Date.now());
         return { status: 200, body: { drivers } };
-      }),
+      }, deps.guard),
   );
 
   app.get('/v1/drivers/:id', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), id: decodeId(r.getParameter(0)) }),
-      async ({ auth, token, id }) => {
-        authorizeRequest(access, 'GET /v1/drivers/:id', auth, token, { driverId: id });
+      async ({ auth, token, id }, call) => {
+        call.principal = authorizeRequest(access, 'GET /v1/drivers/:id', auth, token, { driverId: id });
         const driver = await store.get(id, Date.now());
         return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
-      }),
+      }, deps.guard),
   );
 }

@@ -1,6 +1,7 @@
 import { isValidId } from '../domain/ids.js';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import type { Authorizer } from '../auth/authorize.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
@@ -54,9 +55,11 @@ function orderIdParam(raw: string): string {
  */
 export function registerMatchRoutes(
   app: TemplatedApp,
-  deps: { config: Config; access: Authorizer; match: MatchService; saga: OrderSaga; log: Logger },
+  deps: { config: Config; access: Authorizer; match: MatchService; saga: OrderSaga; log: Logger; guard?: AccessGuard },
 ): void {
   const { config, access, match, saga, log } = deps;
+  // Matches, cancels and completions are audited with their actor and outcome (the route sets the event).
+  const { guard } = deps;
   const limits = { defaultRadiusM: config.matchRadiusM, maxRadiusM: config.nearbyMaxRadiusM };
   const headers = (r: { getHeader(k: string): string; getQuery(k: string): string | undefined }) => ({
     auth: r.getHeader('authorization'),
@@ -66,21 +69,23 @@ export function registerMatchRoutes(
   app.post('/v1/match', (res, req) =>
     respondAsync(res, req, log,
       (r, rs) => ({ ...headers(r), key: r.getHeader('idempotency-key') || undefined, body: readBody(rs, MAX_BODY_BYTES) }),
-      async ({ auth, token, key, body }) => {
-        authorizeRequest(access, 'POST /v1/match', auth, token);
+      async ({ auth, token, key, body }, call) => {
+        call.principal = authorizeRequest(access, 'POST /v1/match', auth, token);
+        call.event = { action: 'order.match' };
         if (key !== undefined && !isValidId(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
         const request = parseMatchRequest(parseJson(await body), limits);
+        call.event.orderId = request.orderId;
         return matchReply(await match.match(request, key));
-      }),
+      }, guard),
   );
 
   app.get('/v1/orders/:id/assignment', (res, req) =>
-    respondAsync(res, req, log, (r) => ({ ...headers(r), id: orderIdParam(r.getParameter(0)) }), async ({ auth, token, id }) => {
-      authorizeRequest(access, 'GET /v1/orders/:id/assignment', auth, token, { orderId: id });
+    respondAsync(res, req, log, (r) => ({ ...headers(r), id: orderIdParam(r.getParameter(0)) }), async ({ auth, token, id }, call) => {
+      call.principal = authorizeRequest(access, 'GET /v1/orders/:id/assignment', auth, token, { orderId: id });
       const doc = await saga.get(id);
       if (!doc) return errorReply('not_found', `no order "${id.slice(0, 128)}"`);
       return { status: 200, body: { ...assignmentView(doc), request: doc.request, tried: doc.tried, history: doc.history, createdAt: doc.createdAt, updatedAt: doc.updatedAt } };
-    }),
+    }, guard),
   );
 
   for (const [action, run] of [['cancel', saga.cancel.bind(saga)], ['complete', saga.complete.bind(saga)]] as const) {
@@ -88,10 +93,11 @@ export function registerMatchRoutes(
       respondAsync(res, req, log, (r, rs) => {
         rs.onData(() => {}); // The body, if any, is ignored.
         return { ...headers(r), id: orderIdParam(r.getParameter(0)) };
-      }, async ({ auth, token, id }) => {
-        authorizeRequest(access, `POST /v1/orders/:id/${action}` as const, auth, token, { orderId: id });
+      }, async ({ auth, token, id }, call) => {
+        call.event = { action: `order.${action}`, orderId: id };
+        call.principal = authorizeRequest(access, `POST /v1/orders/:id/${action}` as const, auth, token, { orderId: id });
         return { status: 200, body: assignmentView(await run(id, Date.now())) };
-      }),
+      }, guard),
     );
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import type { Authorizer } from '../auth/authorize.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
@@ -13,7 +14,7 @@ import { isValidId } from '../domain/ids.js';
  * (the order service may hand out the link before matching): until it has a
  * driver, the tracker sees `waiting`.
  */
-export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config; access: Authorizer; log: Logger }): void {
+export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config; access: Authorizer; log: Logger; guard?: AccessGuard }): void {
   const { config, access, log } = deps;
   app.post('/v1/orders/:id/tracking-token', (res, req) =>
     respondAsync(res, req, log, (r, rs) => {
@@ -25,13 +26,16 @@ export function registerTrackingRoutes(app: TemplatedApp, deps: { config: Config
         throw new HexfleetError('invalid_parameter', 'id is not valid percent-encoding');
       }
       return { auth: r.getHeader('authorization'), token: r.getQuery('token'), id };
-    }, async ({ auth, token, id }) => {
-      authorizeRequest(access, 'POST /v1/orders/:id/tracking-token', auth, token, { orderId: id });
+    }, async ({ auth, token, id }, call) => {
+      // Audited as token.mint with the order and the new token's jti (never the token).
+      call.event = { action: 'token.mint', orderId: id };
+      call.principal = authorizeRequest(access, 'POST /v1/orders/:id/tracking-token', auth, token, { orderId: id });
       if (!isValidId(id)) throw new HexfleetError('invalid_parameter', 'id must be 1 to 128 printable ASCII characters');
       const jwt = await access.tokens.sign({ role: 'tracker', sub: id, ttlS: config.trackingTokenTtlS });
       // The expiry the token carries (jose rounds to whole seconds), not a second clock read.
-      const { exp } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
+      const { exp, jti } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number; jti?: string };
+      if (jti !== undefined) call.event.target = { type: 'token', id: jti };
       return { status: 200, body: { token: jwt, expiresAt: exp * 1000 } };
-    }),
+    }, deps.guard),
   );
 }
