@@ -36,6 +36,8 @@ export interface MatchOptions extends RunOptions {
   nearbyS: number;
   /** Queries whose results are compared id by id. */
   agreementSample: number;
+  /** Another checkout (built) whose gateway the match API runs measure first, for a before/after in one run (--before). */
+  beforeDir?: string;
 }
 
 /** What every bench:match scenario gets from its suite (bench/suites/match.ts). */

@@ -14,6 +14,8 @@
  *                each match's scheduled time (coordinated omission corrected)
  *   max          closed loop, a few connections: the throughput ceiling
  */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { TokenService } from '../../src/auth/tokens.js';
 import { awaitQuietMachine } from '../lib/quiet-machine.js';
 import type { GatewayProcess } from '../../kit/gateway-process.js';
@@ -54,11 +56,30 @@ interface RunOutcome {
   dropped: number[];
 }
 
-/** Starts the gateway and the load generator, runs fixed rate, paced and max throughput, and stops both. */
+/** How a side's gateway starts: this build's, or the one of another checkout (--before). */
+type StartGateway = () => Promise<GatewayProcess>;
+
+/**
+ * Starts the gateway and the load generator, runs fixed rate, paced and max
+ * throughput, and stops both. With --before=<checkout>, the same runs first
+ * against that checkout's gateway (its own dist/, started by its own kit, so
+ * it gets only the settings it knows), then against this build's, on the
+ * same Redis and fleet: the before/after of one run.
+ */
 export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
+  const before = ctx.options.beforeDir;
+  if (before === undefined) return runSide(ctx, '', () => startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir));
+  const kit = (await import(pathToFileURL(join(before, 'dist/kit/gateway-process.js')).href)) as { GatewayProcess: typeof GatewayProcess };
+  const startBefore: StartGateway = () => kit.GatewayProcess.start({ name: 'gateway-before', env: ctx.gatewayEnv, logFile: join(ctx.tmpDir, 'gateway-before.log') });
+  const rowsBefore = await runSide(ctx, `before (${before}): `, startBefore);
+  const rowsAfter = await runSide(ctx, 'after (this build): ', () => startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir));
+  return [...rowsBefore, ...rowsAfter];
+}
+
+async function runSide(ctx: MatchContext, side: string, start: StartGateway): Promise<Row[]> {
   const o = ctx.options;
-  ctx.progress.log(PHASE, 'starting the gateway');
-  const gw = await startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir);
+  ctx.progress.log(PHASE, `${side}starting the gateway`);
+  const gw = await start();
   const lg = new Worker('match-loadgen', 'match-loadgen.js', {
     onProgress: (m) => ctx.progress.log(PHASE, `  ${(m as Message & { text: string }).text}`),
   });
@@ -90,7 +111,7 @@ export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
     await lg.stop();
     await gw.stop();
   }
-  return rows(ctx, outcomes);
+  return rows(ctx, outcomes).map((r) => ({ ...r, scenario: side + r.scenario }));
 }
 
 async function measure(

@@ -28,6 +28,7 @@ import { runScenarios, type Scenario, type Suite } from '../lib/suite.js';
 import { runMatchApi } from '../scenarios/match-api.js';
 import { runNearbyVsGeosearch } from '../scenarios/nearby-vs-geosearch.js';
 import { runSolverChild } from '../scenarios/solver-child.js';
+import { runRankCutoff } from '../scenarios/rank-cutoff.js';
 
 /** The gateway's key prefix; the fleet is written under it so the gateway matches it. */
 const PREFIX = 'hfbench-match';
@@ -45,6 +46,7 @@ const SCENARIOS: Record<string, Scenario<MatchContext> & { help: string }> = {
   api: { name: 'match API', run: runMatchApi, help: 'POST /v1/match + cancel through a real gateway (autocannon)' },
   nearby: { name: 'nearby vs GEOSEARCH', run: runNearbyVsGeosearch, help: 'RedisDriverStore.nearby() vs Redis GEOSEARCH' },
   solver: { name: 'solver', run: runSolverChild, help: 'npm run bench:solver, its table included' },
+  rank: { name: 'rank: in-thread vs pool', run: runRankCutoff, help: 'ranking a candidate list on the event loop vs in the dispatch pool, by size (HEXFLEET_DISPATCH_RANK_IN_THREAD_MAX)' },
 };
 
 export const matchSuite: Suite = {
@@ -61,6 +63,7 @@ export const matchSuite: Suite = {
     keepLogs: 'keep the temp dir with the gateway log and Redis data',
     own: [
       { name: 'rate', arg: 'N', help: 'matches/s of the fixed-rate runs (default 2000)' },
+      { name: 'before', arg: 'DIR', help: 'another checkout, built (e.g. `git worktree add /tmp/before <commit>`, node_modules linked, npm run build): the match API runs measure its gateway first, then this build\'s, in the same run' },
       {
         name: 'noisy-retries',
         arg: 'N',
@@ -167,5 +170,6 @@ function matchOptions(common: RunOptions, own: OwnValues): MatchOptions {
     nearbyConcurrency: 16,
     nearbyS: quick ? 1 : 6,
     agreementSample: quick ? 200 : 1000,
+    ...(own.before ? { beforeDir: own.before } : {}),
   };
 }

@@ -123,6 +123,7 @@ export const configSchema = {
   dispatchThreads: int(1, 1, 64, 'Worker threads scoring and solving matches (piscina).'),
   dispatchMaxQueue: int(256, 0, 100_000, 'Tasks that may wait for a dispatch worker; past it matches answer 503 with Retry-After (bulkhead).'),
   etaDetourFactor: int(130, 100, 300, 'Road distance ÷ straight-line distance, in percent, for the great-circle ETA.'),
+  dispatchRankInThreadMax: int(64, 0, 10_000, 'Candidate lists of at most this many drivers are ranked on the event loop, where that is cheaper than a hop to a dispatch worker (bench:match, scenario rank); longer lists and batch solving go to the pool and its bulkhead. 0: every ranking goes to the pool.'),
   osrmUrl: str('', 'Routing service root (OSRM HTTP API); unset: great-circle ETAs only.'),
   osrmTimeoutMs: int(250, 10, 60_000, 'Per-attempt timeout of a routing service call.'),
   osrmRetries: int(2, 0, 10, 'Retries of a routing service call after transient failures (exponential backoff, full jitter).'),

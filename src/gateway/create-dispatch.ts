@@ -17,6 +17,7 @@ import { MatchService } from '../orders/match-service.js';
 import { OrderSaga } from '../orders/order-saga.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { ReservedDrivers } from '../orders/reserved-drivers.js';
 
 export interface Dispatch {
   orders: OrderStore;
@@ -76,8 +77,14 @@ export function createDispatch(
   // Local observers see this process's transitions; the bus carries them to every gateway's tracking.
   const events = new InProcessEventSink();
   const offBus = events.subscribe((event) => backend.assignments.publish(event));
+  // Every gateway's offers and releases, so candidate search skips reserved drivers; a lost subscription forgets them.
+  const reserved = new ReservedDrivers(config.offerTimeoutMs + config.reservationMarginMs);
+  const offReserved = backend.assignments.subscribe((event) => reserved.onEvent(event));
+  const offGap = backend.positions.onGap((area?: string) => {
+    if (area === undefined) reserved.clear();
+  });
   const saga = new OrderSaga({
-    orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource), channel, events, metrics: dispatchMetrics, log,
+    orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource, { rankInThreadMax: config.dispatchRankInThreadMax, reserved }), channel, events, metrics: dispatchMetrics, log,
     options: {
       offerTimeoutMs: config.offerTimeoutMs,
       leaseMarginMs: config.reservationMarginMs,
@@ -107,6 +114,8 @@ export function createDispatch(
       await batch.close();
       await pool.close();
       offBus();
+      offReserved();
+      offGap();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { VehicleType } from '../domain/vehicle.js';
 import type { EtaProvider } from '../eta/eta-provider.js';
 import type { NearbyDriver, NearbyReader } from '../geo/driver-store.js';
 import type { DispatchPool } from './dispatch-pool.js';
+import { rankOrder } from './rank-order.js';
 
 /** Who to look for around a pickup. */
 export interface CandidateQuery {
@@ -16,6 +17,36 @@ export interface CandidateQuery {
   limit: number;
 }
 
+/**
+ * What this gateway knows of drivers' reservations (see ReservedDrivers):
+ * a hint that lets candidate search skip reserved drivers; the backend's
+ * reservation still decides.
+ */
+export interface ReservationHint {
+  isReserved(driverId: string, now: number): boolean;
+}
+
+/** How CandidateSearch ranks and filters (see its constructor). */
+export interface CandidateTuning {
+  /**
+   * Lists of at most this many candidates are ranked on this thread: a hop
+   * to the pool costs more than sorting them (HEXFLEET_DISPATCH_RANK_IN_THREAD_MAX,
+   * measured by bench:match's rank scenario); longer ones go to the pool,
+   * whose bound stays the bulkhead for them and for batch solving. 0 (default): always the pool.
+   */
+  rankInThreadMax?: number;
+  /** Drivers to skip as reserved; absent: none skipped. */
+  reserved?: ReservationHint;
+}
+
+/**
+ * How many more drivers than asked a search reads at most to get past
+ * reserved ones (a busy restaurant's queue of couriers): local reads cost
+ * microseconds per driver, and beyond this the reserved ones come back as
+ * candidates (refused commits, as before the hint).
+ */
+const MAX_EXTRA_READ = 512;
+
 /** A candidate driver with its estimate, in rank order. */
 export interface RankedCandidate {
   driver: NearbyDriver;
@@ -27,7 +58,8 @@ export interface RankedCandidate {
 /**
  * Finds and ranks the drivers for one order: the nearest available drivers
  * from the store, their ETAs to the pickup (routing service or its
- * fallback), ranked by ETA in the dispatch pool. Shared by the saga
+ * fallback), ranked by ETA (short lists here, long ones in the dispatch
+ * pool). Shared by the saga
  * (immediate matches) and the batch matcher (each order's candidate list).
  *
  * Read-only: nothing is reserved here, so a candidate may be gone by the time
@@ -41,24 +73,48 @@ export class CandidateSearch {
     private readonly pool: DispatchPool,
     /** Counts ETA batches by source (provider, fallback). */
     private readonly etaSource: Counter<'source'>,
+    private readonly tuning: CandidateTuning = {},
   ) {}
 
+  /**
+   * The nearest `limit` drivers not excluded, ranked. Drivers the hint says
+   * are reserved do not count and are skipped, unless skipping them leaves
+   * no candidate at all: then they come back (the hint may be stale; the
+   * backend decides), so the hint never turns a match into no_driver.
+   */
   async find(q: CandidateQuery, now: number): Promise<RankedCandidate[]> {
-    const near = await this.drivers.nearby(q.pickup.lat, q.pickup.lng, q.radiusM, {
-      limit: q.limit,
-      status: 'available',
-      ...(q.vehicles?.length ? { vehicles: q.vehicles } : {}),
-    }, now);
-    const fresh = near.filter((c) => !q.exclude.includes(c.driverId));
+    const fresh = await this.nearest(q, now);
     if (fresh.length === 0) return [];
     const eta = await this.eta.etas(fresh.map((c) => ({ lat: c.lat, lng: c.lng, vehicle: c.vehicle })), q.pickup);
     this.etaSource.inc({ source: eta.source });
-    const order = await this.pool.rank(eta.etaS.slice(), eta.distanceM.slice());
+    const order = fresh.length <= (this.tuning.rankInThreadMax ?? 0)
+      ? rankOrder(eta.etaS, eta.distanceM)
+      : await this.pool.rank(eta.etaS.slice(), eta.distanceM.slice());
     return Array.from(order, (i) => ({
       driver: fresh[i]!,
       etaS: Math.round(eta.etaS[i]!),
       distanceM: Math.round(eta.distanceM[i]!),
       etaSource: eta.fallback[i] ? 'fallback' : 'provider',
     }));
+  }
+
+  /** The drivers to rank: nearest first, `exclude` left out, reserved ones skipped while others remain (see find). */
+  private async nearest(q: CandidateQuery, now: number): Promise<NearbyDriver[]> {
+    const options = { status: 'available' as const, ...(q.vehicles?.length ? { vehicles: q.vehicles } : {}) };
+    const hint = this.tuning.reserved;
+    const open = (d: NearbyDriver): boolean => !q.exclude.includes(d.driverId);
+    let limit = q.limit;
+    for (;;) {
+      const near = await this.drivers.nearby(q.pickup.lat, q.pickup.lng, q.radiusM, { ...options, limit }, now);
+      if (!hint) return near.filter(open);
+      const free = near.filter((d) => !hint.isReserved(d.driverId, now));
+      const skipped = near.length - free.length;
+      // Enough free ones, or nobody further away, or read far enough: answer with what is here.
+      if (free.length >= q.limit || near.length < limit || limit >= q.limit + MAX_EXTRA_READ) {
+        const candidates = free.slice(0, q.limit).filter(open);
+        return candidates.length > 0 || skipped === 0 ? candidates : near.slice(0, q.limit).filter(open);
+      }
+      limit = Math.min(q.limit + MAX_EXTRA_READ, Math.max(2 * limit, q.limit + skipped));
+    }
   }
 }

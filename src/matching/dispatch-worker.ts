@@ -9,6 +9,7 @@
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { solveAssignment } from '../solver/assignment-solver.js';
+import { rankOrder } from './rank-order.js';
 
 /** Input of `solve`: a row-major cost matrix (see assignment-solver.ts). */
 export interface SolveTask {
@@ -53,31 +54,10 @@ export function solve(task: SolveTask): SolveResult {
   return moveWith({ assignment }, [assignment.buffer as ArrayBuffer]);
 }
 
-/**
- * Candidate indices sorted by score: ETA ascending, then distance ascending,
- * then index ascending, so equal inputs always rank the same. A NaN ETA or
- * distance sorts as +Infinity (last), so one bad estimate never ranks first.
- */
+/** Candidate indices best first (rankOrder: ETA, then distance, then index). */
 export function rank(task: RankTask): RankResult {
-  const { etaS, distanceM } = task;
-  if (etaS.length !== distanceM.length) {
-    throw new RangeError(`etaS has ${etaS.length} entries but distanceM has ${distanceM.length}; they must match`);
-  }
-  const order = new Int32Array(etaS.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  order.sort((a, b) => {
-    const byEta = compareScores(etaS[a]!, etaS[b]!);
-    if (byEta !== 0) return byEta;
-    const byDistance = compareScores(distanceM[a]!, distanceM[b]!);
-    return byDistance !== 0 ? byDistance : a - b;
-  });
+  const order = rankOrder(task.etaS, task.distanceM);
   return moveWith({ order }, [order.buffer as ArrayBuffer]);
-}
-
-function compareScores(x: number, y: number): number {
-  const a = x === x ? x : Infinity;
-  const b = y === y ? y : Infinity;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Answers once this thread has loaded its modules (DispatchPool waits for it before closing). */

@@ -46,15 +46,28 @@ export class MatchService {
         throw new HexfleetError('idempotency_conflict', `Idempotency-Key already names order "${bound.slice(0, 128)}"`);
       }
     }
-    const begun = await this.saga.begin(request, requestHash(request), Date.now());
+    const hash = requestHash(request);
+    if (request.mode === 'immediate') {
+      // The fast path: a new order is created and offered in one backend round trip.
+      const created = await this.saga.create(request, hash, Date.now());
+      if (created.kind === 'done') return created.doc;
+      if (created.kind === 'abandoned') throw created.error;
+      if (created.kind === 'claimed') return this.searchOrAbandon(request, created.doc, created.refused);
+    }
+    const begun = await this.saga.begin(request, hash, Date.now());
     if (begun.kind === 'conflict') throw new HexfleetError('idempotency_conflict');
     if (begun.kind === 'in_flight') throw new HexfleetError('match_in_flight');
     if (begun.kind === 'existing') return begun.doc;
+    return this.searchOrAbandon(request, begun.doc, []);
+  }
+
+  /** Searches a claimed order (batched or at once); a search that throws fails the order with the error's code, and rethrows. */
+  private async searchOrAbandon(request: OrderRequest, doc: OrderDoc, refused: readonly string[]): Promise<OrderDoc> {
     try {
-      return request.mode === 'batch' ? await this.batch.submit(begun.doc) : await this.saga.search(begun.doc, Date.now());
+      return request.mode === 'batch' ? await this.batch.submit(doc) : await this.saga.search(doc, Date.now(), undefined, 'service', refused);
     } catch (err) {
       const code = err instanceof HexfleetError ? err.code : 'internal';
-      await this.saga.abandon(begun.doc, code, Date.now()).catch(() => {});
+      await this.saga.abandon(doc, code, Date.now()).catch(() => {});
       throw err;
     }
   }

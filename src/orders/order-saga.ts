@@ -5,7 +5,8 @@ import type { DispatchMetrics } from './dispatch-metrics.js';
 import type { CandidateSearch, RankedCandidate } from '../matching/candidate-search.js';
 import type { DriverChannel } from './driver-channel.js';
 import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
-import type { CommitEffects, CommitEvent, OrderStore } from './order-store.js';
+import type { CommitEffects, CommitEvent, NewOrder, OrderStore } from './order-store.js';
+import { offeredDoc } from './offered-doc.js';
 
 export interface SagaOptions {
   offerTimeoutMs: number;
@@ -104,6 +105,73 @@ export class OrderSaga {
     throw new HexfleetError('internal', 'order kept changing while starting the match');
   }
 
+  /**
+   * The fast path of a new immediate order: its candidates first (the read
+   * index and ranking here, no backend round trip), then one
+   * OrderStore.create that writes the order and offers it to the first
+   * candidate the backend can reserve. The outbox gets the events two
+   * commits would have given it (order.created, then assignment.offered
+   * or assignment.failed), the event sink the same assignment event.
+   *
+   * Returns `exists` when the order was there already (nothing written:
+   * the caller takes the path that reads it, `begin`); `done` with the
+   * offered or failed order; `claimed` with the order searching, owned by
+   * this process, when every candidate was refused (or another process
+   * committed in between, on Cluster): the caller goes on with `search`,
+   * skipping `refused`. When the candidate search itself fails (the
+   * dispatch pool full), the order is created failed with that error's
+   * code, as `abandon` would leave it, and `abandoned` carries the error.
+   */
+  async create(request: OrderRequest, requestHash: string, now: number): Promise<
+    | { kind: 'exists' }
+    | { kind: 'done'; doc: OrderDoc }
+    | { kind: 'claimed'; doc: OrderDoc; refused: string[] }
+    | { kind: 'abandoned'; doc: OrderDoc; error: unknown }
+  > {
+    const { offerTimeoutMs, leaseMarginMs, staleMs, searchLeaseMs, orderRetentionMs } = this.d.options;
+    const leaseUntil = now + searchLeaseMs;
+    const doc: OrderDoc = { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0 };
+    let ranked: RankedCandidate[] = [];
+    let error: unknown;
+    try {
+      ranked = await this.candidates(doc, now);
+    } catch (err) {
+      error = err;
+    }
+    const failReason = error === undefined ? 'no_driver' : error instanceof HexfleetError ? error.code : 'internal';
+    const offerExpiresAt = now + offerTimeoutMs;
+    const failed: OrderDoc = { ...doc, state: 'failed', failReason, history: [{ at: now, event: 'failed', attempt: 0, reason: failReason }] };
+    delete failed.leaseUntil;
+    const picks = ranked.map((c) => ({ driverId: c.driver.driverId, distanceM: c.distanceM, etaS: c.etaS, etaSource: c.etaSource }));
+    const order: NewOrder = {
+      doc, effects: { deadline: leaseUntil, event: commitEvent('order.created', 'service') },
+      then: picks.length > 0
+        ? {
+          offer: {
+            picks, offerExpiresAt, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs, event: commitEvent('assignment.offered', 'service'),
+          },
+        }
+        : { commit: { doc: failed, effects: { deadline: null, retainMs: orderRetentionMs, event: commitEvent('assignment.failed', 'service', failReason) } } },
+    };
+    const r = await this.d.orders.create(order, now);
+    if (!r.ok) return { kind: 'exists' };
+    if (r.refused > 0) this.d.metrics.offers.inc({ outcome: 'refused' }, r.refused);
+    if (r.version === 1) {
+      const claimed = { ...doc, version: 1 };
+      if (error !== undefined) return { kind: 'abandoned', doc: await this.abandon(claimed, failReason, now), error };
+      return { kind: 'claimed', doc: claimed, refused: ranked.slice(0, r.refused).map((c) => c.driver.driverId) };
+    }
+    if (r.picked < 0) {
+      const saved = { ...failed, version: r.version };
+      this.emit('assignment.failed', saved, now, failReason);
+      return error === undefined ? { kind: 'done', doc: saved } : { kind: 'abandoned', doc: saved, error };
+    }
+    const pick = picks[r.picked]!;
+    const saved: OrderDoc = { ...offeredDoc(doc, pick, now, offerExpiresAt), version: r.version, ...(r.fence !== undefined ? { fence: r.fence } : {}) };
+    this.announceOffer(saved, pick.driverId, now);
+    return { kind: 'done', doc: saved };
+  }
+
   /** The nearest suitable drivers not yet tried for the order, ranked by ETA. */
   candidates(doc: OrderDoc, now: number, extra = 0): Promise<RankedCandidate[]> {
     const { request } = doc;
@@ -123,9 +191,10 @@ export class OrderSaga {
    * whatever another process made of it). `actor`: who set the search off
    * (the offer's and the failure's events name it).
    */
-  async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[], actor: Actor = 'service'): Promise<OrderDoc> {
+  async search(doc: OrderDoc, now: number, ranked?: RankedCandidate[], actor: Actor = 'service', alreadyRefused: readonly string[] = []): Promise<OrderDoc> {
     let current = doc;
-    const refused = new Set<string>();
+    /** Drivers whose reservation the backend refused during this search (`alreadyRefused`: by the `create` before it). */
+    const refused = new Set<string>(alreadyRefused);
     // Rounds go on until nearby() has no driver left that was not refused: a
     // fixed number of rounds answered no_driver while free drivers waited
     // behind the reserved ones nearest the pickup (more than 3 × candidates
@@ -155,37 +224,37 @@ export class OrderSaga {
   ): Promise<{ kind: 'offered' | 'moved_on' | 'conflict'; doc: OrderDoc } | { kind: 'refused' }> {
     const { offerTimeoutMs, leaseMarginMs, staleMs } = this.d.options;
     const driverId = c.driver.driverId;
-    const attempt = doc.attempt + 1;
     const offerExpiresAt = now + offerTimeoutMs;
-    const next: OrderDoc = {
-      ...doc, state: 'offered', attempt, driverId, offerExpiresAt,
-      distanceM: c.distanceM, etaS: c.etaS, etaSource: c.etaSource,
-      tried: [...doc.tried, driverId],
-      history: [...doc.history, { at: now, event: 'offered', attempt, driverId }],
-      updatedAt: now,
-    };
-    delete next.leaseUntil;
+    const next = offeredDoc(doc, { driverId, distanceM: c.distanceM, etaS: c.etaS, etaSource: c.etaSource }, now, offerExpiresAt);
     const r = await this.d.orders.commit(next, doc.version, {
       reserve: { driverId, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs },
       deadline: offerExpiresAt,
       event: commitEvent('assignment.offered', actor),
     }, now);
     if (!r.ok) {
-      if (r.reason !== 'conflict') return { kind: 'refused' };
+      if (r.reason !== 'conflict') {
+        this.d.metrics.offers.inc({ outcome: 'refused' });
+        return { kind: 'refused' };
+      }
       const fresh = await this.d.orders.get(doc.orderId);
       if (!fresh || fresh.state !== 'searching') return { kind: 'moved_on', doc: fresh ?? doc };
       return { kind: 'conflict', doc: fresh };
     }
     const saved: OrderDoc = { ...next, version: r.version, ...(r.fence !== undefined ? { fence: r.fence } : {}) };
+    this.announceOffer(saved, driverId, now);
+    return { kind: 'offered', doc: saved };
+  }
+
+  /** After an offer's commit: the event, the metric, and the offer to the driver. */
+  private announceOffer(saved: OrderDoc, driverId: string, now: number): void {
     this.emit('assignment.offered', saved, now);
     this.d.metrics.offers.inc({ outcome: 'offered' });
     const { request } = saved;
     // Not awaited: the answer to the order service need not wait for the publish,
     // and an offer that never arrives simply expires and moves on.
     void this.d.channel
-      .send(driverId, { type: 'offer', orderId: saved.orderId, pickup: request.pickup, ...(request.dropoff ? { dropoff: request.dropoff } : {}), expiresAt: offerExpiresAt })
+      .send(driverId, { type: 'offer', orderId: saved.orderId, pickup: request.pickup, ...(request.dropoff ? { dropoff: request.dropoff } : {}), expiresAt: saved.offerExpiresAt! })
       .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message, orderId: saved.orderId, driverId }, 'offer not published; it will expire'));
-    return { kind: 'offered', doc: saved };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { isOpen, type OrderDoc } from './order.js';
 import type { OrderEvent } from './order-events.js';
+import type { OfferPick } from './offered-doc.js';
 
 /**
  * What a commit tells the event log about itself: the outbox event it
@@ -104,6 +105,44 @@ export type CommitResult =
   | { ok: true; version: number; fence?: number }
   | { ok: false; reason: 'conflict' | 'driver_unavailable' | 'driver_reserved' };
 
+/** The offer a new order is created with, in the same step (see OrderStore.create). */
+export interface FirstOffer {
+  /**
+   * Candidates, best first. The first that can be reserved, by the rules of
+   * CommitEffects.reserve, gets the offer: the order's version 2 is
+   * `offeredDoc(doc, pick, now, offerExpiresAt)` holding that reservation.
+   */
+  picks: readonly OfferPick[];
+  offerExpiresAt: number;
+  /** As CommitEffects.reserve's. */
+  leaseMs: number;
+  staleMs: number;
+  /** Version 2's deadline is `offerExpiresAt`; its outbox event is this one. */
+  event: CommitEvent;
+}
+
+/** A new order and what follows its creation in the same step (see OrderStore.create). */
+export interface NewOrder {
+  /** Version 1: the order as created (no reservation). */
+  doc: OrderDoc;
+  effects: Pick<CommitEffects, 'deadline' | 'event'>;
+  /**
+   * Version 2: an offer to the first pick that can be reserved, or a plain
+   * commit without a reservation (a new order that failed: no candidate).
+   */
+  then: { offer: FirstOffer } | { commit: { doc: OrderDoc; effects: Pick<CommitEffects, 'deadline' | 'retainMs' | 'event'> } };
+}
+
+/**
+ * `version` is 2 when the second commit applied, 1 when only the creation
+ * did (every pick refused). `picked` is the index of the pick reserved, -1
+ * when none was (or `then` was a plain commit); `refused` counts the picks
+ * tried and refused before it (all of them when none was reserved).
+ */
+export type CreateResult =
+  | { ok: true; version: number; fence?: number; picked: number; refused: number }
+  | { ok: false; reason: 'conflict' };
+
 export interface Reservation {
   driverId: string;
   orderId: string;
@@ -191,6 +230,27 @@ export interface OrderStore {
   get(orderId: string): Promise<OrderDoc | null>;
   /** `now` is the caller's clock (ms): it judges the reserved driver's freshness, nothing else. */
   commit(doc: OrderDoc, expectedVersion: number, effects: CommitEffects, now: number): Promise<CommitResult>;
+  /**
+   * Creates an order (as `commit(doc, 0, …)`) and commits its version 2 in
+   * the same atomic step: the match's fast path, one backend round trip for
+   * what was a creation and an offer. An order that exists already (any
+   * version) is a `conflict`, and nothing is written. Otherwise version 1
+   * is written and recorded exactly as that commit would, then `then`:
+   * an offer tries the picks in order and commits the first reservable one
+   * as version 2 (with its reservation and fence, deadline
+   * `offerExpiresAt`, its own outbox event); a refused pick changes
+   * nothing; when every pick is refused the order stays at version 1. A
+   * plain commit is version 2 as `commit(doc, 1, effects)` would write it.
+   * The outbox thus gets the same two events, in the same order, as two
+   * commits would have recorded, and `get` reads what they would have left.
+   *
+   * Memory, Redis and Sentinel do all of it in one atomic step. Redis
+   * Cluster composes it from commits (createByCommits: a reservation there
+   * is two steps on two shards anyway), so another process may commit the
+   * order between them: its result then says version 1, nothing picked, and
+   * the caller goes on as after any lost race (reload, decide again).
+   */
+  create(order: NewOrder, now: number): Promise<CreateResult>;
   /** Orders whose deadline is at or before `now` (the caller's clock, as the deadlines are), oldest first. */
   due(now: number, limit: number): Promise<string[]>;
   reservationOf(driverId: string): Promise<Reservation | null>;

@@ -644,7 +644,9 @@ describe.each(TEST_BACKENDS)('on the %s backend', (kind) => {
 
   describe('overload (HEXFLEET_DISPATCH_MAX_QUEUE=0)', () => {
     it('answers 503 overloaded with Retry-After while driver pings keep being acked; a retry starts afresh', async () => {
-      const w = await world(kind, { ...NO_EXPIRY_ENV, HEXFLEET_DISPATCH_THREADS: '1', HEXFLEET_DISPATCH_MAX_QUEUE: '0' });
+      // Every ranking on the pool (HEXFLEET_DISPATCH_RANK_IN_THREAD_MAX=0): short lists are ranked on the event
+      // loop by default, and the bulkhead under test is the pool's, which long lists and batch solving use.
+      const w = await world(kind, { ...NO_EXPIRY_ENV, HEXFLEET_DISPATCH_THREADS: '1', HEXFLEET_DISPATCH_MAX_QUEUE: '0', HEXFLEET_DISPATCH_RANK_IN_THREAD_MAX: '0' });
       const site = nextSite();
       const only = await driverAt(w, 'ovl-d', offset(site, 100));
       const pinger = await driverAt(w, 'ovl-pinger', offset(site, 40_000));

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrderDoc, OrderState } from '../../src/orders/order.js';
-import { type CommitEffects, type OrderStore, type Reservation, UNNAMED_COMMIT_EVENT } from '../../src/orders/order-store.js';
+import { type CommitEffects, type NewOrder, type OrderStore, type Reservation, UNNAMED_COMMIT_EVENT } from '../../src/orders/order-store.js';
+import { createByCommits } from '../../src/orders/create-by-commits.js';
+import type { OfferPick } from '../../src/orders/offered-doc.js';
 import type { OrderEvent } from '../../src/orders/order-events.js';
 import type { DriverStatus, DriverStore, StoreTiming } from '../../src/geo/driver-store.js';
 import { waitFor } from '../support/wait-for.js';
@@ -659,6 +661,103 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
         const recorded = await events(orders);
         expect(recorded.map((e) => e.id)).toEqual(['o-1:1', 'o-1:2']);
         expect(recorded[1]).toMatchObject({ actor: `driver:${doc.driverId}`, doc });
+      });
+    });
+
+    describe('create: the creation and its version 2 in one step, as the commits would leave them', () => {
+      const pick = (driverId: string, i = 0): OfferPick => ({ driverId, distanceM: 100 + i, etaS: 20 + i, etaSource: i % 2 ? 'fallback' : 'provider' });
+      const created = { type: 'order.created', actor: 'service' };
+      const offered = { type: 'assignment.offered', actor: 'service' };
+      /** A new order offered to `picks` in turn (the saga's fast path). */
+      function newOrder(orderId: string, picks: OfferPick[], now: number): NewOrder {
+        return {
+          doc: orderDoc(orderId, 'searching', { leaseUntil: now + LONG_MS }), effects: { deadline: now + LONG_MS, event: created },
+          then: { offer: { picks, offerExpiresAt: now + 2 * LONG_MS, leaseMs: LONG_MS, staleMs: STALE_MS, event: offered } },
+        };
+      }
+      /** Drivers that a reservation refuses, each for its own reason, and two free ones. */
+      async function fleet(f: OrderStoreFixture): Promise<void> {
+        for (const id of ['d-free', 'd-free-2', 'd-held']) await putDriver(f.drivers, id);
+        await putDriver(f.drivers, 'd-busy', { status: 'busy' });
+        await putDriver(f.drivers, 'd-stale', { ageMs: STALE_MS + LONG_MS });
+        await commitOk(f.orders, offeredTo('o-other', 'd-held'), 0, { reserve: reserve('d-held'), deadline: clock() + LONG_MS });
+      }
+      const ALL = ['d-free', 'd-free-2', 'd-held', 'd-busy', 'd-stale', 'd-none'];
+      /** What a store holds after the case, outbox positions left out (each engine has its own). */
+      async function state(orders: OrderStore) {
+        const s = await snapshot(orders, ['o-1'], ALL);
+        // o-other was written by the fixture at its own time: its events differ between two stores by their times only.
+        return { ...s, outbox: s.outbox.map((e) => e.event).filter((e) => e.orderId === 'o-1') };
+      }
+
+      const cases: { name: string; picks: string[]; picked: number; refused: number }[] = [
+        { name: 'the first pick free: offered to it', picks: ['d-free', 'd-free-2'], picked: 0, refused: 0 },
+        { name: 'reserved, busy, stale and unknown picks refused in turn: the first free one after them', picks: ['d-held', 'd-busy', 'd-stale', 'd-none', 'd-free-2', 'd-free'], picked: 4, refused: 4 },
+        { name: 'every pick refused: the order is created searching, at version 1, holding nobody', picks: ['d-held', 'd-busy', 'd-stale'], picked: -1, refused: 3 },
+        { name: 'no pick at all: created, nothing else', picks: [], picked: -1, refused: 0 },
+      ];
+      it.each(cases)('$name', async ({ picks, picked, refused }) => {
+        const now = clock();
+        const order = newOrder('o-1', picks.map(pick), now);
+        const one = await open();
+        await fleet(one);
+        const r = await one.orders.create(order, now);
+        expect(r).toMatchObject({ ok: true, version: picked >= 0 ? 2 : 1, picked, refused });
+        const after = await state(one.orders);
+        // The same order by commits, in a store of its own: what create leaves must be what they leave.
+        const two = await open();
+        await fleet(two);
+        expect(await createByCommits(two.orders, order, now)).toEqual(r);
+        expect(after).toEqual(await state(two.orders));
+        const doc = (await one.orders.get('o-1'))!;
+        expect(after.outbox.filter((e) => e.orderId === 'o-1').map((e) => [e.version, e.type])).toEqual(
+          picked >= 0 ? [[1, 'order.created'], [2, 'assignment.offered']] : [[1, 'order.created']],
+        );
+        if (picked >= 0) {
+          expect(doc).toMatchObject({ state: 'offered', driverId: picks[picked], attempt: 1, tried: [picks[picked]], fence: r.ok ? r.fence : -1, ...pick(picks[picked]!, picked) });
+          expect(await one.orders.reservationOf(picks[picked]!)).toEqual({ driverId: picks[picked], orderId: 'o-1', fence: doc.fence });
+        } else {
+          expect(doc).toEqual({ ...order.doc, version: 1 });
+        }
+      });
+
+      it('a plain version 2 (no driver: failed) is written as commit(doc, 1) writes it: terminal, no deadline, its event', async () => {
+        const now = clock();
+        const doc = orderDoc('o-1', 'searching', { leaseUntil: now + LONG_MS });
+        const failed = orderDoc('o-1', 'failed', { failReason: 'no_driver', history: [{ at: now, event: 'failed', attempt: 0, reason: 'no_driver' }] });
+        const order: NewOrder = {
+          doc, effects: { deadline: now + LONG_MS, event: created },
+          then: { commit: { doc: failed, effects: { deadline: null, retainMs: LONG_MS, event: { type: 'assignment.failed', actor: 'service', reason: 'no_driver' } } } },
+        };
+        const one = await open();
+        expect(await one.orders.create(order, now)).toEqual({ ok: true, version: 2, picked: -1, refused: 0 });
+        const two = await open();
+        expect(await createByCommits(two.orders, order, now)).toEqual({ ok: true, version: 2, picked: -1, refused: 0 });
+        expect(await state(one.orders)).toEqual(await state(two.orders));
+        expect(await one.orders.get('o-1')).toEqual({ ...failed, version: 2 });
+        expect(await one.orders.openOrders()).toEqual([]);
+        expect((await one.orders.outbox(10)).map((e) => [e.event.version, e.event.type, e.event.reason])).toEqual([[1, 'order.created', undefined], [2, 'assignment.failed', 'no_driver']]);
+      });
+
+      it('an order that exists → conflict, and nothing changes', async () => {
+        const f = await open();
+        await fleet(f);
+        await commitOk(f.orders, orderDoc('o-1', 'failed'), 0, { deadline: null });
+        const before = await state(f.orders);
+        expect(await f.orders.create(newOrder('o-1', [pick('d-free')], clock()), clock())).toEqual({ ok: false, reason: 'conflict' });
+        expect(await state(f.orders)).toEqual(before);
+      });
+
+      it('creates of one order racing: exactly one writes, and one driver is reserved', async () => {
+        const f = await open();
+        await fleet(f);
+        const now = clock();
+        const results = await Promise.all(['d-free', 'd-free-2'].map((id) => f.orders.create(newOrder('o-1', [pick(id)], now), now)));
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, reason: 'conflict' }]);
+        const held = (await f.orders.reservations()).filter((r) => r.orderId === 'o-1');
+        expect(held).toHaveLength(1);
+        expect((await f.orders.get('o-1'))!.driverId).toBe(held[0]!.driverId);
       });
     });
 

@@ -3,9 +3,10 @@ import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
 import {
-  type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
+  type CommitEffects, type CommitResult, type CreateResult, type NewOrder, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
   UNNAMED_COMMIT_EVENT,
 } from '../../orders/order-store.js';
+import { createResult, secondCommits } from '../../orders/create-by-commits.js';
 
 interface Held extends Reservation {
   expiresAt: number;
@@ -49,7 +50,24 @@ export class MemoryOrderStore implements OrderStore {
 
   async commit(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number): Promise<CommitResult> {
     // One reading of the store's clock for the whole commit: it is one atomic step.
+    return this.commitAt(doc, expectedVersion, fx, now, this.clock());
+  }
+
+  /** Every commit of the creation in one synchronous step (nothing else runs in between), on one reading of the clock. */
+  async create(order: NewOrder, now: number): Promise<CreateResult> {
     const at = this.clock();
+    const created = this.commitAt(order.doc, 0, order.effects, now, at);
+    if (!created.ok) return { ok: false, reason: 'conflict' };
+    const steps = secondCommits(order, now);
+    let i = 0;
+    for (; i < steps.length; i++) {
+      const r = this.commitAt(steps[i]!.doc, created.version, steps[i]!.effects, now, at);
+      if (r.ok) return createResult(r, i, 'offer' in order.then);
+    }
+    return createResult(undefined, i, 'offer' in order.then);
+  }
+
+  private commitAt(doc: OrderDoc, expectedVersion: number, fx: CommitEffects, now: number, at: number): CommitResult {
     const current = this.orders.get(doc.orderId);
     const version = current && current.expiresAt > at ? current.doc.version : 0;
     if (version !== expectedVersion) return { ok: false, reason: 'conflict' };

@@ -15,6 +15,7 @@ const SCRIPTS = {
   repairIndex: { command: 'hexfleetRepairIndex', numberOfKeys: 0 },
   repairCells: { command: 'hexfleetRepairCells' },
   commitOrder: { command: 'hexfleetCommitOrder', numberOfKeys: 0 },
+  createOrder: { command: 'hexfleetCreateOrder', numberOfKeys: 0 },
   restoreOrder: { command: 'hexfleetRestoreOrder', numberOfKeys: 0 },
   releaseReservation: { command: 'hexfleetReleaseReservation', numberOfKeys: 1 },
   // The Cluster engine's own steps (see src/backend/redis/cluster/cluster-layout.ts).

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { pack } from 'msgpackr';
 import { bucketOf } from './redis-layout.js';
 import { redisCall } from './redis-call.js';
 import { loadScripts } from './load-scripts.js';
@@ -7,12 +8,14 @@ import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
 import {
-  type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
+  type CommitEffects, type CommitEvent, type CommitResult, type CreateResult, type NewOrder, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions, restoredEffects,
   UNNAMED_COMMIT_EVENT,
 } from '../../orders/order-store.js';
+import { offerTemplate, pickValues } from './offer-template.js';
 
 interface OrderRedis extends Redis {
   hexfleetCommitOrder(...args: (string | number)[]): Promise<[number, number | string, number?]>;
+  hexfleetCreateOrder(...args: (string | number | Buffer)[]): Promise<[number, number | string, number?, number?, number?]>;
   hexfleetRestoreOrder(...args: (string | number)[]): Promise<number>;
   hexfleetReleaseReservation(key: string, value: string): Promise<number>;
 }
@@ -53,7 +56,7 @@ export class RedisOrderStore implements OrderStore {
     } = {},
   ) {
     this.redis = redis as OrderRedis;
-    loadScripts(this.redis, ['commitOrder', 'restoreOrder', 'releaseReservation']);
+    loadScripts(this.redis, ['commitOrder', 'createOrder', 'restoreOrder', 'releaseReservation']);
   }
 
   async get(orderId: string): Promise<OrderDoc | null> {
@@ -78,6 +81,47 @@ export class RedisOrderStore implements OrderStore {
     const version = Number(reply[1]);
     const fence = Number(reply[2]);
     return fence >= 0 ? { ok: true, version, fence } : { ok: true, version };
+  }
+
+  /** createOrder.lua: the creation and its offer (or plain version 2) in one script, one round trip. */
+  async create(order: NewOrder, now: number): Promise<CreateResult> {
+    const { version: _v, ...body } = order.doc;
+    const e1 = order.effects.event ?? UNNAMED_COMMIT_EVENT;
+    const offer = 'offer' in order.then ? order.then.offer : undefined;
+    let second: { open: boolean; deadline: number | null; retainMs: number; event: CommitEvent; template: Buffer; picks: Buffer };
+    if (offer) {
+      const t = offerTemplate(order.doc, now, offer.offerExpiresAt);
+      second = {
+        open: true, deadline: offer.offerExpiresAt, retainMs: 0, event: offer.event,
+        template: pack([t.parts, t.slots]),
+        picks: pack(offer.picks.map((pick) => [pick.driverId, bucketOf(pick.driverId), ...pickValues(pick)])),
+      };
+    } else {
+      const { doc, effects } = (order.then as Extract<NewOrder['then'], { commit: unknown }>).commit;
+      const { version: _v2, ...plain } = doc;
+      second = {
+        open: isOpen(doc.state), deadline: effects.deadline, retainMs: effects.retainMs ?? 0, event: effects.event ?? UNNAMED_COMMIT_EVENT,
+        template: pack([[JSON.stringify(plain)], []]), picks: pack([['', 0]]),
+      };
+    }
+    const reply = await redisCall(() =>
+      this.redis.hexfleetCreateOrder(
+        this.p, order.doc.orderId, now, this.options.outbox === false ? 0 : 1,
+        JSON.stringify(body), order.effects.deadline ?? -1, e1.type, e1.actor, e1.reason ?? '',
+        second.open ? 1 : 0, second.deadline ?? -1, second.retainMs, offer?.leaseMs ?? 0, offer?.staleMs ?? 0,
+        second.event.type, second.event.actor, second.event.reason ?? '',
+        second.template, second.picks,
+      ),
+    );
+    await this.options.replicaAck?.confirm();
+    if (reply[0] !== 1) return { ok: false, reason: 'conflict' };
+    const version = Number(reply[1]);
+    const fence = Number(reply[2]);
+    const chosen = Number(reply[3]);
+    return {
+      ok: true, version, ...(fence >= 0 ? { fence } : {}),
+      picked: offer && chosen > 0 ? chosen - 1 : -1, refused: offer ? Number(reply[4]) : 0,
+    };
   }
 
   async due(now: number, limit: number): Promise<string[]> {

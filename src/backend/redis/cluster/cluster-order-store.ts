@@ -2,9 +2,10 @@ import type { Cluster } from 'ioredis';
 import type { DriverStore } from '../../../geo/driver-store.js';
 import { isOpen, type OrderDoc } from '../../../orders/order.js';
 import {
-  type CommitEffects, type CommitResult, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions,
+  type CommitEffects, type CommitResult, type CreateResult, type NewOrder, type OrderStore, type OrderStoreOptions, type OutboxEntry, type Reservation, type RestoreOptions,
   restoredEffects, UNNAMED_COMMIT_EVENT,
 } from '../../../orders/order-store.js';
+import { createByCommits } from '../../../orders/create-by-commits.js';
 import { loadScripts } from '../load-scripts.js';
 import { redisCall } from '../redis-call.js';
 import { orderOf, outboxEvent } from '../redis-order-store.js';
@@ -124,6 +125,16 @@ export class ClusterOrderStore implements OrderStore {
     await this.confirm(prefix, ...touched);
     const version = Number(reply[1]);
     return fence !== undefined ? { ok: true, version, fence } : { ok: true, version };
+  }
+
+  /**
+   * The creation and version 2 as commits (createByCommits): a reservation
+   * here is the two fenced steps of `commit` on two shards, so one script
+   * cannot do it; the saga goes on from version 1 when another process
+   * commits in between.
+   */
+  create(order: NewOrder, now: number): Promise<CreateResult> {
+    return createByCommits(this, order, now);
   }
 
   private holdReservation(driverId: string, held: string, op: 'release' | 'extend', leaseMs = 0): Promise<number> {
