@@ -102,7 +102,14 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
         const data = ws.getUserData();
         access.check(data.principal, 'WS /v1/driver pings', { driverId: data.driverId }, now);
         const usable = intake.take(ws.getUserData(), frame.pings, now, {
-          now: (f) => send(ws, f),
+          now: (f) => {
+            // A frame over the connection's ping rate: audited once per connection every 10 s (AccessGuard.limited).
+            if (deps.guard && (f.code === 'rate_limited' || (f as { counts?: Record<string, number> }).counts?.rate_limited)) {
+              const { remote, driverId } = ws.getUserData();
+              deps.guard.limited({ path: '/v1/driver', sourceIp: remote, frameType: 'pings' }, 'rate_limited', { id: driverId, roles: ['driver'] }, `driver ${remote} ${driverId}`);
+            }
+            send(ws, f);
+          },
           later: (f) => later(ws, f),
         });
         if (!usable) endpoint.badFrame(ws, now);
