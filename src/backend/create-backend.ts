@@ -90,6 +90,7 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
       break;
     }
     case 'cluster':
+        ...(config.redisAreaResolution !== undefined ? { areaResolution: config.redisAreaResolution } : {}),
       engine = new RedisClusterBackend({
         nodes: hostPorts(config.redisCluster ?? ''),
         password: config.redisPassword || undefined,

@@ -42,6 +42,7 @@ export function createTracking(
       slowConsumerMs: config.trackSlowConsumerMs,
       flushMs: Math.max(1, Math.min(FLUSH_MS_MAX, Math.floor(500 / config.trackMaxHz))),
       sweepMs: Math.max(SWEEP_MS_MIN, Math.min(SWEEP_MS_MAX, Math.floor(config.degradedMs / 5))),
+      areaResolution: config.redisAreaResolution,
     },
   });
   hub.start();

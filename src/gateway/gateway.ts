@@ -21,6 +21,7 @@ import { loadUws } from '../runtime/load-uws.js';
 import { Metrics } from '../runtime/metrics.js';
 import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
+import { parseMarkets } from '../geo/market-area.js';
 import { ReadIndex } from '../readindex/read-index.js';
 import { type Audit, createAudit } from './create-audit.js';
 import { startAdminListener } from './admin-listener.js';
@@ -77,7 +78,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ store: backend.kind, h3Resolution: config.h3Resolution }, `backend: ${backend.kind}`);
 
   const sweeper = new Sweeper(store, metrics, log, config.sweepIntervalMs);
-  // On a Redis engine, nearby reads are answered by a follower of the driver index in this process (issue 10).
+  // On a Redis engine, nearby reads are answered by a follower of the driver index in this process (issue 10),
+  // holding the drivers of HEXFLEET_MARKETS (every area when unset).
+  const markets = parseMarkets(config.markets, config.redisAreaResolution);
   const readIndex = backend.kind !== 'memory' && config.readIndex === 'local'
     ? new ReadIndex(store, backend.positions, {
       resolution: config.h3Resolution,
@@ -85,6 +88,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       maxLagMs: config.readIndexMaxLagMs,
       sweepIntervalMs: config.sweepIntervalMs,
     }, metrics.registry, log)
+      markets,
+      areaResolution: config.redisAreaResolution,
+      maxRadiusM: config.nearbyMaxRadiusM,
     : undefined;
   const nearby = readIndex ?? store;
   const dispatch = createDispatch(config, backend, metrics, log, { nearby });

@@ -177,8 +177,13 @@ export interface DriverStore {
    * it, so a caller that must miss nothing subscribes to the applied
    * positions first and applies both by seq. Rejects with
    * `store_unavailable` when the backend cannot be reached.
+   *
+   * `areas` (cells at HEXFLEET_REDIS_AREA_RESOLUTION, src/geo/market-area.ts)
+   * asks for the records of those areas only: an engine that keeps records
+   * by area (Cluster) reads just those; the others read everything, so the
+   * caller still filters.
    */
-  scan(onPage: (records: DriverRecord[]) => void): Promise<void>;
+  scan(onPage: (records: DriverRecord[]) => void, areas?: readonly string[]): Promise<void>;
 
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
   check(): Promise<void>;

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DriverIndex } from '../geo/driver-index.js';
 import { type DriverRecord, type DriverStore, type DriverView, type NearbyDriver, type NearbyOptions, type NearbyReader, type StoreTiming, viewOf } from '../geo/driver-store.js';
-import type { DriverPosition, PositionBus } from '../tracking/position-bus.js';
+import { ALL_AREAS, type AreaInterest, type DriverPosition, type PositionBus } from '../tracking/position-bus.js';
+import { MarketCoverage } from './market-coverage.js';
 
 export interface ReadIndexOptions {
   /** H3 resolution of the backend's cell index (HEXFLEET_H3_RESOLUTION). */
@@ -14,6 +15,15 @@ export interface ReadIndexOptions {
   sweepIntervalMs: number;
   /** Wait between failed bootstrap attempts (and the least time between two resyncs). */
   retryMs?: number;
+  /**
+   * The areas (cells at `areaResolution`) whose drivers this follower holds
+   * (HEXFLEET_MARKETS, resolved by parseMarkets); undefined: every area.
+   */
+  markets?: readonly string[] | undefined;
+  /** HEXFLEET_REDIS_AREA_RESOLUTION: the unit of `markets` and of the position bus's channels. */
+  areaResolution: number;
+  /** The largest nearby radius (HEXFLEET_NEARBY_MAX_RADIUS_M): how far around its markets a follower looks for borders. */
+  maxRadiusM: number;
 }
 
 /**
@@ -34,7 +44,11 @@ export interface ReadIndexOptions {
  *   resync (a fresh scan applied over what is held);
  * - while bootstrapping or resyncing, or while positions arrive later than
  *   `maxLagMs` after they were published, reads go to the backend, and
- *   `hexfleet_read_index_local` says 0.
+ *   `hexfleet_read_index_local` says 0;
+ * - it holds the drivers of its markets (`markets`: every area by default,
+ *   or the areas of HEXFLEET_MARKETS) and follows only their positions on
+ *   the bus; a query whose circle reaches outside them, and a driver it
+ *   does not hold, are answered by the backend (reads source=backend).
  *
  *   backend ──scan──▶ DriverIndex ◀──positions (seq, status, vehicle)── every gateway
  *                          │
@@ -53,6 +67,11 @@ export class ReadIndex implements NearbyReader {
   private readonly unsubscribe: (() => void)[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly metrics: ReadIndexMetrics;
+  /** The held markets; undefined while every area is held. */
+  private readonly coverage: MarketCoverage | undefined;
+  private readonly interests: AreaInterest[];
+  /** Drivers seen leaving the markets during the running sync, with the seq they left at: an older scanned record must not bring them back. */
+  private readonly left = new Map<string, number>();
   /** Resolves once the first bootstrap completed (tests, readiness). */
   readonly bootstrapped: Promise<void>;
 
@@ -64,16 +83,25 @@ export class ReadIndex implements NearbyReader {
     private readonly log: Logger,
   ) {
     this.index = new DriverIndex(options.resolution);
+    this.coverage = options.markets === undefined ? undefined : new MarketCoverage(options.markets, options.areaResolution, options.maxRadiusM);
     this.metrics = new ReadIndexMetrics(registry, () => (this.servesLocally() ? 1 : 0), () => this.index.size);
     // Live positions first, then the scan: nothing published meanwhile is missed (apply is seq-guarded).
     this.unsubscribe.push(bus.subscribe((positions) => this.onPositions(positions)));
-    this.unsubscribe.push(bus.onGap(() => this.resync('gap')));
+    this.unsubscribe.push(bus.onGap((area) => {
+      if (area === undefined || !this.coverage || this.coverage.hasArea(area)) this.resync('gap');
+    }));
+    this.interests = (options.markets ?? [ALL_AREAS]).map((area) => bus.follow(area));
     this.sweepTimer = setInterval(() => {
       const { offlineMs, retentionMs } = this.options.timing;
       this.index.sweep(Date.now(), offlineMs, retentionMs);
     }, options.sweepIntervalMs);
     this.sweepTimer.unref();
-    this.bootstrapped = this.sync('bootstrap');
+    this.bootstrapped = Promise.all(this.interests.map((i) => i.ready)).then(() => this.sync('bootstrap'));
+  }
+
+  /** The areas whose drivers it holds; undefined: every area. */
+  get markets(): readonly string[] | undefined {
+    return this.coverage?.areas;
   }
 
   /** True while reads are answered here rather than by the backend. */
@@ -87,13 +115,22 @@ export class ReadIndex implements NearbyReader {
     return Math.max(this.delayNow, this.delayBefore);
   }
 
-  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
-    if (!this.servesLocally()) {
-      this.metrics.reads.inc({ source: 'backend' });
-      return this.store.nearby(lat, lng, radiusM, options, now);
-    }
+  /**
+   * The local answer at once, or undefined when this read must go to the
+   * backend (syncing, lagging, or outside the followed markets): the HTTP
+   * route answers inside its request handler when it can, with no promise.
+   */
+  nearbyNow(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): NearbyDriver[] | undefined {
+    if (!this.servesLocally() || (this.coverage && !this.coverage.covers(lat, lng, radiusM))) return undefined;
     this.metrics.reads.inc({ source: 'local' });
     return this.index.nearby(lat, lng, radiusM, options, now, this.options.timing.staleMs);
+  }
+
+  async nearby(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): Promise<NearbyDriver[]> {
+    const local = this.nearbyNow(lat, lng, radiusM, options, now);
+    if (local) return local;
+    this.metrics.reads.inc({ source: 'backend' });
+    return this.store.nearby(lat, lng, radiusM, options, now);
   }
 
   /**
@@ -119,6 +156,7 @@ export class ReadIndex implements NearbyReader {
   async close(): Promise<void> {
     this.closed = true;
     for (const u of this.unsubscribe.splice(0)) u();
+    for (const i of this.interests) i.release();
     clearInterval(this.sweepTimer);
     await this.bootstrapped.catch(() => {});
   }
@@ -128,9 +166,20 @@ export class ReadIndex implements NearbyReader {
     for (const p of positions) {
       // A position without seq comes from a gateway that does not send it (a rolling deploy): the next resync brings it.
       if (p.seq === undefined) continue;
+      if (this.coverage && !this.coverage.holdsPoint(p.lat, p.lng)) {
+        this.leave(p.driverId, p.seq);
+        continue;
+      }
       this.index.apply({ driverId: p.driverId, seq: p.seq, lat: p.lat, lng: p.lng, ts: p.ts, status: p.status, vehicle: p.vehicle, spd: p.spd, hdg: p.hdg });
       if (p.publishedAt !== undefined) this.observeDelay(now, Math.max(0, now - p.publishedAt));
     }
+  }
+
+  /** A driver seen outside the markets (at `seq`) leaves the follower, unless what it holds is newer. */
+  private leave(driverId: string, seq: number): void {
+    const held = this.index.seqOf(driverId);
+    if (held !== undefined && held <= seq) this.index.remove(driverId);
+    if (this.syncing && (this.left.get(driverId) ?? -1) < seq) this.left.set(driverId, seq);
   }
 
   private observeDelay(now: number, ms: number): void {
@@ -167,6 +216,11 @@ export class ReadIndex implements NearbyReader {
         let drivers = 0;
         await this.store.scan((page) => {
           for (const r of page) {
+            if (this.coverage && !this.coverage.holdsCell(r.cell)) {
+              this.leave(r.driverId, r.seq);
+              continue;
+            }
+            if ((this.left.get(r.driverId) ?? -1) >= r.seq) continue;
             const applied = this.index.apply({
               driverId: r.driverId, seq: r.seq, lat: r.lat, lng: r.lng, ts: r.ts, status: r.status, vehicle: r.vehicle, spd: r.spd, hdg: r.hdg, acc: r.acc,
             });
@@ -174,7 +228,7 @@ export class ReadIndex implements NearbyReader {
             if (applied && !r.indexed) this.index.unindex(r.driverId);
           }
           drivers += page.length;
-        });
+        }, this.coverage?.areas);
         this.log.info({ reason, drivers, ms: Date.now() - started }, 'read index synced from the backend');
         if (this.resyncWanted !== undefined) {
           reason = this.resyncWanted;
@@ -183,6 +237,7 @@ export class ReadIndex implements NearbyReader {
           continue;
         }
         this.syncing = false;
+        this.left.clear();
         return;
       } catch (err) {
         if (attempt === 0) this.log.warn({ reason, err: (err as Error).message }, 'read index sync failed; nearby reads go to the backend, retrying');

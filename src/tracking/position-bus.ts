@@ -22,18 +22,43 @@ export interface DriverPosition {
   publishedAt?: number;
 }
 
+/** `follow(ALL_AREAS)`: every area's positions (a gateway whose read index holds every market). */
+export const ALL_AREAS = '*';
+
+/** A gateway's interest in one area's positions (or every area's), from `PositionBus.follow`. */
+export interface AreaInterest {
+  /** Resolves once positions of the area published from now on reach this gateway; never rejects. */
+  readonly ready: Promise<void>;
+  /** Drops this interest (idempotent); the area stops coming once no interest in it is left. */
+  release(): void;
+}
+
 /**
- * Carries applied positions from the gateway that stored them to every
- * gateway's tracking hub (this one included).
+ * Carries applied positions from the gateway that stored them to the
+ * gateways that follow their area (this one always).
+ *
+ * Positions are fanned out by area (src/geo/market-area.ts: the H3 parent at
+ * HEXFLEET_REDIS_AREA_RESOLUTION, the market unit the Cluster engine shards
+ * by). A gateway receives the positions of the areas it `follow`s: its read
+ * index's markets (every area by default) and the areas of the drivers its
+ * tracking subscribers watch and of their boxes. A position is published in
+ * its own area and, when the driver's previous position published by this
+ * gateway was in another area, in that one too, so a gateway following only
+ * the old area sees the driver leave.
  *
  * Guarantees: `publish` is called after the store write succeeded, so a
  * position is never announced before it can be read back; listeners of this
- * process get it synchronously inside `publish`, other gateways at most once
- * and in publish order per publisher; nothing is kept or replayed (a gateway
- * that was not listening misses it, and a subscriber reads the last-known
- * position from the store instead). Latest wins: a listener may see a
- * driver's positions out of ts order across publishers and must keep the
- * newest. `publish` never throws and never waits for the network.
+ * process get every position published here synchronously inside `publish`,
+ * whatever its area; other gateways get the positions of the areas they
+ * follow (between `ready` and `release`), at most once and in publish order
+ * per publisher and area (a batch reaches them as one message per area, so
+ * a batch of one area arrives whole); nothing is kept or replayed (a gateway that was not
+ * listening misses it, and a subscriber reads the last-known position from
+ * the store instead). A listener may also see positions of areas it did not
+ * ask for (another part of the gateway follows them, or they were published
+ * here) and filters what it needs. Latest wins: a listener may see a driver's
+ * positions out of ts order across publishers and must keep the newest.
+ * `publish` never throws and never waits for the network.
  *
  * A listener that throws is reported in the log and skipped: it stops no
  * other listener, of this process or another, and never reaches the
@@ -44,12 +69,21 @@ export interface PositionBus {
   /** Calls `listener` with every batch of positions from now on; returns the unsubscribe function (idempotent). */
   subscribe(listener: (positions: readonly DriverPosition[]) => void): () => void;
   /**
-   * Calls `listener` whenever this gateway may have missed positions from
-   * other gateways (a publisher's message sequence skipped, which a lost
-   * subscription or an overflowing subscriber buffer causes); returns the
-   * unsubscribe function. A bus that cannot miss any (one process) never calls it.
+   * Asks for the positions of an area (an H3 cell at the area resolution) or
+   * of every area (`ALL_AREAS`). Interests are counted: an area is followed
+   * while at least one interest in it is held. A bus of one process has
+   * nothing to follow (everything is published here) and returns an interest
+   * that is ready at once.
    */
-  onGap(listener: () => void): () => void;
+  follow(area: string): AreaInterest;
+  /**
+   * Calls `listener` whenever this gateway may have missed positions from
+   * other gateways: with the area whose messages skipped a number (a
+   * publisher's messages are numbered per area), or with undefined when any
+   * area may have lost some (a lost subscription). Returns the unsubscribe
+   * function. A bus that cannot miss any (one process) never calls it.
+   */
+  onGap(listener: (area: string | undefined) => void): () => void;
   /**
    * Stops the bus for good (idempotent): afterwards nothing is delivered to
    * its listeners, `publish` publishes nothing, and `subscribe` is a no-op

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { AssignmentEvent } from '../orders/assignment-events.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import type { DriverStore } from '../geo/driver-store.js';
+import type { DriverStore, DriverView } from '../geo/driver-store.js';
 import type { AssignmentBus } from './assignment-bus.js';
 import { type Bbox, bboxContains, bboxKey } from './bbox.js';
 import { type LinkState, type LinkThresholds, linkStateOf } from './link-state.js';
-import type { DriverPosition, PositionBus } from './position-bus.js';
+import { areaOfPoint } from '../geo/market-area.js';
+import { bboxAreas } from './bbox-areas.js';
+import type { AreaInterest, DriverPosition, PositionBus } from './position-bus.js';
 import type { TrackingMetrics } from './tracking-metrics.js';
 import type { TrackSubscriber } from './track-subscriber.js';
 
@@ -19,7 +21,17 @@ export interface TrackingHubOptions extends LinkThresholds {
   flushMs: number;
   /** How often statuses, token expiries and slow consumers are checked. */
   sweepMs: number;
+  /** HEXFLEET_REDIS_AREA_RESOLUTION: the hub follows the areas its watched drivers and boxes are in. */
+  areaResolution: number;
 }
+
+/**
+ * A watched driver without a known position, or lost, is read again from the
+ * store at most this often: its next positions may be published in an area
+ * this gateway does not follow yet (a first ping, or a move while no
+ * position reached us). Two seconds: a few pings of a 1 Hz driver.
+ */
+const RELOAD_MS = 2_000;
 
 /** The orders watched on this gateway, each with the driver it shows. */
 interface OrderWatch {
@@ -44,6 +56,12 @@ interface DriverTrack {
   watches: Set<OrderWatch>;
   /** Resolves once the last-known position was read from the store. */
   loaded: Promise<void>;
+  /** When it was last read from the store (ms), and whether a read is running. */
+  loadedAt: number;
+  loading: boolean;
+  /** The area of its position and this gateway's interest in it, while it is watched. */
+  area: string | undefined;
+  interest: AreaInterest | undefined;
 }
 
 /**
@@ -52,6 +70,7 @@ interface DriverTrack {
  *
  *   position bus ──▶ drivers[driverId] ──▶ watches[orderId] ──▶ subscribers (throttled, latest wins)
  *                └─▶ area subscribers (bbox filter)
+ *   follows on the bus: the area of each watched driver (moved as it moves), the areas of each box
  *   assignment bus ──▶ watches[orderId]: assignment frame; driverId ← accepted driver
  *   sweep (one timer) ──▶ live/degraded/lost of every watched driver; slow consumers; expired tokens
  *
@@ -69,6 +88,8 @@ export class TrackingHub {
   private readonly connections = new Set<TrackSubscriber>();
   private readonly areaSubscribers = new Set<TrackSubscriber>();
   private readonly dirty = new Set<TrackSubscriber>();
+  /** Per area subscriber, per box key, its interests in the areas of the box. */
+  private readonly boxInterests = new Map<TrackSubscriber, Map<string, AreaInterest[]>>();
   private readonly offs: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
 
@@ -95,6 +116,9 @@ export class TrackingHub {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     for (const off of this.offs.splice(0)) off();
+    for (const track of this.drivers.values()) track.interest?.release();
+    for (const boxes of this.boxInterests.values()) for (const interests of boxes.values()) for (const i of interests) i.release();
+    this.boxInterests.clear();
   }
 
   attach(sub: TrackSubscriber): void {
@@ -162,13 +186,22 @@ export class TrackingHub {
     if (sub.orders.size + sub.areas.size >= this.deps.options.maxSubscriptions) throw new HexfleetError('too_many_subscriptions');
     sub.areas.set(key, bbox);
     this.areaSubscribers.add(sub);
+    let boxes = this.boxInterests.get(sub);
+    if (!boxes) this.boxInterests.set(sub, (boxes = new Map()));
+    boxes.set(key, bboxAreas(bbox, this.deps.options.areaResolution).map((area) => this.deps.positions.follow(area)));
     this.deps.metrics.subscriptions.inc({ kind: 'area' });
   }
 
   unsubscribeArea(sub: TrackSubscriber, key: string): void {
     if (!sub.areas.delete(key)) return;
     this.deps.metrics.subscriptions.dec({ kind: 'area' });
-    if (sub.areas.size === 0) this.areaSubscribers.delete(sub);
+    const boxes = this.boxInterests.get(sub);
+    for (const interest of boxes?.get(key) ?? []) interest.release();
+    boxes?.delete(key);
+    if (sub.areas.size === 0) {
+      this.areaSubscribers.delete(sub);
+      this.boxInterests.delete(sub);
+    }
   }
 
   private async loadOrder(watch: OrderWatch): Promise<void> {
@@ -189,7 +222,10 @@ export class TrackingHub {
     if (watch.driverId !== undefined) {
       const old = this.drivers.get(watch.driverId);
       old?.watches.delete(watch);
-      if (old && old.watches.size === 0) this.drivers.delete(old.driverId);
+      if (old && old.watches.size === 0) {
+        this.drivers.delete(old.driverId);
+        old.interest?.release();
+      }
     }
     watch.driverId = driverId;
     if (driverId === undefined) {
@@ -198,7 +234,9 @@ export class TrackingHub {
     }
     let track = this.drivers.get(driverId);
     if (!track) {
-      const created: DriverTrack = { driverId, pos: undefined, state: 'lost', watches: new Set(), loaded: Promise.resolve() };
+      const created: DriverTrack = {
+        driverId, pos: undefined, state: 'lost', watches: new Set(), loaded: Promise.resolve(), loadedAt: 0, loading: false, area: undefined, interest: undefined,
+      };
       created.loaded = this.loadDriver(created);
       this.drivers.set(driverId, (track = created));
     }
@@ -215,18 +253,47 @@ export class TrackingHub {
 
   private async loadDriver(track: DriverTrack): Promise<void> {
     const now = Date.now();
+    track.loading = true;
+    track.loadedAt = now;
     try {
       const view = await this.deps.drivers.get(track.driverId, now);
       if (view && (!track.pos || view.ts > track.pos.ts)) {
-        const pos: DriverPosition = { driverId: view.driverId, lat: view.lat, lng: view.lng, ts: view.ts };
-        if (view.hdg !== undefined) pos.hdg = view.hdg;
-        if (view.spd !== undefined) pos.spd = view.spd;
+        const pos = positionOf(view);
         track.pos = pos;
+        if (this.drivers.get(track.driverId) === track) this.followArea(track, pos);
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, driverId: track.driverId }, 'tracking: last-known position not readable');
+    } finally {
+      track.loading = false;
     }
     track.state = linkStateOf(track.pos ? Math.max(0, Date.now() - track.pos.ts) : undefined, this.deps.options);
+  }
+
+  /** Reads a watched driver's position again; a newer one than held is handled as if it came on the bus. */
+  private async reloadDriver(track: DriverTrack): Promise<void> {
+    track.loading = true;
+    track.loadedAt = Date.now();
+    try {
+      const view = await this.deps.drivers.get(track.driverId, track.loadedAt);
+      if (view && (!track.pos || view.ts > track.pos.ts) && this.drivers.get(track.driverId) === track) {
+        this.onPositions([positionOf(view)], Date.now());
+      }
+    } catch (err) {
+      this.deps.log.debug({ err: (err as Error).message, driverId: track.driverId }, 'tracking: watched driver not readable; read again at the next sweep');
+    } finally {
+      track.loading = false;
+    }
+  }
+
+  /** Follows the area of a watched driver's position on the bus (the new area first, then the old one is let go: nothing falls between). */
+  private followArea(track: DriverTrack, pos: DriverPosition): void {
+    const area = areaOfPoint(pos.lat, pos.lng, this.deps.options.areaResolution);
+    if (area === track.area) return;
+    const before = track.interest;
+    track.area = area;
+    track.interest = this.deps.positions.follow(area);
+    before?.release();
   }
 
   private onPositions(positions: readonly DriverPosition[], now: number): void {
@@ -234,6 +301,7 @@ export class TrackingHub {
       const track = this.drivers.get(pos.driverId);
       if (track && (!track.pos || pos.ts >= track.pos.ts)) {
         track.pos = pos;
+        this.followArea(track, pos);
         const state = linkStateOf(Math.max(0, now - pos.ts), this.deps.options);
         if (state !== track.state) {
           track.state = state;
@@ -290,6 +358,7 @@ export class TrackingHub {
 
   private sweep(now: number): void {
     for (const track of this.drivers.values()) {
+      if ((track.area === undefined || track.state === 'lost') && !track.loading && now - track.loadedAt >= RELOAD_MS) void this.reloadDriver(track);
       const state = linkStateOf(track.pos ? Math.max(0, now - track.pos.ts) : undefined, this.deps.options);
       if (state === track.state) continue;
       track.state = state;
@@ -303,4 +372,12 @@ export class TrackingHub {
       else sub.prune(now);
     }
   }
+}
+
+/** A stored driver's position as tracking shows it. */
+function positionOf(view: DriverView): DriverPosition {
+  const pos: DriverPosition = { driverId: view.driverId, lat: view.lat, lng: view.lng, ts: view.ts };
+  if (view.hdg !== undefined) pos.hdg = view.hdg;
+  if (view.spd !== undefined) pos.spd = view.spd;
+  return pos;
 }

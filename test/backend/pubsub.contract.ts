@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
 import type { AssignmentEvent } from '../../src/orders/assignment-events.js';
 import type { OfferFrame } from '../../src/protocol/wire-frames.js';
-import type { DriverPosition } from '../../src/tracking/position-bus.js';
+import { ALL_AREAS, type DriverPosition } from '../../src/tracking/position-bus.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -50,10 +50,11 @@ interface Part<M> {
 
 const positions: Part<readonly DriverPosition[]> = {
   name: 'PositionBus',
-  // Two positions, one with every optional field and one without: a batch travels whole and as written.
+  // Two positions, one with every optional field and one without: a batch of one area travels whole and as
+  // written (both in Berlin's res-3 area, 831f1dfffffffff; positions of several areas go out one message per area).
   message: (label) => [
     { driverId: label, lat: 52.5200001, lng: 13.4049999, ts: 1_700_000_000_123, hdg: 271.5, spd: 4.25, seq: 17, status: 'busy', vehicle: 'bike' },
-    { driverId: `${label}/2`, lat: -33.8688, lng: 151.2093, ts: 1_700_000_000_124 },
+    { driverId: `${label}/2`, lat: 52.51, lng: 13.41, ts: 1_700_000_000_124 },
   ],
   label: (m) => m[0]!.driverId,
   publish: (b, m) => b.positions.publish(m),
@@ -129,10 +130,18 @@ export function pubSubContract(name: string, engine: PubSubEngine): void {
       for (const cleanup of cleanups.splice(0)) await cleanup();
     });
 
+    /** Each process follows every area's positions (as a gateway whose read index holds every market does). */
     async function deployment(): Promise<PubSubFixture> {
       const f = await engine.make();
       cleanups.push(() => f.cleanup());
-      return f;
+      return {
+        cleanup: () => f.cleanup(),
+        async open() {
+          const b = await f.open();
+          await b.positions.follow(ALL_AREAS).ready;
+          return b;
+        },
+      };
     }
 
     describe.each(PARTS)('$name', (part) => {

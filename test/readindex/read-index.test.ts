@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendKind } from '../../src/backend/backend.js';
 import type { DriverBatch } from '../../src/geo/driver-store.js';
+import { areaOfPoint, DEFAULT_AREA_RESOLUTION } from '../../src/geo/market-area.js';
 import { lastPositions } from '../../src/tracking/position-bus.js';
 import { BackendHosts, deleteKeysAt, uniquePrefix } from '../support/backends.js';
 import { offset } from '../support/dispatch-client.js';
@@ -16,6 +17,8 @@ import { waitFor } from '../support/wait-for.js';
  * bootstrap, through a lost subscription, and never while it lags.
  */
 const SITE = { lat: 48.137, lng: 11.575 };
+/** The site's area: the position bus's channel of its drivers. */
+const SITE_AREA = areaOfPoint(SITE.lat, SITE.lng, DEFAULT_AREA_RESOLUTION);
 const ENV = { HEXFLEET_STALE_MS: '600000', HEXFLEET_READ_INDEX_MAX_LAG_MS: '1000' };
 const hosts = new BackendHosts();
 const cleanups: (() => Promise<void>)[] = [];
@@ -128,7 +131,7 @@ describe('the read index on redis, when it misses or lags', () => {
     try {
       for (const n of [1, 2, 4]) {
         const message = packr.pack(['another-gateway', n, Date.now(), [[`ri-n${n}`, SITE.lat, SITE.lng, Date.now(), null, null, 1, 1, 0]]]);
-        await admin.publish(`${b.prefix}:v1:positions`, Buffer.concat([Buffer.from('y'.repeat(36)), message]));
+        await admin.publish(`${b.prefix}:v1:positions:${SITE_AREA}`, Buffer.concat([Buffer.from('y'.repeat(36)), message]));
       }
     } finally {
       admin.disconnect();
@@ -146,7 +149,7 @@ describe('the read index on redis, when it misses or lags', () => {
     const message = packr.pack(['lagging-gateway', 1, Date.now() - 5_000, [['ri-lag', SITE.lat, SITE.lng, Date.now(), null, null, 1, 1, 0]]]);
     const admin = (await hosts.target('redis'))!.admin();
     try {
-      await admin.publish(`${b.prefix}:v1:positions`, Buffer.concat([Buffer.from('x'.repeat(36)), message]));
+      await admin.publish(`${b.prefix}:v1:positions:${SITE_AREA}`, Buffer.concat([Buffer.from('x'.repeat(36)), message]));
     } finally {
       admin.disconnect();
     }

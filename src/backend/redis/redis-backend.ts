@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { DEFAULT_AREA_RESOLUTION } from '../../geo/market-area.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { StoreTiming } from '../../geo/driver-store.js';
@@ -38,6 +39,8 @@ export interface RedisBackendOptions {
   replicaAckTimeoutMs?: number;
   /** Where the replication and failover metrics go (the gateway's registry); default a private one. */
   registry?: Registry;
+  /** H3 resolution of a position fan-out area (HEXFLEET_REDIS_AREA_RESOLUTION); default 3. */
+  areaResolution?: number;
   /** Extra ioredis options (tests). */
   redisOptions?: RedisOptions;
 }
@@ -85,7 +88,7 @@ export class RedisBackend implements Engine {
     this.orders = new RedisOrderStore(this.redis, this.keyPrefix, { outbox: options.outbox, replicaAck });
     this.fanout = new RedisFanout(this.redis);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
-    this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log);
+    this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log, { areaResolution: options.areaResolution ?? DEFAULT_AREA_RESOLUTION, registry: options.registry });
     this.assignments = new RedisAssignmentBus(this.fanout, this.keyPrefix, log);
     this.revocations = new RedisRevocationStore(this.redis, this.fanout, this.keyPrefix, log);
     this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready, this.revocations.ready]).then(() => undefined);

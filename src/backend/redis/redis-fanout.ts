@@ -18,6 +18,7 @@ export class RedisFanout {
   private readonly id = Buffer.from(randomUUID());
   private readonly sub: Redis | Cluster;
   private readonly handlers = new Map<string, (payload: Buffer) => void>();
+  private readonly patternHandlers = new Map<string, (channel: string, payload: Buffer) => void>();
   private readonly reconnectListeners = new Set<() => void>();
   private connectedOnce = false;
 
@@ -36,6 +37,10 @@ export class RedisFanout {
       if (raw.length < ID_BYTES || raw.subarray(0, ID_BYTES).equals(this.id)) return;
       this.handlers.get(channel.toString())?.(raw.subarray(ID_BYTES));
     });
+    this.sub.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, raw: Buffer) => {
+      if (raw.length < ID_BYTES || raw.subarray(0, ID_BYTES).equals(this.id)) return;
+      this.patternHandlers.get(pattern.toString())?.(channel.toString(), raw.subarray(ID_BYTES));
+    });
   }
 
   /**
@@ -47,6 +52,28 @@ export class RedisFanout {
   listen(channel: string, handler: (payload: Buffer) => void): Promise<void> {
     this.handlers.set(channel, handler);
     return this.sub.subscribe(channel).then(() => undefined);
+  }
+
+  /** Stops listening to `channel` (UNSUBSCRIBE); resolves once Redis confirmed. Messages already read are still handled by nobody. */
+  unlisten(channel: string): Promise<void> {
+    this.handlers.delete(channel);
+    return this.sub.unsubscribe(channel).then(() => undefined);
+  }
+
+  /**
+   * Calls `handler` with other processes' payloads on every channel matching
+   * the glob `pattern` (PSUBSCRIBE; on a cluster, PUBLISH reaches every node,
+   * so one node's subscription hears them all). A channel that is also
+   * `listen`ed to is heard twice, once by each handler.
+   */
+  listenPattern(pattern: string, handler: (channel: string, payload: Buffer) => void): Promise<void> {
+    this.patternHandlers.set(pattern, handler);
+    return this.sub.psubscribe(pattern).then(() => undefined);
+  }
+
+  unlistenPattern(pattern: string): Promise<void> {
+    this.patternHandlers.delete(pattern);
+    return this.sub.punsubscribe(pattern).then(() => undefined);
   }
 
   /** Calls `listener` each time the subscriber connection comes back after a loss (ioredis resubscribes by itself); returns the remover. */
@@ -62,6 +89,7 @@ export class RedisFanout {
 
   close(): void {
     this.handlers.clear();
+    this.patternHandlers.clear();
     this.reconnectListeners.clear();
     this.sub.disconnect();
   }

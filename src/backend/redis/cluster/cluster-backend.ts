@@ -107,7 +107,7 @@ export class RedisClusterBackend implements Engine {
     this.orders = new ClusterOrderStore({ cluster: this.cluster, layout: this.layout, drivers: this.drivers, outbox: options.outbox, ...(confirm ? { confirm } : {}) });
     this.fanout = new RedisFanout(this.cluster);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
-    this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log);
+    this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log, { areaResolution: options.areaResolution, registry: options.registry });
     this.assignments = new RedisAssignmentBus(this.fanout, this.keyPrefix, log);
     this.revocations = new RedisRevocationStore(this.cluster, this.fanout, this.keyPrefix, log);
     this.subscribed = Promise.all([this.channel.ready, this.positions.ready, this.assignments.ready, this.revocations.ready]).then(() => undefined);

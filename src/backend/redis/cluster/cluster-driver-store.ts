@@ -384,14 +384,19 @@ export class ClusterDriverStore implements DriverStore {
   }
 
   /** Every area's record buckets (SCAN of every primary), a page per SCAN reply. */
-  async scan(onPage: (records: DriverRecord[]) => void): Promise<void> {
-    await scanAll(this.cluster, this.layout.recordPattern, async (keys) => {
+  /** Every area's record buckets (SCAN), or, given `areas`, just theirs (AREA_BUCKETS keys each, no SCAN). */
+  async scan(onPage: (records: DriverRecord[]) => void, areas?: readonly string[]): Promise<void> {
+    const read = async (keys: string[]): Promise<void> => {
       const page: DriverRecord[] = [];
       for (const all of await Promise.all(keys.map((k) => redisCall(() => this.cluster.hgetallBuffer(k))))) {
         for (const [id, raw] of Object.entries(all)) page.push(decodeRecord(id, raw));
       }
       if (page.length > 0) onPage(page);
-    });
+    };
+    if (areas === undefined) return scanAll(this.cluster, this.layout.recordPattern, read);
+    for (const area of new Set(areas.map((a) => this.layout.areaOf(a)))) {
+      await read(Array.from({ length: AREA_BUCKETS }, (_, b) => this.layout.areaPrefix(area) + 'r:' + b));
+    }
   }
 
   async check(): Promise<void> {

@@ -1,4 +1,4 @@
-import { cellToParent, getResolution } from 'h3-js';
+import { areaOfCell } from '../../../geo/market-area.js';
 import { bucketOf } from '../redis-layout.js';
 
 /**
@@ -37,9 +37,9 @@ export class ClusterLayout {
     readonly areaResolution: number,
   ) {}
 
-  /** The area of an H3 cell (its parent at the area resolution). */
+  /** The area of an H3 cell (its parent at the area resolution; the unit the position bus fans out by too). */
   areaOf(cell: string): string {
-    return getResolution(cell) <= this.areaResolution ? cell : cellToParent(cell, this.areaResolution);
+    return areaOfCell(cell, this.areaResolution);
   }
 
   /** The prefix of an area's keys: applyPings.lua, nearby.lua, sweep.lua … run under it. */
