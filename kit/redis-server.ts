@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { killOnExit } from './child-processes.js';
 import { freePort } from './free-port.js';
@@ -41,6 +42,17 @@ export interface RedisServerOptions {
   dir?: string;
   /** More redis-server arguments, after the defaults (e.g. cluster or replication settings). */
   args?: readonly string[];
+  /** TLS only: the port is a tls-port and plaintext is off (`--port 0`). */
+  tls?: RedisServerTls;
+}
+
+/** A TLS-only redis-server's files (PEM; e.g. from kit/test-certs.ts). */
+export interface RedisServerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Require client certificates (tls-auth-clients yes); the kit's own connections show this one. */
+  client?: { certFile: string; keyFile: string };
 }
 
 /**
@@ -63,6 +75,7 @@ export class RedisServer {
     readonly dir: string,
     private readonly ownsDir: boolean,
     private readonly args: readonly string[] = [],
+    readonly tls: RedisServerTls | undefined = undefined,
   ) {}
 
   /** Starts a server on a free port; resolves once it answers PING. */
@@ -78,13 +91,23 @@ export class RedisServer {
   }
 
   private static async open(port: number, options: RedisServerOptions): Promise<RedisServer> {
-    const server = new RedisServer(port, options.dir ?? mkdtempSync(join(tmpdir(), 'hexfleet-redis-')), options.dir === undefined, options.args);
+    const server = new RedisServer(port, options.dir ?? mkdtempSync(join(tmpdir(), 'hexfleet-redis-')), options.dir === undefined, options.args, options.tls);
     await server.launch();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
+  }
+
+  /** What a client needs for TLS to this server (the CA, and the client certificate when required); undefined without TLS. */
+  get clientTls(): ConnectionOptions | undefined {
+    const t = this.tls;
+    if (!t) return undefined;
+    return {
+      ca: readFileSync(t.caFile, 'utf8'),
+      ...(t.client ? { cert: readFileSync(t.client.certFile, 'utf8'), key: readFileSync(t.client.keyFile, 'utf8') } : {}),
+    };
   }
 
   /** The server process's pid (NaN before launch), for CPU accounting. */
@@ -103,7 +126,7 @@ export class RedisServer {
    */
   get client(): Redis {
     if (!this.admin) {
-      this.admin = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      this.admin = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, ...this.tlsOption() });
       this.admin.on('error', () => {}); // Reported by the command that fails.
     }
     return this.admin;
@@ -122,9 +145,14 @@ export class RedisServer {
 
   /** Starts (or restarts) the process on the same port and data directory; resolves once it answers PING. */
   async launch(): Promise<void> {
+    const t = this.tls;
+    const listen = t
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', t.certFile, '--tls-key-file', t.keyFile,
+        '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.client ? 'yes' : 'no']
+      : ['--port', String(this.port)];
     const proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
+      [...listen, '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
         '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'no', '--loglevel', 'warning',
         '--logfile', this.logFile, ...this.args],
       { stdio: 'ignore' },
@@ -177,8 +205,13 @@ export class RedisServer {
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
+  private tlsOption(): { tls?: ConnectionOptions } {
+    const tls = this.clientTls;
+    return tls ? { tls } : {};
+  }
+
   private async answersPing(): Promise<boolean> {
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...this.tlsOption() });
     probe.on('error', () => {});
     try {
       await probe.connect();

@@ -13,6 +13,7 @@ import { MemoryBackend } from './memory/memory-backend.js';
 import { RedisClusterBackend } from './redis/cluster/cluster-backend.js';
 import { RedisBackend } from './redis/redis-backend.js';
 import type { RedisTarget } from './redis/redis-connection.js';
+import { redisTlsOptions } from './redis-tls-options.js';
 import { withEventLog } from './with-event-log.js';
 
 /** What choosing and opening a backend reads from the configuration. */
@@ -23,7 +24,7 @@ export type BackendConfig = Pick<
 
 type RedisHaKey =
   | 'redisSentinels' | 'redisMasterName' | 'redisSentinelPassword' | 'redisPassword' | 'redisMinReplicasAck' | 'redisReplicaAckTimeoutMs'
-  | 'redisCluster' | 'redisAreaResolution';
+  | 'redisCluster' | 'redisAreaResolution' | 'redisTls' | 'redisTlsCaFile' | 'redisTlsCertFile' | 'redisTlsKeyFile';
 
 type KafkaKey =
   | 'kafkaBrokers' | 'kafkaTopicPrefix' | 'kafkaPartitions' | 'kafkaReplicationFactor' | 'kafkaClientId' | 'kafkaTimeoutMs' | 'kafkaSsl' | 'kafkaCaFile'
@@ -68,6 +69,8 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
   const kind = selectedStore({ redisSentinels: '', redisCluster: '', ...config });
   // Order events go to the outbox only when a relay will publish and trim them: every gateway sharing a store must agree.
   const outbox = extras.outbox ?? Boolean(config.kafkaBrokers);
+  // Read once: every connection of the engine (and its duplicates for pub/sub) shares them.
+  const tls = redisTlsOptions({ redisTls: false, redisTlsCaFile: '', redisTlsCertFile: '', redisTlsKeyFile: '', ...config });
   let engine: Engine;
   switch (kind) {
     case 'memory':
@@ -76,12 +79,13 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
     case 'redis':
     case 'sentinel': {
       const target: RedisTarget = kind === 'redis'
-        ? { url: config.redisUrl }
+        ? { url: config.redisUrl, ...(tls ? { tls } : {}) }
         : {
             sentinels: hostPorts(config.redisSentinels ?? ''),
             name: config.redisMasterName ?? 'hexfleet',
             sentinelPassword: config.redisSentinelPassword || undefined,
             password: config.redisPassword || undefined,
+            ...(tls ? { tls } : {}),
           };
       engine = new RedisBackend({
         target, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox,
@@ -94,6 +98,7 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
       engine = new RedisClusterBackend({
         nodes: hostPorts(config.redisCluster ?? ''),
         password: config.redisPassword || undefined,
+        ...(tls ? { tls } : {}),
         prefix: config.redisPrefix,
         commandTimeoutMs: config.redisCommandTimeoutMs,
         areaResolution: config.redisAreaResolution ?? 3,

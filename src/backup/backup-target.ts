@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/config-schema.js';
 import { ConfigError, hostPorts, selectedStore } from '../config/load-config.js';
+import { redisTlsOptions } from '../backend/redis-tls-options.js';
 import type { BackupEngine } from './backup-manifest.js';
 
 /**
@@ -36,7 +37,7 @@ export interface OpenedTarget extends BackupTarget {
 export type TargetConfig = Pick<
   Config,
   'store' | 'redisUrl' | 'redisSentinels' | 'redisMasterName' | 'redisSentinelPassword' | 'redisPassword' | 'redisCluster' | 'redisPrefix' | 'redisCommandTimeoutMs'
->;
+> & Partial<Pick<Config, 'redisTls' | 'redisTlsCaFile' | 'redisTlsCertFile' | 'redisTlsKeyFile'>>;
 
 /**
  * Backup calls move up to a chunk (~1 MiB) of DUMP payloads at once: a
@@ -63,7 +64,9 @@ export function backupEngineOf(config: TargetConfig): BackupEngine {
 export function openBackupTarget(config: TargetConfig): OpenedTarget {
   const engine = backupEngineOf(config);
   const keyPrefix = `${config.redisPrefix}:${STORE_LAYOUT}:`;
+  const tls = redisTlsOptions({ redisTls: false, redisTlsCaFile: '', redisTlsCertFile: '', redisTlsKeyFile: '', ...config });
   const common: RedisOptions = {
+    ...(tls ? { tls } : {}),
     commandTimeout: Math.max(MIN_COMMAND_TIMEOUT_MS, config.redisCommandTimeoutMs),
     connectTimeout: Math.max(1000, config.redisCommandTimeoutMs),
     maxRetriesPerRequest: 2,
@@ -79,6 +82,7 @@ export function openBackupTarget(config: TargetConfig): OpenedTarget {
       name: config.redisMasterName,
       ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
       ...(config.redisPassword ? { password: config.redisPassword } : {}),
+      ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
     });
   } else {
     client = new Cluster(hostPorts(config.redisCluster), {

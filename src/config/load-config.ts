@@ -64,6 +64,15 @@ function crossCheck(c: Config): void {
   if (Boolean(c.redisTlsCertFile) !== Boolean(c.redisTlsKeyFile)) {
     throw new ConfigError(`${envName('redisTlsCertFile')} and ${envName('redisTlsKeyFile')} go together: set both or neither`);
   }
+  const redisKind = selectedStore(c);
+  const rediss = c.redisUrl.startsWith('rediss://');
+  if (c.redisTls && (redisKind === 'memory' || (redisKind === 'redis' && !rediss))) {
+    throw new ConfigError(`${envName('redisTls')} is for the Sentinel and Cluster engines; the redis engine uses TLS with a rediss:// ${envName('redisUrl')}`);
+  }
+  const redisTlsFile = c.redisTlsCaFile ? 'redisTlsCaFile' : c.redisTlsCertFile ? 'redisTlsCertFile' : undefined;
+  if (redisTlsFile && !(redisKind === 'redis' ? rediss : redisKind !== 'memory' && c.redisTls)) {
+    throw new ConfigError(`${envName(redisTlsFile)} needs TLS to Redis: a rediss:// ${envName('redisUrl')} (redis engine) or ${envName('redisTls')}=true (Sentinel, Cluster)`);
+  }
   if (c.store === 'redis' && !c.redisUrl) {
     throw new ConfigError(`${envName('store')}=redis needs ${envName('redisUrl')}`);
   }

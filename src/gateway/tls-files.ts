@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { type Config, envName } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
+import { readPemFile } from '../config/read-pem-file.js';
 
 /** The configuration keys of the gateway's own TLS. */
 export type TlsConfig = Pick<Config, 'tlsCertFile' | 'tlsKeyFile' | 'tlsKeyPassphrase' | 'tlsCaFile'>;
@@ -36,15 +36,8 @@ export function tlsFilesOf(config: TlsConfig): TlsFiles | undefined {
   };
 }
 
-function read(path: string, key: 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${envName(key)}: cannot read "${path}": ${(err as Error).message}`);
-  }
-}
-
-function certificate(pem: string, path: string, key: 'tlsCertFile' | 'tlsCaFile'): X509Certificate {
+function certificate(path: string, key: 'tlsCertFile' | 'tlsCaFile'): X509Certificate {
+  const pem = readPemFile(path, key, 'certificate');
   try {
     return new X509Certificate(pem);
   } catch (err) {
@@ -61,10 +54,10 @@ function certificate(pem: string, path: string, key: 'tlsCertFile' | 'tlsCaFile'
  * serving the pair it has.
  */
 export function checkTlsFiles(files: TlsFiles, now = new Date()): TlsCertificateInfo {
-  const cert = certificate(read(files.certFile, 'tlsCertFile'), files.certFile, 'tlsCertFile');
+  const cert = certificate(files.certFile, 'tlsCertFile');
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: read(files.keyFile, 'tlsKeyFile'), ...(files.passphrase ? { passphrase: files.passphrase } : {}) });
+    key = createPrivateKey({ key: readPemFile(files.keyFile, 'tlsKeyFile', 'private key'), ...(files.passphrase ? { passphrase: files.passphrase } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${envName('tlsKeyFile')}: cannot open the private key "${files.keyFile}"${files.passphrase ? ' with HEXFLEET_TLS_KEY_PASSPHRASE' : ''}: ${(err as Error).message}`);
@@ -75,6 +68,6 @@ export function checkTlsFiles(files: TlsFiles, now = new Date()): TlsCertificate
   if (new Date(cert.validTo) < now) {
     throw new ConfigError(`${envName('tlsCertFile')}: the certificate in "${files.certFile}" expired on ${cert.validTo}`);
   }
-  if (files.caFile) certificate(read(files.caFile, 'tlsCaFile'), files.caFile, 'tlsCaFile');
+  if (files.caFile) certificate(files.caFile, 'tlsCaFile');
   return { serial: cert.serialNumber, subject: cert.subject.replace(/\n/g, ', '), validTo: cert.validTo };
 }

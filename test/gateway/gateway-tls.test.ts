@@ -105,7 +105,7 @@ describe('gateway TLS configuration', () => {
       /^HEXFLEET_TLS_KEY_FILE: ".*pair-b\.key" is not the private key of the certificate in HEXFLEET_TLS_CERT_FILE/,
     );
     await expect(TestGateway.start(tlsEnv({ certFile: join(ca.dir, 'missing.pem'), keyFile: a.keyFile }))).rejects.toThrow(
-      /^HEXFLEET_TLS_CERT_FILE: cannot read ".*missing\.pem"/,
+      /^HEXFLEET_TLS_CERT_FILE: cannot read the certificate file ".*missing\.pem"/,
     );
     await expect(TestGateway.start(tlsEnv({ certFile: a.keyFile, keyFile: a.keyFile }))).rejects.toThrow(/^HEXFLEET_TLS_CERT_FILE: ".*" holds no PEM certificate/);
     const locked = ca.issue('locked', { passphrase: 'correct horse battery' });

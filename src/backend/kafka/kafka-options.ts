@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import { ConfigError } from '../../config/load-config.js';
 
 /** How KafkaEventLog reaches its cluster and how its consumers behave in their groups. */
 export interface KafkaEventLogOptions {
@@ -74,16 +72,4 @@ export function kafkaClientConfig(o: KafkaEventLogOptions): KafkaConfig {
   if (o.ssl) config.ssl = o.caPem ? { ca: [o.caPem] } : true;
   if (o.sasl) config.sasl = { ...o.sasl } as SASLOptions;
   return config;
-}
-
-/** Reads a PEM file named by an option; the error names the option. */
-export function readCaFile(path: string, optionName: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${optionName}: cannot read the CA file "${path}": ${(err as Error).message}`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${optionName}: "${path}" holds no PEM certificate`);
-  return pem;
 }

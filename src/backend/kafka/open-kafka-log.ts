@@ -3,7 +3,8 @@ import { type Config, configSchema, envName } from '../../config/config-schema.j
 import { ConfigError } from '../../config/load-config.js';
 import type { EventLog } from '../../eventlog/event-log.js';
 import { KafkaEventLog } from './kafka-event-log.js';
-import { type KafkaEventLogOptions, readCaFile } from './kafka-options.js';
+import { readPemFile } from '../../config/read-pem-file.js';
+import type { KafkaEventLogOptions } from './kafka-options.js';
 
 /** The configuration keys the Kafka event log reads (the replication factor is optional: its schema default applies). */
 export type KafkaLogConfig = Pick<
@@ -21,7 +22,7 @@ export function kafkaLogOptions(config: KafkaLogConfig): KafkaEventLogOptions {
     ssl: config.kafkaSsl,
   };
   if (options.brokers.length === 0) throw new ConfigError(`${envName('kafkaBrokers')} is empty: no broker to connect to`);
-  if (config.kafkaSsl && config.kafkaCaFile) options.caPem = readCaFile(config.kafkaCaFile, envName('kafkaCaFile'));
+  if (config.kafkaSsl && config.kafkaCaFile) options.caPem = readPemFile(config.kafkaCaFile, 'kafkaCaFile');
   if (config.kafkaSaslMechanism !== 'none') {
     options.sasl = { mechanism: config.kafkaSaslMechanism, username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
   }

@@ -1,9 +1,11 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { HexfleetError } from '../../protocol/error-codes.js';
 
 /** Where the data lives: one Redis by URL, or the primary that Sentinels name. */
 export type RedisTarget =
-  | { url: string }
+  /** With a `rediss://` URL, `tls` adds the CA and client certificate. */
+  | { url: string; tls?: ConnectionOptions }
   | {
       sentinels: { host: string; port: number }[];
       /** The monitored primary's name (`sentinel monitor <name> …`). */
@@ -11,6 +13,8 @@ export type RedisTarget =
       sentinelPassword?: string;
       /** Password of the data nodes. */
       password?: string;
+      /** TLS to the Sentinels and to the data nodes they name. */
+      tls?: ConnectionOptions;
     };
 
 export interface RedisConnectionOptions {
@@ -42,13 +46,14 @@ export function connectRedis(o: RedisConnectionOptions): Redis {
     lazyConnect: false,
   };
   const t = o.target;
-  if ('url' in t) return new Redis(t.url, { ...common, ...o.redisOptions });
+  if ('url' in t) return new Redis(t.url, { ...common, ...(t.tls ? { tls: t.tls } : {}), ...o.redisOptions });
   return new Redis({
     ...common,
     sentinels: t.sentinels,
     name: t.name,
     ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
     ...(t.password ? { password: t.password } : {}),
+    ...(t.tls ? { tls: t.tls, sentinelTLS: t.tls, enableTLSForSentinelMode: true } : {}),
     // Reconnect at once to the new primary when a node answers READONLY (it was demoted).
     reconnectOnError: (err) => (/^READONLY\b/.test(err.message) ? 2 : false),
     sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
@@ -23,6 +24,8 @@ export interface ClusterBackendOptions {
   /** Seed nodes; the rest of the cluster is discovered from them. */
   nodes: { host: string; port: number }[];
   password?: string;
+  /** TLS to every node (the servers run tls-cluster yes); undefined: plaintext. */
+  tls?: ConnectionOptions;
   /** Application prefix; the layout version is appended (":v1:"). */
   prefix: string;
   commandTimeoutMs: number;
@@ -92,6 +95,7 @@ export class RedisClusterBackend implements Engine {
         connectTimeout: Math.max(1000, options.commandTimeoutMs),
         maxRetriesPerRequest: 0,
         ...(options.password ? { password: options.password } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
       },
     });
     watchCluster(this.cluster, this.haMetrics, log);
