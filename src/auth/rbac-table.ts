@@ -21,7 +21,11 @@ export interface Grant {
 export interface RbacRow {
   /** `http`: a request; `ws`: the upgrade of a WebSocket endpoint; `frame`: one frame type on it. */
   kind: 'http' | 'ws' | 'frame';
-  /** Anyone may, without a token (`roles` then lists who gets more than the public answer). */
+  /**
+   * Anyone may, without a token, and gets the public answer; a token, when
+   * given, is checked against `roles`, who get more. (`GET /healthz` is not
+   * an action: it reads no token, on every port.)
+   */
   public?: true;
   /** What the row covers, for the README. */
   doc: string;
@@ -46,7 +50,6 @@ const WATCHERS = { customer: OWN_ORDERS, tracker: OWN_ORDERS, admin: OPERATOR };
  * an action that is not a key), and test/auth iterates every cell.
  */
 export const RBAC_TABLE = {
-  'GET /healthz': { kind: 'http', public: true, doc: 'liveness; public on every port', roles: {} },
   'GET /readyz': { kind: 'http', public: true, doc: 'readiness without a token: status only (200/503); with a token, the details (failing dependencies) — or on the admin port', roles: { admin: OPERATOR } },
   'GET /metrics': { kind: 'http', doc: 'Prometheus text on the public port (the admin port serves it without a token)', roles: { admin: OPERATOR } },
   'GET /v1/drivers/nearby': { kind: 'http', doc: 'nearest drivers', roles: SERVICE_API },
@@ -56,6 +59,8 @@ export const RBAC_TABLE = {
   'POST /v1/orders/:id/cancel': { kind: 'http', doc: 'cancel an order', roles: SERVICE_API },
   'POST /v1/orders/:id/complete': { kind: 'http', doc: 'complete an order', roles: SERVICE_API },
   'POST /v1/orders/:id/tracking-token': { kind: 'http', doc: 'issue a tracker token for one order', roles: SERVICE_API },
+  'POST /v1/admin/revocations': { kind: 'http', doc: 'revoke a token (jti) or every token of a subject (sub)', roles: { admin: OPERATOR } },
+  'GET /v1/admin/revocations': { kind: 'http', doc: 'the revocations in force', roles: { admin: OPERATOR } },
   'WS /v1/driver': { kind: 'ws', doc: "open a driver's stream (the token's sub is the driver id)", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver pings': { kind: 'frame', doc: "positions, stored as the socket's driver", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver offer_reply': { kind: 'frame', doc: 'accept or reject an offer (one made to this driver, else not_offered)', roles: { driver: OWN_DRIVER } },

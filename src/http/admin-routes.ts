@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { checkMfa, type MfaPolicy } from '../auth/mfa.js';
+import type { Authorizer } from '../auth/authorize.js';
 import type { Revocation, RevocationStore } from '../auth/revocation-store.js';
 import { longestLifetimeMs } from '../auth/token-policy.js';
-import { type Principal, tokenFrom, type TokenService } from '../auth/tokens.js';
+import type { TokenService } from '../auth/tokens.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import { readBody, respondAsync } from './http-reply.js';
+import { authorizeRequest, readBody, respondAsync } from './http-reply.js';
 
 /** A revocation request is one id and a time: a few hundred bytes. */
 const MAX_BODY_BYTES = 4096;
@@ -16,13 +16,14 @@ const MAX_SUSPEND_MS = 365 * 24 * 3600 * 1000;
 
 export interface AdminRouteDeps {
   tokens: TokenService;
-  mfa: MfaPolicy;
+  /** Who may: RBAC_TABLE's admin rows (role admin with a second factor). */
+  access: Authorizer;
   revocations: RevocationStore;
   log: Logger;
 }
 
 /**
- * The operators' routes (role `admin`, with a second factor: checkMfa).
+ * The operators' routes (who may: RBAC_TABLE — role `admin` with a second factor).
  *
  * - `POST /v1/admin/revocations` with `{"jti":…}` revokes one token, with
  *   `{"sub":…}` every token of a subject issued until now — or until
@@ -32,20 +33,14 @@ export interface AdminRouteDeps {
  * - `GET /v1/admin/revocations` → `{"revocations":[…]}`: those in force.
  */
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminRouteDeps): void {
-  const { tokens, mfa, revocations, log } = deps;
+  const { tokens, access, revocations, log } = deps;
   const keepMs = longestLifetimeMs(tokens.policy);
-  const operator = (auth: string, token: string | undefined): Principal => {
-    const now = Date.now();
-    const p = tokens.verify(tokenFrom(auth, token), ['admin'], now);
-    checkMfa(p, mfa, now);
-    return p;
-  };
 
   app.post('/v1/admin/revocations', (res, req) =>
     respondAsync(res, req, log,
       (r, rs) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), body: readBody(rs, MAX_BODY_BYTES) }),
       async ({ auth, token, body }) => {
-        const by = operator(auth, token);
+        const by = authorizeRequest(access, 'POST /v1/admin/revocations', auth, token);
         const revocation = revocationOf(await body, by.sub, Date.now(), keepMs);
         await revocations.add(revocation);
         log.info({ kind: revocation.kind, by: revocation.by, until: revocation.until }, 'token revocation added');
@@ -55,7 +50,7 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminRouteDeps): vo
 
   app.get('/v1/admin/revocations', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token') }), async ({ auth, token }) => {
-      operator(auth, token);
+      authorizeRequest(access, 'GET /v1/admin/revocations', auth, token);
       return { status: 200, body: { revocations: await revocations.list(Date.now()) } };
     }),
   );
