@@ -90,11 +90,11 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
       engine = new RedisBackend({
         target, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, timing, planner, outbox,
         minReplicasAck: config.redisMinReplicasAck, replicaAckTimeoutMs: config.redisReplicaAckTimeoutMs, registry: extras.registry,
+        ...(config.redisAreaResolution !== undefined ? { areaResolution: config.redisAreaResolution } : {}),
       }, log);
       break;
     }
     case 'cluster':
-        ...(config.redisAreaResolution !== undefined ? { areaResolution: config.redisAreaResolution } : {}),
       engine = new RedisClusterBackend({
         nodes: hostPorts(config.redisCluster ?? ''),
         password: config.redisPassword || undefined,

@@ -21,8 +21,8 @@ import { loadUws } from '../runtime/load-uws.js';
 import { Metrics } from '../runtime/metrics.js';
 import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
-import { parseMarkets } from '../geo/market-area.js';
 import { ReadIndex } from '../readindex/read-index.js';
+import { parseMarkets } from '../geo/market-area.js';
 import { type Audit, createAudit } from './create-audit.js';
 import { startAdminListener } from './admin-listener.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
@@ -87,10 +87,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       timing: { staleMs: config.staleMs, offlineMs: config.offlineMs, retentionMs: config.retentionMs },
       maxLagMs: config.readIndexMaxLagMs,
       sweepIntervalMs: config.sweepIntervalMs,
-    }, metrics.registry, log)
       markets,
       areaResolution: config.redisAreaResolution,
       maxRadiusM: config.nearbyMaxRadiusM,
+    }, metrics.registry, log)
     : undefined;
   const nearby = readIndex ?? store;
   const dispatch = createDispatch(config, backend, metrics, log, { nearby });
