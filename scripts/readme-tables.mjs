@@ -1,8 +1,9 @@
-// Rewrites the config, error-code and close-code tables of README.md from the
-// compiled schema and error table (run after npm run build). test/docs checks they agree.
+// Rewrites the config, error-code, close-code and RBAC ("who may do what") tables of README.md
+// from the compiled schema, error table and RBAC_TABLE (run after npm run build). test/docs checks they agree.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { configSchema, envName } from '../dist/src/config/config-schema.js';
 import { CloseCodes, ErrorCodes } from '../dist/src/protocol/error-codes.js';
+import { rbacMarkdown } from '../dist/src/auth/rbac-markdown.js';
 
 const rows = (header, lines) => [header, ...lines].join('\n');
 const config = rows('| variable | default | range | meaning |\n|---|---|---|---|', Object.entries(configSchema).map(([k, s]) => {
@@ -14,7 +15,7 @@ const errors = rows('| code | retry | HTTP | meaning |\n|---|---|---|---|', Obje
 const closes = rows('| close code | name | reconnect? | meaning |\n|---|---|---|---|', Object.entries(CloseCodes).map(([k, e]) => `| ${e.code} | \`${k}\` | ${e.retry ? 'yes' : 'no'} | ${e.reason} |`));
 
 let readme = readFileSync('README.md', 'utf8');
-for (const table of [config, errors, closes]) {
+for (const table of [config, errors, closes, rbacMarkdown()]) {
   const header = table.split('\n')[0];
   const start = readme.indexOf(header);
   if (start < 0) throw new Error(`README.md has no table starting with ${header}`);

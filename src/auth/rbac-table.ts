@@ -50,7 +50,7 @@ const WATCHERS = { customer: OWN_ORDERS, tracker: OWN_ORDERS, admin: OPERATOR };
  * an action that is not a key), and test/auth iterates every cell.
  */
 export const RBAC_TABLE = {
-  'GET /readyz': { kind: 'http', public: true, doc: 'readiness without a token: status only (200/503); with a token, the details (failing dependencies) — or on the admin port', roles: { admin: OPERATOR } },
+  'GET /readyz': { kind: 'http', public: true, doc: 'readiness: without a token the status only (200/503); an admin token also gets the details (store, failing dependencies), as the admin port does', roles: { admin: OPERATOR } },
   'GET /metrics': { kind: 'http', doc: 'Prometheus text on the public port (the admin port serves it without a token)', roles: { admin: OPERATOR } },
   'GET /v1/drivers/nearby': { kind: 'http', doc: 'nearest drivers', roles: SERVICE_API },
   'GET /v1/drivers/:id': { kind: 'http', doc: "a driver's last-known record", roles: SERVICE_API },
@@ -61,10 +61,10 @@ export const RBAC_TABLE = {
   'POST /v1/orders/:id/tracking-token': { kind: 'http', doc: 'issue a tracker token for one order', roles: SERVICE_API },
   'POST /v1/admin/revocations': { kind: 'http', doc: 'revoke a token (jti) or every token of a subject (sub)', roles: { admin: OPERATOR } },
   'GET /v1/admin/revocations': { kind: 'http', doc: 'the revocations in force', roles: { admin: OPERATOR } },
-  'WS /v1/driver': { kind: 'ws', doc: "open a driver's stream (the token's sub is the driver id)", roles: { driver: OWN_DRIVER } },
+  'WS /v1/driver': { kind: 'ws', doc: "open a driver's stream (the token's sub is the driver id); an auth frame with a fresh token is checked as this connect again", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver pings': { kind: 'frame', doc: "positions, stored as the socket's driver", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver offer_reply': { kind: 'frame', doc: 'accept or reject an offer (one made to this driver, else not_offered)', roles: { driver: OWN_DRIVER } },
-  'WS /v1/track': { kind: 'ws', doc: 'open a tracking socket (a customer token needs an orders claim; a tracker token an exp); what it may watch is decided per frame', roles: { customer: ANY, tracker: ANY, admin: OPERATOR } },
+  'WS /v1/track': { kind: 'ws', doc: 'open a tracking socket (a customer token needs an orders claim; a tracker token an exp); what it may watch is decided per frame; an auth frame is checked as this connect again', roles: { customer: ANY, tracker: ANY, admin: OPERATOR } },
   'WS /v1/track subscribe': { kind: 'frame', doc: "watch an order (another's: not_allowed)", roles: WATCHERS },
   'WS /v1/track unsubscribe': { kind: 'frame', doc: 'stop watching an order', roles: WATCHERS },
   'WS /v1/track subscribe_area': { kind: 'frame', doc: 'watch every driver in a bbox', roles: { admin: OPERATOR } },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { rbacMarkdown } from '../../src/auth/rbac-markdown.js';
 import { configSchema, envName, type ConfigKey } from '../../src/config/config-schema.js';
 import { CloseCodes, ErrorCodes } from '../../src/protocol/error-codes.js';
 
@@ -17,5 +18,9 @@ describe('README', () => {
 
   it.each(Object.entries(CloseCodes))('documents close code %s', (name, spec) => {
     expect(readme).toContain(`| ${spec.code} | \`${name}\` |`);
+  });
+
+  it('documents who may do what: the RBAC table, as generated from RBAC_TABLE (scripts/readme-tables.mjs)', () => {
+    expect(readme).toContain(rbacMarkdown());
   });
 });
