@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { Authorizer } from '../auth/authorize.js';
-import { DEFAULT_MFA_POLICY } from '../auth/mfa.js';
-import { TokenService } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/create-backend.js';
 import { startScheduledBackups } from '../backup/scheduled-backups.js';
@@ -10,6 +8,7 @@ import type { Config } from '../config/config-schema.js';
 import { LogMetrics } from '../eventlog/log-metrics.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import { Sweeper } from '../geo/sweeper.js';
+import { registerAdminRoutes } from '../http/admin-routes.js';
 import { registerDriverRoutes } from '../http/driver-routes.js';
 import { registerHealthRoutes } from '../http/health-routes.js';
 import { errorReply, writeReply } from '../http/http-reply.js';
@@ -28,6 +27,7 @@ import { startAdminListener } from './admin-listener.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
+import { Identity } from './identity.js';
 import { startLogWorkers } from './log-workers.js';
 import { tlsFilesOf } from './tls-files.js';
 import { TlsListener } from './tls-listener.js';
@@ -65,11 +65,12 @@ export interface Gateway {
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const { uws, native } = loadUws(config.allowUwsFallback);
   if (!native) log.warn('uWebSockets.js native binding missing: running on the slow JavaScript imitation (HEXFLEET_ALLOW_UWS_FALLBACK)');
-  if (!config.jwtSecret) throw new Error('HEXFLEET_JWT_SECRET is required (at least 32 characters); see hexfleet --help');
 
-  const tokens = new TokenService(config.jwtSecret);
+  // Throws without HEXFLEET_JWT_SECRET or a JWKS.
+  const identity = new Identity(config, log);
+  const { tokens } = identity;
   // Every route and frame handler asks it, with its row of RBAC_TABLE.
-  const access = new Authorizer(tokens, DEFAULT_MFA_POLICY);
+  const access = new Authorizer(tokens, identity.mfa);
   const metrics = new Metrics();
   const logMetrics = new LogMetrics(metrics.registry);
   const audit = createAudit(config, log, metrics.registry);
@@ -117,6 +118,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     registerHealthRoutes(app, health, { kind: 'public', access });
     registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log });
+    registerAdminRoutes(app, { tokens, access, revocations: backend.revocations, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };
 
@@ -124,6 +126,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const backups = startScheduledBackups(config, backend, metrics.registry, log);
   // Before the public port: an admin port that cannot be bound stops the start with nothing public open.
   const admin = await startAdminListener(uws, config, health);
+  // Before listening: what was revoked before this gateway started is refused from its first request.
+  await identity.start(backend.revocations, [drivers, trackers]);
   const listener = await TlsListener.open(uws, {
     host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
   }, log).catch((err: unknown) => {
@@ -161,6 +165,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await pipeline.drain();
       drivers.closeAll();
       trackers.closeAll();
+      identity.close();
       await tracking.close();
       await readIndex?.close();
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.

@@ -39,8 +39,6 @@ const MAX_TRACK_FRAME_BYTES = 4096;
 function watcherOf(access: Authorizer, token: string | undefined): Principal {
   const p = access.verify(token, 'WS /v1/track');
   if (p.role === 'customer' && !p.orders) throw new TokenError('unauthorized', 'a customer token needs an orders claim (the order ids it may watch)');
-  // Tracker tokens travel in links and URLs: one that never expires is refused.
-  if (p.role === 'tracker' && p.expiresAt === undefined) throw new TokenError('unauthorized', 'a tracker token must expire (exp claim)');
   return p;
 }
 
@@ -113,6 +111,12 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
     authorize(token) {
       const principal = watcherOf(access, token);
       return { principal, grant: { expiresAt: principal.expiresAt }, expiresAt: principal.expiresAt, subscriber: undefined };
+    },
+
+    // An auth frame extended the token: the hub's own expiry check (its sweep) follows.
+    reauthorized(ws) {
+      const data = ws.getUserData();
+      data.grant.expiresAt = data.expiresAt;
     },
 
     frames: { subscribe: request, unsubscribe: request, subscribe_area: request, unsubscribe_area: request },

@@ -1,19 +1,23 @@
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { type Principal, TokenError } from '../auth/tokens.js';
 import { CloseCodes, type ErrorCode, ErrorCodes, HexfleetError } from '../protocol/error-codes.js';
 import { decodeFrame } from '../protocol/frame-codec.js';
-import type { ErrorFrame } from '../protocol/wire-frames.js';
+import type { AuthOkFrame, ErrorFrame } from '../protocol/wire-frames.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
 import type { AccessGuard, AuditUser } from '../audit/access-guard.js';
 import { spendBadFrame } from './bad-frame-budget.js';
 import { auditRefusedUpgrade, refuseCoolingOff } from './upgrade-audit.js';
+import { ExpiryWheel } from './expiry-wheel.js';
 import { readUpgrade, refuseUpgrade } from './ws-upgrade.js';
 
 /** What the plumbing keeps for every socket; each endpoint's socket data extends it. */
 export interface SocketBase {
   remote: string;
-  /** Token expiry, ms since the epoch (undefined: the token has no `exp`). */
+  /** Who the socket's token speaks for (replaced by an accepted `auth` frame). */
+  principal: Principal;
+  /** Token expiry, ms since the epoch: the socket is closed then (4401) unless an `auth` frame extended it. */
   expiresAt: number | undefined;
   badFrames: number;
   badWindowStart: number;
@@ -26,7 +30,7 @@ export interface SocketBase {
 }
 
 /** Why the gateway closes a socket (a CloseCodes entry). */
-export type CloseReason = 'going_away' | 'protocol_violation' | 'token_expired' | 'slow_consumer';
+export type CloseReason = 'going_away' | 'protocol_violation' | 'token_expired' | 'token_revoked' | 'slow_consumer';
 
 /**
  * Handles one decoded frame of its type. Throwing a HexfleetError rejects the
@@ -52,12 +56,16 @@ export interface EndpointDefinition<D extends SocketBase> {
    * The endpoint's own socket data, from the upgrade's token. Synchronous on
    * purpose: an upgrade completed after an await can be closed by
    * uWebSockets.js right after open. Throws TokenError to refuse (401/403).
+   * Also checks the token of an `auth` frame (its result must name the same
+   * subject and role; only `principal` and `expiresAt` are taken from it).
    */
-  authorize(token: string | undefined, now: number): Omit<D, Exclude<keyof SocketBase, 'expiresAt'>>;
+  authorize(token: string | undefined, now: number): Omit<D, Exclude<keyof SocketBase, 'expiresAt' | 'principal'>>;
+  /** After an accepted `auth` frame replaced the socket's principal and expiry: the endpoint's own copies follow. */
+  reauthorized?(ws: WebSocket<D>): void;
   /** Frame types the endpoint accepts; any other type gets `unknown_type`. */
   frames: Record<string, FrameHandler<D>>;
   /** Sends a frame in the socket's encoding, with the endpoint's backpressure policy. */
-  send(ws: WebSocket<D>, frame: ErrorFrame): void;
+  send(ws: WebSocket<D>, frame: ErrorFrame | AuthOkFrame): void;
   opened(ws: WebSocket<D>): void;
   /** The socket is gone (closed by either side); `closed` is already set. */
   gone(ws: WebSocket<D>, code: number): void;
@@ -83,21 +91,62 @@ export interface WsEndpoint<D extends SocketBase> {
   badFrame(ws: WebSocket<D>, now: number): void;
   /** Closes a socket with the reason's close code (idempotent). */
   end(ws: WebSocket<D>, reason: CloseReason): void;
+  /** Closes every open socket whose data `match`es (a revocation), with `reason`; returns how many. */
+  closeWhere(match: (data: D) => boolean, reason: CloseReason): number;
   /** Closes every open socket with 1001 (shutdown). */
   closeAll(): void;
 }
 
+/** How often expired sockets are looked for: the wheel's resolution, so a socket outlives its token by under a second. */
+const EXPIRY_SWEEP_MS = 1000;
+
 /**
  * The socket plumbing both WebSocket endpoints share: authentication on the
  * upgrade (401/403, no socket), decoding (JSON text or msgpack binary),
- * routing by frame type, the bad-frame budget (4400), token expiry noticed
- * on the next frame (4401), and the bookkeeping shutdown needs. A bad frame
- * costs its sender an error reply, never another client: every decode and
- * handler failure is caught here.
+ * routing by frame type, the bad-frame budget (4400), and the bookkeeping
+ * shutdown needs. A bad frame costs its sender an error reply, never another
+ * client: every decode and handler failure is caught here.
+ *
+ * A socket never outlives its token: every socket is filed in an expiry
+ * wheel by its token's `exp`, and one sweep per second closes the due ones
+ * with 4401 (no timer per socket), whether or not the client sends anything.
+ * An `{"type":"auth","token":…}` frame (JSON or msgpack) with a token of the
+ * same subject and role extends the socket to the new token's expiry and is
+ * answered `{"type":"auth_ok","expiresAt"}`; another identity is refused with
+ * `token_mismatch`, an invalid token with its token code (the socket keeps
+ * its old token until that expires).
  */
 export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): WsEndpoint<D> {
   const sockets = new Set<WebSocket<D>>();
   const { log } = def;
+  const wheel = new ExpiryWheel<WebSocket<D>>(Date.now());
+  const sweeper = setInterval(() => {
+    for (const ws of wheel.sweep(Date.now())) end(ws, 'token_expired');
+  }, EXPIRY_SWEEP_MS);
+  sweeper.unref();
+
+  /** `{"type":"auth","token"}`: the same identity with a fresh token extends the socket. */
+  function reauth(ws: WebSocket<D>, frame: Record<string, unknown>, now: number): void {
+    if (typeof frame.token !== 'string') throw new HexfleetError('invalid_frame', 'an auth frame needs a token string');
+    const data = ws.getUserData();
+    let fresh: { principal: Principal; expiresAt: number | undefined };
+    try {
+      fresh = def.authorize(frame.token, now);
+    } catch (err) {
+      if (err instanceof TokenError) throw new HexfleetError(err.code, err.message);
+      throw err;
+    }
+    const was = data.principal;
+    if (fresh.principal.sub !== was.sub || fresh.principal.role !== was.role) {
+      throw new HexfleetError('token_mismatch', `an auth frame must carry a token for ${was.role} ${was.sub.slice(0, 128)}; reconnect to change identity`);
+    }
+    if (data.expiresAt !== undefined) wheel.remove(ws, data.expiresAt);
+    data.principal = fresh.principal;
+    data.expiresAt = fresh.expiresAt;
+    if (data.expiresAt !== undefined) wheel.add(ws, data.expiresAt);
+    def.reauthorized?.(ws);
+    def.send(ws, { type: 'auth_ok', expiresAt: fresh.principal.expiresAt });
+  }
 
   function end(ws: WebSocket<D>, reason: CloseReason): void {
     const data = ws.getUserData();
@@ -134,7 +183,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     }
   }
 
-  const accepted = Object.keys(def.frames).map((t) => `"${t}"`).join(', ');
+  const accepted = [...Object.keys(def.frames), 'auth'].map((t) => `"${t}"`).join(', ');
 
   const behavior: WebSocketBehavior<D> = {
     idleTimeout: def.idleTimeoutS,
@@ -160,6 +209,8 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
 
     open(ws) {
       sockets.add(ws);
+      const { expiresAt } = ws.getUserData();
+      if (expiresAt !== undefined) wheel.add(ws, expiresAt);
       def.opened(ws);
     },
 
@@ -186,7 +237,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
         reject(ws, 'invalid_frame');
         return badFrame(ws, now);
       }
-      const handler = Object.hasOwn(def.frames, type) ? def.frames[type] : undefined;
+      const handler = type === 'auth' ? reauth : Object.hasOwn(def.frames, type) ? def.frames[type] : undefined;
       if (!handler) {
         reject(ws, 'unknown_type', `unknown frame type "${type.slice(0, 40)}"; this endpoint accepts ${accepted}`);
         return badFrame(ws, now);
@@ -205,6 +256,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
       const data = ws.getUserData();
       data.closed = true;
       sockets.delete(ws);
+      if (data.expiresAt !== undefined) wheel.remove(ws, data.expiresAt);
       def.gone(ws, code);
     },
   };
@@ -215,7 +267,19 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     reject,
     badFrame,
     end,
+    closeWhere(match, reason) {
+      let n = 0;
+      for (const ws of sockets) {
+        const data = ws.getUserData();
+        if (!data.closed && match(data)) {
+          end(ws, reason);
+          n++;
+        }
+      }
+      return n;
+    },
     closeAll() {
+      clearInterval(sweeper);
       for (const ws of sockets) end(ws, 'going_away');
     },
   };

@@ -99,6 +99,23 @@ export interface OfferFrame {
   expiresAt: number;
 }
 
+/**
+ * Client → server, on both endpoints: a fresh token for the connection's
+ * subject and role, sent before the current one expires, so a long session
+ * goes on without reconnecting. Answered with `auth_ok`, or an error frame
+ * (`token_mismatch`, `unauthorized`, `token_revoked`, `unknown_key`).
+ */
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+}
+
+/** Server → client: the auth frame was accepted; the socket now lives until `expiresAt` (ms since the epoch). */
+export interface AuthOkFrame {
+  type: 'auth_ok';
+  expiresAt: number;
+}
+
 /** Server → client: the outcome of an `offer_reply`. */
 export interface OfferResultFrame {
   type: 'offer_result';
@@ -106,8 +123,8 @@ export interface OfferResultFrame {
   state: 'accepted' | 'rejected';
 }
 
-export type DriverClientFrame = PingsFrame | OfferReplyFrame;
-export type DriverServerFrame = AckFrame | ErrorFrame | PingsRejectedFrame | OfferFrame | OfferResultFrame;
+export type DriverClientFrame = PingsFrame | OfferReplyFrame | AuthFrame;
+export type DriverServerFrame = AckFrame | ErrorFrame | PingsRejectedFrame | OfferFrame | OfferResultFrame | AuthOkFrame;
 
 // ── /v1/track ───────────────────────────────────────────────────────────────
 
@@ -193,5 +210,5 @@ export interface TrackingErrorFrame extends ErrorFrame {
   bbox?: WireBbox;
 }
 
-export type TrackingClientFrame = SubscriptionFrame | AreaSubscriptionFrame;
-export type TrackingServerFrame = OrderPositionFrame | AreaPositionFrame | StatusFrame | AssignmentFrame | UnsubscribedFrame | AreaSubscribedFrame | TrackingErrorFrame;
+export type TrackingClientFrame = SubscriptionFrame | AreaSubscriptionFrame | AuthFrame;
+export type TrackingServerFrame = OrderPositionFrame | AreaPositionFrame | StatusFrame | AssignmentFrame | UnsubscribedFrame | AreaSubscribedFrame | TrackingErrorFrame | AuthOkFrame;

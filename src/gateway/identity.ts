@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import type { JwksKeys } from '../auth/jwks-keys.js';
+import type { MfaPolicy } from '../auth/mfa.js';
+import { RevocationList } from '../auth/revocation-list.js';
+import type { Revocation, RevocationStore } from '../auth/revocation-store.js';
+import { jwksOf, mfaPolicyOf, tokenPolicyOf } from '../auth/token-config.js';
+import { TokenService } from '../auth/tokens.js';
+import type { Config } from '../config/config-schema.js';
+import { detailOf } from '../protocol/error-codes.js';
+import type { SocketBase, WsEndpoint } from './ws-endpoint.js';
+
+/** What a revocation needs of an endpoint. */
+type SocketCloser = Pick<WsEndpoint<SocketBase>, 'closeWhere'>;
+
+/** How often a revocation load that failed at start is tried again, and how often expired revocations are dropped. */
+const RELOAD_MS = 1000;
+const PRUNE_MS = 60_000;
+
+/**
+ * Who may talk to this gateway: the token service (HS256 secret and/or
+ * JWKS, lifetimes, iss/aud, cache) and this gateway's copy of the
+ * deployment's revocations, kept in step with the backend's RevocationStore.
+ *
+ * `start` reads the JWKS and the current revocations (a gateway that starts
+ * refuses what was revoked before it), then follows new revocations: each
+ * one goes into the list checked by every verification and closes the open
+ * sockets it covers with 4403 — on every gateway, within the pub/sub delay.
+ */
+export class Identity {
+  readonly tokens: TokenService;
+  readonly mfa: MfaPolicy;
+  readonly revocations = new RevocationList();
+  private readonly jwks: JwksKeys | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    config: Config,
+    private readonly log: Logger,
+  ) {
+    if (!config.jwtSecret && !config.jwksUrl && !config.jwksFile) {
+      throw new Error('HEXFLEET_JWT_SECRET (at least 32 characters) or HEXFLEET_JWKS_URL / HEXFLEET_JWKS_FILE is required; see hexfleet --help');
+    }
+    this.jwks = jwksOf(config, log, () => this.tokens.forgetVerified());
+    this.tokens = new TokenService({
+      ...(config.jwtSecret ? { secret: config.jwtSecret } : {}),
+      ...(this.jwks ? { jwks: this.jwks } : {}),
+      policy: tokenPolicyOf(config),
+      revocations: this.revocations,
+      cacheSize: config.tokenCacheSize,
+    });
+    this.mfa = mfaPolicyOf(config);
+  }
+
+  /** Reads the JWKS and the revocations, and closes the sockets of every revocation from now on. */
+  async start(store: RevocationStore, endpoints: readonly SocketCloser[]): Promise<void> {
+    this.unsubscribe = store.subscribe((r) => this.apply(r, endpoints));
+    await Promise.all([this.jwks?.start(), this.load(store, endpoints)]);
+    const prune = setInterval(() => this.revocations.prune(Date.now()), PRUNE_MS);
+    prune.unref();
+    this.timers.push(prune);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.jwks?.close();
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  /** The revocations held now; a failure (the backend is down at start) is logged and tried again every second. */
+  private async load(store: RevocationStore, endpoints: readonly SocketCloser[]): Promise<void> {
+    try {
+      for (const r of await store.list(Date.now())) this.apply(r, endpoints);
+    } catch (err) {
+      this.log.error({ err: detailOf(err) }, 'cannot read the revocations; trying again every second');
+      const retry = setTimeout(() => void this.load(store, endpoints), RELOAD_MS);
+      retry.unref();
+      this.timers.push(retry);
+    }
+  }
+
+  private apply(r: Revocation, endpoints: readonly SocketCloser[]): void {
+    this.revocations.add(r);
+    const now = Date.now();
+    let closed = 0;
+    for (const e of endpoints) closed += e.closeWhere((d) => this.revocations.revoking(d.principal, now) !== undefined, 'token_revoked');
+    if (closed > 0) this.log.info({ kind: r.kind, closed }, 'revocation closed sockets');
+  }
+}
