@@ -52,10 +52,13 @@ export function createDispatch(
 ): Dispatch {
   const { drivers, orders, channel } = backend;
   const pool = new DispatchPool({ threads: config.dispatchThreads, maxQueue: config.dispatchMaxQueue, lazy: !background });
+  // Every gateway's offers and releases, so candidate search skips reserved drivers; a lost subscription forgets them.
+  const reserved = new ReservedDrivers(config.offerTimeoutMs + config.reservationMarginMs);
   const dispatchMetrics = new DispatchMetrics(metrics.registry, {
     poolQueue: () => pool.queueSize,
     poolUtilization: () => pool.utilization,
     openAssignments: async () => (await orders.openOrders().catch(() => [])).length,
+    reservedKnown: () => reserved.size,
   });
   const greatCircle = new GreatCircleEtaProvider({ detourFactor: config.etaDetourFactor / 100 });
   const eta: EtaProvider = config.osrmUrl
@@ -77,8 +80,6 @@ export function createDispatch(
   // Local observers see this process's transitions; the bus carries them to every gateway's tracking.
   const events = new InProcessEventSink();
   const offBus = events.subscribe((event) => backend.assignments.publish(event));
-  // Every gateway's offers and releases, so candidate search skips reserved drivers; a lost subscription forgets them.
-  const reserved = new ReservedDrivers(config.offerTimeoutMs + config.reservationMarginMs);
   const offReserved = backend.assignments.subscribe((event) => reserved.onEvent(event));
   const offGap = backend.positions.onGap((area?: string) => {
     if (area === undefined) reserved.clear();

@@ -66,8 +66,10 @@ export class ReservedDrivers implements ReservationHint {
     this.held.clear();
   }
 
-  /** Drivers held (metrics, tests); lapsed entries count until looked at. */
+  /** Drivers held now (the metric): lapsed entries are dropped on the way, so the map never outgrows the fleet's live offers and accepted orders by much. */
   get size(): number {
+    const now = this.clock();
+    for (const [driverId, h] of this.held) if (h.until <= now) this.held.delete(driverId);
     return this.held.size;
   }
 }
