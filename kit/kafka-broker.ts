@@ -77,6 +77,18 @@ export interface KafkaBrokerOptions {
   libsDir?: string;
   /** Extra or overriding server.properties entries (a benchmark's segment size, a test's session timeouts). */
   properties?: Record<string, string | number>;
+  /** Also an SSL listener and a SASL_SSL (SCRAM) listener, beside PLAINTEXT (which the broker keeps for itself). */
+  tls?: KafkaBrokerTls;
+}
+
+/** PEM files of the TLS listeners (e.g. from kit/test-certs.ts) and the SCRAM users created at format time. */
+export interface KafkaBrokerTls {
+  caFile: string;
+  certFile: string;
+  /** Unencrypted PKCS#8 (`BEGIN PRIVATE KEY`), as Kafka's PEM keystore takes it. */
+  keyFile: string;
+  /** Users of the SASL_SSL listener (`kafka-storage format --add-scram`). */
+  scramUsers?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; name: string; password: string }[];
 }
 
 /**
@@ -118,6 +130,10 @@ export class KafkaBroker {
     readonly dataDir: string,
     private readonly libsDir: string,
     private readonly ownsDir: boolean,
+    /** The SSL and SASL_SSL listeners' ports (0: none). */
+    readonly sslPort = 0,
+    readonly saslSslPort = 0,
+    private readonly tls: KafkaBrokerTls | undefined = undefined,
   ) {}
 
   /**
@@ -137,7 +153,15 @@ export class KafkaBroker {
       const port = await unusedFixedPort();
       let controllerPort = await unusedFixedPort();
       while (controllerPort === port) controllerPort = await unusedFixedPort();
-      const broker = new KafkaBroker(port, controllerPort, dataDir, libsDir, ownsDir);
+      const taken = new Set([port, controllerPort]);
+      const another = async (): Promise<number> => {
+        let p = await unusedFixedPort();
+        while (taken.has(p)) p = await unusedFixedPort();
+        taken.add(p);
+        return p;
+      };
+      const [sslPort, saslSslPort] = options.tls ? [await another(), await another()] : [0, 0];
+      const broker = new KafkaBroker(port, controllerPort, dataDir, libsDir, ownsDir, sslPort, saslSslPort, options.tls);
       broker.writeProperties(options.properties ?? {});
       try {
         if (!existsSync(join(broker.logDir, 'meta.properties'))) await broker.format();
@@ -158,6 +182,18 @@ export class KafkaBroker {
   /** The bootstrap address for clients: `127.0.0.1:<port>`. */
   get brokers(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** The SSL listener's bootstrap address (with `tls`). */
+  get sslBrokers(): string {
+    if (!this.sslPort) throw new Error('this broker was started without tls: no SSL listener');
+    return `127.0.0.1:${this.sslPort}`;
+  }
+
+  /** The SASL_SSL (SCRAM) listener's bootstrap address (with `tls`). */
+  get saslSslBrokers(): string {
+    if (!this.saslSslPort) throw new Error('this broker was started without tls: no SASL_SSL listener');
+    return `127.0.0.1:${this.saslSslPort}`;
   }
 
   /** The JVM's pid (NaN when not running), for CPU and memory accounting. */
@@ -247,6 +283,7 @@ export class KafkaBroker {
       'controller.listener.names': 'CONTROLLER',
       'inter.broker.listener.name': 'PLAINTEXT',
       'log.dirs': this.logDir,
+      ...this.tlsProperties(),
       // One node: every internal topic and every default must fit on it.
       'offsets.topic.replication.factor': 1,
       'transaction.state.log.replication.factor': 1,
@@ -276,9 +313,36 @@ export class KafkaBroker {
     writeFileSync(this.propertiesFile, text);
   }
 
-  /** `StorageTool format` with a fresh cluster id. */
+  /**
+   * The SSL and SASL_SSL listeners: a PEM keystore (key then certificate,
+   * one file) and a PEM truststore; SCRAM-SHA-256 and -512 on SASL_SSL, whose
+   * users exist from format time on (KRaft has no ZooKeeper to add them to).
+   * The broker and controller keep talking PLAINTEXT among themselves.
+   */
+  private tlsProperties(): Record<string, string> {
+    const t = this.tls;
+    if (!t) return {};
+    const keystore = join(this.dataDir, 'keystore.pem');
+    writeFileSync(keystore, readFileSync(t.keyFile, 'utf8') + readFileSync(t.certFile, 'utf8'));
+    const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    return {
+      listeners: `PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort},SSL://127.0.0.1:${this.sslPort},SASL_SSL://127.0.0.1:${this.saslSslPort}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${this.port},SSL://127.0.0.1:${this.sslPort},SASL_SSL://127.0.0.1:${this.saslSslPort}`,
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': keystore,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': t.caFile,
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': scram,
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': scram,
+    };
+  }
+
+  /** `StorageTool format` with a fresh cluster id (and the SCRAM users of `tls`). */
   private async format(): Promise<void> {
-    const args = ['-cp', `${this.libsDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', this.propertiesFile];
+    const scram = (this.tls?.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`]);
+    const args = ['-cp', `${this.libsDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', this.propertiesFile, ...scram];
     await new Promise<void>((resolve, reject) => {
       // A short-lived tool: the C1 compiler alone and the serial GC halve the CPU it takes (≈ 0.9 → 0.5 s here).
       const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`];
