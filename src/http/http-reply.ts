@@ -41,17 +41,20 @@ export function writeReply(res: HttpResponse, reply: HttpReply): void {
 }
 
 /**
- * Answers a request whose reply needs `await`. The request object is only
+ * Answers a request whose reply may need `await`. The request object is only
  * valid until the handler returns, so `read` copies what the work needs first;
  * `onAborted` guards against writing to a closed response, and the write is
- * corked because it happens after an await.
+ * corked because it happens after an await. A `work` that answers at once
+ * (returns a reply, not a promise: a nearby query the read index holds) is
+ * written inside the handler, with no promise and no cork: on the hottest
+ * read that is a measurable share of the gateway's CPU per request.
  */
 export function respondAsync<T>(
   res: HttpResponse,
   req: HttpRequest,
   log: Logger,
   read: (req: HttpRequest, res: HttpResponse) => T,
-  work: (input: T, call: HttpCall) => Promise<HttpReply>,
+  work: (input: T, call: HttpCall) => HttpReply | Promise<HttpReply>,
   guard?: AccessGuard,
 ): void {
   let aborted = false;
@@ -73,15 +76,26 @@ export function respondAsync<T>(
     return;
   }
   let failure: unknown;
-  work(input, call)
+  const finish = (reply: HttpReply, afterAwait: boolean): void => {
+    if (guard) closeCall(guard, call, reply.status, (reply.body as { code?: string } | undefined)?.code, failure, input, aborted ? undefined : res);
+    if (aborted) return;
+    if (afterAwait) res.cork(() => writeReply(res, reply));
+    else writeReply(res, reply);
+  };
+  let answer: HttpReply | Promise<HttpReply>;
+  try {
+    answer = work(input, call);
+  } catch (err) {
+    failure = err;
+    answer = replyForError(err, log);
+  }
+  if (!(answer instanceof Promise)) return finish(answer, false);
+  answer
     .catch((err: unknown) => {
       failure = err;
       return replyForError(err, log);
     })
-    .then((reply) => {
-      if (guard) closeCall(guard, call, reply.status, (reply.body as { code?: string } | undefined)?.code, failure, input, aborted ? undefined : res);
-      if (!aborted) res.cork(() => writeReply(res, reply));
-    });
+    .then((reply) => finish(reply, true));
 }
 
 /** 429 `auth_cooloff`, with Retry-After: the seconds left of the address's cool-off. */
