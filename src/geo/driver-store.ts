@@ -192,7 +192,14 @@ export interface DriverStore {
 }
 
 /** What nearby reads need: the backend's store, or a read index in front of it (src/readindex). */
-export type NearbyReader = Pick<DriverStore, 'nearby'>;
+export interface NearbyReader extends Pick<DriverStore, 'nearby'> {
+  /**
+   * The same answer as nearby(), at once, when it is in this process (the
+   * memory store; the read index while it serves locally); undefined when it
+   * needs the backend (then call nearby()). Optional: Redis stores have none.
+   */
+  nearbyNow?(lat: number, lng: number, radiusM: number, options: NearbyOptions, now: number): NearbyDriver[] | undefined;
+}
 
 export interface StoreTiming {
   staleMs: number;
