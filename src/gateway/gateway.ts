@@ -13,6 +13,7 @@ import { registerDriverRoutes } from '../http/driver-routes.js';
 import { registerHealthRoutes } from '../http/health-routes.js';
 import { errorReply, writeReply } from '../http/http-reply.js';
 import { registerMatchRoutes } from '../http/match-routes.js';
+import { HttpRateLimiter } from '../http/rate-limit.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
 import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
 import { PingIntake } from '../ingest/ping-intake.js';
@@ -71,6 +72,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const { tokens } = identity;
   // Every route and frame handler asks it, with its row of RBAC_TABLE.
   const access = new Authorizer(tokens, identity.mfa);
+  // Per token role and subject, weighted by cost: one caller cannot starve the API for the others.
+  const limiter = new HttpRateLimiter({
+    service: { perSec: config.httpServiceRatePerSec, burst: config.httpServiceBurst },
+    user: { perSec: config.httpUserRatePerSec, burst: config.httpUserBurst },
+  });
   const metrics = new Metrics();
   const logMetrics = new LogMetrics(metrics.registry);
   const audit = createAudit(config, log, metrics.registry);
@@ -114,10 +120,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const mount = (app: TemplatedApp): void => {
     app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
     app.ws<TrackSocketData>('/v1/track', trackers.behavior);
-    registerTrackingRoutes(app, { guard: audit.guard, config, access, log });
+    registerTrackingRoutes(app, { guard: audit.guard, config, access, log, limiter });
     registerHealthRoutes(app, health, { kind: 'public', access });
-    registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log });
-    registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log });
+    registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log, limiter });
+    registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
     registerAdminRoutes(app, { tokens, access, revocations: backend.revocations, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };

@@ -5,6 +5,9 @@ import type { Authorizer } from '../auth/authorize.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { DriverStore, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
 import { authorizeRequest, errorReply, respondAsync } from './http-reply.js';
+import { requireId } from '../protocol/id-limits.js';
+import { type HttpRateLimiter, nearbyCost } from './rate-limit.js';
+import { strictNumber } from './strict-number.js';
 import type { AccessGuard } from '../audit/access-guard.js';
 
 const STATUSES: readonly StoredStatus[] = ['available', 'busy', 'offline', 'unknown'];
@@ -14,14 +17,7 @@ function bad(name: string, why: string): HexfleetError {
 }
 
 function number(q: URLSearchParams, name: string, min: number, max: number, fallback?: number): number {
-  const raw = q.get(name);
-  if (raw === null || raw === '') {
-    if (fallback !== undefined) return fallback;
-    throw bad(name, 'is required');
-  }
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) throw bad(name, `must be a number in [${min}, ${max}], got "${raw.slice(0, 40)}"`);
-  return v;
+  return strictNumber(name, q.get(name), fallback === undefined ? { min, max } : { min, max, fallback });
 }
 
 /** Parses `/v1/drivers/nearby` parameters; every failure names the parameter. */
@@ -46,18 +42,21 @@ export function parseNearby(query: string, config: Config) {
   return { lat, lng, radiusM, options };
 }
 
+/** The driver id of a path, checked against ID_LIMITS before any lookup. */
 function decodeId(raw: string): string {
+  let id: string;
   try {
-    return decodeURIComponent(raw);
+    id = decodeURIComponent(raw);
   } catch {
     throw bad('id', 'is not valid percent-encoding');
   }
+  return requireId('driverId', id, 'invalid_parameter', 'id');
 }
 
 /** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (who may: RBAC_TABLE). */
 /** `nearby`: where nearby reads go (the read index, or the store); `store` answers the rest. */
 export function registerDriverRoutes(
-  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger; guard?: AccessGuard },
+  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger; guard?: AccessGuard; limiter: HttpRateLimiter },
 ): void {
   const { config, access, store, log } = deps;
   const reader = deps.nearby ?? store;
@@ -67,6 +66,7 @@ export function registerDriverRoutes(
       async ({ auth, token, query }, call) => {
         call.principal = authorizeRequest(access, 'GET /v1/drivers/nearby', auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
+        deps.limiter.charge(call.principal, nearbyCost(radiusM));
         const drivers = await reader.nearby(lat, lng, radiusM, options, Date.now());
         return { status: 200, body: { drivers } };
       }, deps.guard),
@@ -76,6 +76,7 @@ export function registerDriverRoutes(
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), id: decodeId(r.getParameter(0)) }),
       async ({ auth, token, id }, call) => {
         call.principal = authorizeRequest(access, 'GET /v1/drivers/:id', auth, token, { driverId: id });
+        deps.limiter.charge(call.principal, 1);
         const driver = await store.get(id, Date.now());
         return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
       }, deps.guard),

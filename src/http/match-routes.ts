@@ -1,10 +1,11 @@
-import { isValidId } from '../domain/ids.js';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { AccessGuard } from '../audit/access-guard.js';
 import type { Authorizer } from '../auth/authorize.js';
 import type { Config } from '../config/config-schema.js';
 import { HexfleetError } from '../protocol/error-codes.js';
+import { requireId } from '../protocol/id-limits.js';
+import type { HttpRateLimiter } from './rate-limit.js';
 import { authorizeRequest, errorReply, type HttpReply, readBody, respondAsync } from './http-reply.js';
 import { parseMatchRequest } from '../orders/match-request.js';
 import type { MatchService } from '../orders/match-service.js';
@@ -41,12 +42,15 @@ function matchReply(doc: OrderDoc): HttpReply {
   return reply;
 }
 
+/** The order id of a path, checked against ID_LIMITS before any lookup. */
 function orderIdParam(raw: string): string {
+  let id: string;
   try {
-    return decodeURIComponent(raw);
+    id = decodeURIComponent(raw);
   } catch {
     throw new HexfleetError('invalid_parameter', 'id is not valid percent-encoding');
   }
+  return requireId('orderId', id, 'invalid_parameter', 'id');
 }
 
 /**
@@ -55,7 +59,7 @@ function orderIdParam(raw: string): string {
  */
 export function registerMatchRoutes(
   app: TemplatedApp,
-  deps: { config: Config; access: Authorizer; match: MatchService; saga: OrderSaga; log: Logger; guard?: AccessGuard },
+  deps: { config: Config; access: Authorizer; match: MatchService; saga: OrderSaga; log: Logger; guard?: AccessGuard; limiter: HttpRateLimiter },
 ): void {
   const { config, access, match, saga, log } = deps;
   // Matches, cancels and completions are audited with their actor and outcome (the route sets the event).
@@ -71,8 +75,9 @@ export function registerMatchRoutes(
       (r, rs) => ({ ...headers(r), key: r.getHeader('idempotency-key') || undefined, body: readBody(rs, MAX_BODY_BYTES) }),
       async ({ auth, token, key, body }, call) => {
         call.principal = authorizeRequest(access, 'POST /v1/match', auth, token);
+        deps.limiter.charge(call.principal, 1);
         call.event = { action: 'order.match' };
-        if (key !== undefined && !isValidId(key)) throw new HexfleetError('invalid_parameter', 'Idempotency-Key must be 1 to 128 printable ASCII characters');
+        if (key !== undefined) requireId('idempotencyKey', key, 'invalid_parameter');
         const request = parseMatchRequest(parseJson(await body), limits);
         call.event.orderId = request.orderId;
         return matchReply(await match.match(request, key));
@@ -82,6 +87,7 @@ export function registerMatchRoutes(
   app.get('/v1/orders/:id/assignment', (res, req) =>
     respondAsync(res, req, log, (r) => ({ ...headers(r), id: orderIdParam(r.getParameter(0)) }), async ({ auth, token, id }, call) => {
       call.principal = authorizeRequest(access, 'GET /v1/orders/:id/assignment', auth, token, { orderId: id });
+      deps.limiter.charge(call.principal, 1);
       const doc = await saga.get(id);
       if (!doc) return errorReply('not_found', `no order "${id.slice(0, 128)}"`);
       return { status: 200, body: { ...assignmentView(doc), request: doc.request, tried: doc.tried, history: doc.history, createdAt: doc.createdAt, updatedAt: doc.updatedAt } };
@@ -96,6 +102,7 @@ export function registerMatchRoutes(
       }, async ({ auth, token, id }, call) => {
         call.event = { action: `order.${action}`, orderId: id };
         call.principal = authorizeRequest(access, `POST /v1/orders/:id/${action}` as const, auth, token, { orderId: id });
+        deps.limiter.charge(call.principal, 1);
         return { status: 200, body: assignmentView(await run(id, Date.now())) };
       }, guard),
     );

@@ -19,8 +19,26 @@ export function conflictingContentLength(req: HttpRequest): boolean {
   return conflict;
 }
 
-/** Answers 400 `bad_request` and closes the connection: the bytes after the first body cannot be trusted as a request. */
+/**
+ * Answers 400 `bad_request` and closes the connection: the bytes after the
+ * first body cannot be trusted as a request. The answer is written on the
+ * next turn of the event loop, not in the handler: uWS ignores the close
+ * asked for inside the handler and goes on parsing what followed in the same
+ * packet. Deferred, a request pipelined behind it makes uWS abort the
+ * connection instead (nothing after the first body is ever run, the client
+ * sees the connection drop), and otherwise the 400 goes out and the
+ * connection closes. Call it from the handler, with nothing else answering.
+ */
 export function refuseConflictingLength(res: HttpResponse): void {
-  res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json')
-    .end(JSON.stringify({ code: 'bad_request', message: 'conflicting Content-Length headers; the connection is closed' }), true);
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  setImmediate(() => {
+    if (aborted) return;
+    res.cork(() => {
+      res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json')
+        .end(JSON.stringify({ code: 'bad_request', message: 'conflicting Content-Length headers; the connection is closed' }), true);
+    });
+  });
 }

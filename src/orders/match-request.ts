@@ -1,4 +1,4 @@
-import { isValidId } from '../domain/ids.js';
+import { requireId } from '../protocol/id-limits.js';
 import { createHash } from 'node:crypto';
 import { HexfleetError } from '../protocol/error-codes.js';
 import type { OrderRequest, Point } from './order.js';
@@ -24,8 +24,8 @@ function point(v: unknown, field: string): Point {
 export function parseMatchRequest(body: unknown, limits: { defaultRadiusM: number; maxRadiusM: number }): OrderRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('body', 'must be a JSON object');
   const b = body as Record<string, unknown>;
-  if (!isValidId(b.orderId)) throw bad('orderId', 'must be 1 to 128 printable ASCII characters');
-  const request: OrderRequest = { orderId: b.orderId, pickup: point(b.pickup, 'pickup'), radiusM: limits.defaultRadiusM, mode: 'immediate' };
+  const orderId = requireId('orderId', b.orderId, 'invalid_body');
+  const request: OrderRequest = { orderId, pickup: point(b.pickup, 'pickup'), radiusM: limits.defaultRadiusM, mode: 'immediate' };
   if (b.dropoff !== undefined) request.dropoff = point(b.dropoff, 'dropoff');
   if (b.radiusM !== undefined) {
     if (typeof b.radiusM !== 'number' || !Number.isFinite(b.radiusM) || b.radiusM <= 0 || b.radiusM > limits.maxRadiusM) {
