@@ -12,7 +12,10 @@ interface Fence {
 
 /** Guards the distance tests against floating-point error, metres (as RingPlanner does). */
 const SLACK_M = 1;
-/** Rings of areas looked at around a held one; res 0 areas at a 200 km radius need 1, so this is never reached in practice. */
+/**
+ * Rings of areas looked at around a held one: at res 3 a 200 km radius needs 3, at res 6 (tests' clusters) 20 km
+ * needs about 5. Past it (tiny areas, a huge HEXFLEET_NEARBY_MAX_RADIUS_M) every query of the area goes to the backend.
+ */
 const MAX_RINGS = 20;
 
 /**
