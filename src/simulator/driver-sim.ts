@@ -29,6 +29,8 @@ export interface DriverSimDeps {
   /** `/v1/driver` URLs in the order this driver tries them (rotated per driver to spread the fleet). */
   urls: string[];
   token: string;
+  /** PEM CA trusted for wss:// (`--ca`). */
+  ca?: string;
   acceptProbability: number;
   /** Told when the gateway confirmed this driver's acceptance of an offer. */
   onAccepted: (orderId: string, driverId: string) => void;
@@ -95,6 +97,7 @@ export class DriverSim {
       token: this.d.token,
       driverId: this.id,
       WebSocket,
+      ...(this.d.ca === undefined ? {} : { ca: this.d.ca }),
       // A client that comes back continues its seq (what an app persisting lastSeq does).
       ...(this.lastSeq === undefined ? {} : { initialSeq: this.lastSeq }),
       // 10 minutes of pings at 1 Hz: a break never overflows it, a dead gateway shows as drops.

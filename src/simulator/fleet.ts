@@ -22,6 +22,8 @@ export interface FleetOptions {
   rng: Rng;
   stats: SimStats;
   minter: TokenMinter;
+  /** PEM CA trusted for wss:// (`--ca`). */
+  ca?: string;
   onAccepted: (orderId: string, driverId: string) => void;
   onDelivered: (orderId: string, driverId: string) => void;
 }
@@ -58,6 +60,7 @@ export class Fleet {
         urls,
         token: await o.minter.driver(id, vehicle),
         acceptProbability: o.acceptProbability,
+        ...(o.ca === undefined ? {} : { ca: o.ca }),
         onAccepted: o.onAccepted,
         onDelivered: o.onDelivered,
       });

@@ -1,3 +1,6 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
 /** What POST /v1/match answered, reduced to what the simulator acts on. */
 export type MatchOutcome =
   | { kind: 'ok'; driverId: string; state: string }
@@ -17,17 +20,30 @@ export interface MatchRequestBody {
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The match API over HTTP (Node's fetch), round-robin over the gateways'
- * `http(s)://` roots; a call that cannot reach one gateway tries the next
- * once. Never throws for an HTTP status: outcomes are values.
+ * The match API over HTTP (keep-alive connections of Node's http and https
+ * modules), round-robin over the gateways' `http(s)://` roots; a call that
+ * cannot reach one gateway tries the next once. Never throws for an HTTP
+ * status: outcomes are values.
  */
 export class MatchApi {
   private next = 0;
+  private readonly http = new HttpAgent({ keepAlive: true });
+  private readonly https: HttpsAgent;
 
   constructor(
     private readonly httpRoots: readonly string[],
     private readonly serviceToken: string,
-  ) {}
+    /** PEM CA trusted for https:// instead of the system's (`--ca`). */
+    ca?: string,
+  ) {
+    this.https = new HttpsAgent({ keepAlive: true, ...(ca ? { ca } : {}) });
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
 
   async match(body: MatchRequestBody): Promise<MatchOutcome> {
     const r = await this.call('POST', '/v1/match', body);
@@ -53,13 +69,8 @@ export class MatchApi {
     for (let tries = 0; tries < Math.min(2, this.httpRoots.length); tries++) {
       const root = this.httpRoots[this.next++ % this.httpRoots.length]!;
       try {
-        const res = await fetch(root + path, {
-          method,
-          headers: { authorization: `Bearer ${this.serviceToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
-        const text = await res.text();
+        const res = await this.send(new URL(root + path), method, body === undefined ? undefined : JSON.stringify(body));
+        const text = res.text;
         let parsed: unknown;
         try {
           parsed = text ? JSON.parse(text) : undefined;
@@ -72,6 +83,25 @@ export class MatchApi {
       }
     }
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+  }
+
+  private send(url: URL, method: string, body: string | undefined): Promise<{ status: number; text: string }> {
+    const secure = url.protocol === 'https:';
+    const headers: Record<string, string> = { authorization: `Bearer ${this.serviceToken}` };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    return new Promise((resolve, reject) => {
+      const options = { method, headers, timeout: REQUEST_TIMEOUT_MS };
+      const onResponse = (res: import('node:http').IncomingMessage): void => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      };
+      const req = secure ? httpsRequest(url, { ...options, agent: this.https }, onResponse) : httpRequest(url, { ...options, agent: this.http }, onResponse);
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within ${REQUEST_TIMEOUT_MS} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }
 

@@ -38,6 +38,8 @@ export interface OrderSimOptions {
   stats: SimStats;
   api: MatchApi;
   minter: TokenMinter;
+  /** PEM CA trusted for wss:// (`--ca`). */
+  ca?: string;
   /** The order of `driverId` ended: free the driver. */
   release: (driverId: string, orderId: string) => void;
 }
@@ -182,6 +184,7 @@ export class OrderSim {
       urls: Array.from({ length: n }, (_, k) => `${wsRoots[(first + k) % n]!}/v1/track`),
       token: await this.o.minter.customer(`${order.id}-customer`, order.id),
       WebSocket,
+      ...(this.o.ca === undefined ? {} : { ca: this.o.ca }),
     });
     order.tracker = tracker;
     stats.subscriptionsOpened++;

@@ -33,7 +33,8 @@ export async function runSimulate(args: string[], env: NodeJS.ProcessEnv = proce
   const area = new CityArea(o.bbox);
   // One id per run: a second run against the same gateways gets new drivers and orders.
   const runId = `sim${o.seed.toString(36)}${Date.now().toString(36).slice(-4)}`;
-  const api = new MatchApi(o.urls.map(httpRootOf), await minter.service());
+  const api = new MatchApi(o.urls.map(httpRootOf), await minter.service(), o.ca);
+  const ca = o.ca === undefined ? {} : { ca: o.ca };
 
   let fleet: Fleet | undefined;
   const orders: OrderSim = new OrderSim({
@@ -47,6 +48,7 @@ export async function runSimulate(args: string[], env: NodeJS.ProcessEnv = proce
     stats,
     api,
     minter,
+    ...ca,
     release: (driverId, orderId) => fleet?.release(driverId, orderId),
   });
   fleet = await Fleet.create({
@@ -58,6 +60,7 @@ export async function runSimulate(args: string[], env: NodeJS.ProcessEnv = proce
     rng,
     stats,
     minter,
+    ...ca,
     onAccepted: (orderId, driverId) => orders.onAccepted(orderId, driverId),
     onDelivered: (orderId) => orders.onDelivered(orderId),
   });
@@ -103,6 +106,7 @@ export async function runSimulate(args: string[], env: NodeJS.ProcessEnv = proce
   // Orders first: their cancellations free drivers while the drivers are still connected.
   await orders.close();
   await theFleet.close();
+  api.close();
   clearTimeout(force);
   process.stdout.write(progress.summary(elapsedS, gauges));
   return stats.pingsAcked > 0 ? 0 : 1;

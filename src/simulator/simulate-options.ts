@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load-config.js';
 import { BERLIN_BBOX, type BBox } from './city-area.js';
@@ -16,6 +17,8 @@ export interface SimulateOptions {
   maxOpenOrders: number;
   maxTracked: number;
   progressIntervalS: number;
+  /** PEM of the CA trusted for wss:// and https:// (`--ca FILE`); undefined: the system's. */
+  ca?: string;
 }
 
 
@@ -37,6 +40,8 @@ Options:
   --max-open-orders N       orders open at once; more are not placed until some end (default 1000)
   --max-tracked N           orders watched on /v1/track at once (one socket each)   (default 500)
   --progress-interval S     seconds between progress lines on stderr               (default 2)
+  --ca FILE                 PEM CA that signed the gateways' certificate, trusted for wss:// and https://
+                            instead of the system's (a gateway with HEXFLEET_TLS_CERT_FILE from a private CA)
   --help                    this text
 
 Tokens: the simulator signs its own driver (with a vehicle claim), service and customer tokens
@@ -95,6 +100,7 @@ export function parseSimulateArgs(args: string[]): SimulateOptions | 'help' {
         'max-open-orders': { type: 'string' },
         'max-tracked': { type: 'string' },
         'progress-interval': { type: 'string' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -111,7 +117,18 @@ export function parseSimulateArgs(args: string[]): SimulateOptions | 'help' {
     throw new ConfigError(`--accept-probability must be a number in [0, 1], got "${p}"`);
   }
   const duration = str('duration');
+  const caFile = str('ca');
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--ca: cannot read "${caFile}": ${(err as Error).message}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`--ca: "${caFile}" holds no PEM certificate`);
+  }
   return {
+    ...(ca === undefined ? {} : { ca }),
     urls: [...new Set(urls.map(rootUrl))],
     drivers: int(str('drivers'), 'drivers', 100, 1, 50_000),
     ordersPerMinute: int(str('orders-per-minute'), 'orders-per-minute', 60, 0, 60_000),

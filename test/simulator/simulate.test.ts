@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestCa } from '../../kit/test-certs.js';
 import { stopAllGateways, TEST_JWT_SECRET, TestGateway } from '../support/gateway-harness.js';
 
 /**
@@ -93,11 +94,40 @@ describe('hexfleet simulate against a gateway (memory store)', () => {
   }, 60_000);
 });
 
+describe('hexfleet simulate against a TLS gateway (wss://, https://)', () => {
+  const ca = TestCa.create('sim');
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    const cert = ca.issue('sim-gateway');
+    gw = await TestGateway.start({ HEXFLEET_OFFER_TIMEOUT_MS: '5000', HEXFLEET_TLS_CERT_FILE: cert.certFile, HEXFLEET_TLS_KEY_FILE: cert.keyFile });
+  });
+
+  afterAll(async () => {
+    await stopAllGateways();
+    ca.cleanup();
+  });
+
+  it('drives drivers (wss), matches (https) and tracking (wss) trusting --ca', async () => {
+    const r = await run(['simulate', '--drivers', '10', '--orders-per-minute', '600', '--duration', '5', '--seed', '7', '--url', `wss://localhost:${gw.port}`, '--ca', ca.caFile]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryValue(r.stdout, 'pings acked')).toBeGreaterThan(0);
+    expect(summaryValue(r.stdout, 'matches ok')).toBeGreaterThan(0);
+    expect(summaryValue(r.stdout, 'subscriptions opened')).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('acks nothing without --ca: the private CA is not in the system store (exit 1)', async () => {
+    const r = await run(['simulate', '--drivers', '2', '--orders-per-minute', '0', '--duration', '2', '--url', `wss://localhost:${gw.port}`]);
+    expect(r.code).toBe(1);
+    expect(summaryValue(r.stdout, 'pings acked')).toBe(0);
+  }, 60_000);
+});
+
 describe('hexfleet simulate usage', () => {
   it('--help documents every flag', async () => {
     const r = await run(['simulate', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--url', '--drivers', '--orders-per-minute', '--duration', '--bbox', '--seed', '--accept-probability', '--max-open-orders', '--max-tracked', '--progress-interval']) {
+    for (const flag of ['--url', '--drivers', '--orders-per-minute', '--duration', '--bbox', '--seed', '--accept-probability', '--max-open-orders', '--max-tracked', '--progress-interval', '--ca']) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('HEXFLEET_JWT_SECRET');
@@ -112,6 +142,7 @@ describe('hexfleet simulate usage', () => {
     [['--url', 'ws://127.0.0.1:1', '--bbox', '13.5,52.4,13.3,52.6'], '--bbox'],
     [['--url', 'ws://127.0.0.1:1', '--accept-probability', '1.5'], '--accept-probability'],
     [['--url', 'ws://127.0.0.1:1', '--duration', '-3'], '--duration'],
+    [['--url', 'wss://127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], '--ca'],
   ])('%j exits 2 naming %s', async (args, flag) => {
     const r = await run(['simulate', ...args]);
     expect(r.code).toBe(2);
