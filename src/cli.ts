@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { tokenPolicyOf } from './auth/token-config.js';
 import { ROLES, type Role, TokenService } from './auth/tokens.js';
 import { destination } from 'pino';
 import { ConfigError, configHelp, loadConfig, selectedStore } from './config/load-config.js';
@@ -24,8 +25,12 @@ const USAGE = `hexfleet: real-time driver location engine
 
 Usage:
   hexfleet [serve]                          run the gateway (default)
-  hexfleet token --role ROLE --sub ID [--ttl SECONDS] [--vehicle TYPE] [--orders ID,ID]
-                                            print a signed token for local use
+  hexfleet token --role ROLE --sub ID [--ttl SECONDS] [--vehicle TYPE] [--orders ID,ID] [--mfa]
+                                            print a signed token for local use (with exp,
+                                            iat and jti; --ttl defaults to the role's longest
+                                            lifetime, HEXFLEET_TOKEN_MAX_TTL_<ROLE>_S; --mfa
+                                            adds amr ["pwd","mfa"] and auth_time now, which
+                                            admin actions need)
                                             (roles: ${ROLES.join(', ')};
                                              vehicles: ${VEHICLE_TYPES.join(', ')})
   hexfleet reconcile [--json]               find and repair, once, what the shared Redis
@@ -81,9 +86,9 @@ async function serve(): Promise<void> {
 }
 
 async function token(args: string[]): Promise<void> {
-  let values: { role?: string; sub?: string; ttl?: string; vehicle?: string; orders?: string };
+  let values: { role?: string; sub?: string; ttl?: string; vehicle?: string; orders?: string; mfa?: boolean };
   try {
-    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, vehicle: { type: 'string' }, orders: { type: 'string' } } }));
+    ({ values } = parseArgs({ args, options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, vehicle: { type: 'string' }, orders: { type: 'string' }, mfa: { type: 'boolean' } } }));
   } catch (err) {
     // An unknown or incomplete option is a usage error like the others: exit 2, not 1.
     throw new ConfigError((err as Error).message);
@@ -92,22 +97,28 @@ async function token(args: string[]): Promise<void> {
     throw new ConfigError(`--role must be one of ${ROLES.join(', ')}`);
   }
   if (!values.sub) throw new ConfigError('--sub is required (for a driver: its driver id)');
-  const ttlS = values.ttl === undefined ? 24 * 3600 : Number(values.ttl);
-  if (!Number.isInteger(ttlS) || ttlS <= 0) throw new ConfigError('--ttl must be a positive whole number of seconds');
   const config = loadConfig();
   if (!config.jwtSecret) throw new ConfigError('HEXFLEET_JWT_SECRET is required to sign a token');
+  const policy = tokenPolicyOf(config);
+  const role = values.role as Role;
+  const maxS = policy.maxLifetimeS[role];
+  const ttlS = values.ttl === undefined ? maxS : Number(values.ttl);
+  if (!Number.isInteger(ttlS) || ttlS <= 0) throw new ConfigError('--ttl must be a positive whole number of seconds');
+  // A token the gateways would refuse is not worth printing.
+  if (ttlS > maxS) throw new ConfigError(`--ttl ${ttlS} is longer than a ${role} token may live (${maxS} s; raise ${role === 'tracker' ? 'HEXFLEET_TRACKING_TOKEN_TTL_S' : `HEXFLEET_TOKEN_MAX_TTL_${role.toUpperCase()}_S`} on the gateways too)`);
   if (values.vehicle !== undefined && !isVehicleType(values.vehicle)) {
     throw new ConfigError(`--vehicle must be one of ${VEHICLE_TYPES.join(', ')}`);
   }
   const claims = {
-    role: values.role as Role,
+    role,
     sub: values.sub,
     ttlS,
+    ...(values.mfa ? { amr: ['pwd', 'mfa'], authTimeS: Math.floor(Date.now() / 1000) } : {}),
     ...(values.vehicle ? { vehicle: values.vehicle } : {}),
     // A customer token lists the orders it may watch on /v1/track.
     ...(values.orders ? { orders: values.orders.split(',').filter(Boolean) } : {}),
   };
-  const jwt = await new TokenService(config.jwtSecret).sign(claims);
+  const jwt = await new TokenService({ secret: config.jwtSecret, policy }).sign(claims);
   process.stdout.write(jwt + '\n');
   const { jti, exp } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { jti?: string; exp?: number };
   await auditCommand(config, createLogger(config.logLevel, destination({ dest: 2, sync: true })), new Registry(), {

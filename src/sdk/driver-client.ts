@@ -11,7 +11,14 @@ import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, PingsReje
 export interface DriverClientOptions {
   /** Gateway URLs of `/v1/driver` (ws:// or wss://); the client fails over between them in order. */
   urls: readonly string[];
-  /** A driver token, or a function returning a fresh one (called again on 4401 token_expired). */
+  /**
+   * A driver token, or a function returning a fresh one. A function is called
+   * before each connect whose token expires soon, and shortly before the open
+   * socket's token expires (a minute ahead, less for short tokens): the fresh
+   * token goes to the gateway in an `auth` frame, which extends the socket
+   * without reconnecting. A plain string lives until its exp: the gateway
+   * then closes the socket with 4401.
+   */
   token: TokenSource;
   /** For the app's own bookkeeping; the gateway takes the driver id from the token. */
   driverId?: string;

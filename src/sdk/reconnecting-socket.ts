@@ -47,6 +47,12 @@ const CLOSED = 3;
 const CLOSE_WAIT_MS = 2_000;
 /** A token expiring within this margin is refreshed before a connect: clocks drift and handshakes take time. */
 const TOKEN_EXPIRY_MARGIN_MS = 5_000;
+/** An open socket asks the token function for a fresh token this long before exp (at most; a fifth of what is left for short tokens). */
+const TOKEN_REFRESH_AHEAD_MS = 60_000;
+/** After an auth frame answered unknown_key (the gateway is reading its keys), the same token is sent again this much later. */
+const AUTH_RETRY_MS = 2_000;
+/** Error codes that answer an auth frame (not a batch or an offer reply). */
+const AUTH_ERRORS = new Set(['unauthorized', 'token_revoked', 'unknown_key', 'token_mismatch', 'forbidden']);
 
 /**
  * One logical connection over several gateway URLs: connects to one, and when
@@ -69,6 +75,10 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
   private forceRefresh = false;
   private stopped = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When to send the open socket a fresh token (`auth` frame). */
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** An auth frame is waiting for its answer: the next auth error frame is about it. */
+  private authPending = false;
 
   constructor(private readonly o: ReconnectingSocketOptions) {
     super();
@@ -110,6 +120,7 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
   close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
     const ws = this.ws;
     this.ws = undefined;
     if (this.state === 'open') this.emit('down', 1000, false);
@@ -163,6 +174,8 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
       opened = true;
       clearTimeout(connectTimer);
       this.setState('open', { url: this.url });
+      this.authPending = false;
+      this.refreshBefore(token);
       this.emit('open');
     };
     ws.onmessage = (ev: MessageEventLike) => {
@@ -173,6 +186,7 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
         this.emit('error', new SdkError('bad_frame', `the gateway sent a frame that does not decode: ${String(err)}`, { cause: err }));
         return;
       }
+      if (this.authAnswer(frame)) return;
       this.emit('frame', frame);
     };
     ws.onerror = (ev: { error?: { code?: unknown; message?: unknown } }) => {
@@ -191,6 +205,55 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
     };
   }
 
+  /**
+   * With a token function, schedules the in-band refresh of an open socket:
+   * shortly before `token` expires, a fresh token goes to the gateway in an
+   * `auth` frame, so the socket is not closed with 4401 and nothing
+   * reconnects. A failure only costs the refresh: at expiry the gateway
+   * closes the socket and the reconnect fetches a token anyway.
+   */
+  private refreshBefore(token: string): void {
+    clearTimeout(this.refreshTimer);
+    const source = this.o.token;
+    const exp = expOf(token);
+    if (typeof source === 'string' || exp === undefined) return;
+    const left = exp * 1000 - Date.now();
+    this.refreshTimer = setTimeout(() => {
+      Promise.resolve()
+        .then(() => source())
+        .then((fresh) => {
+          this.token = fresh;
+          this.sendAuth(fresh);
+        }, (err: unknown) => {
+          this.emit('error', new SdkError('token_unavailable', `the token function failed: ${err instanceof Error ? err.message : String(err)}`, { retry: true, cause: err }));
+        });
+    }, Math.max(0, left - Math.min(TOKEN_REFRESH_AHEAD_MS, left / 5)));
+  }
+
+  private sendAuth(token: string): void {
+    if (this.send({ type: 'auth', token })) this.authPending = true;
+  }
+
+  /** Consumes the gateway's answer to an auth frame (true), so the client never takes it for a batch's or an offer's. */
+  private authAnswer(frame: unknown): boolean {
+    const f = frame as { type?: unknown; code?: unknown; message?: unknown; seq?: unknown; orderId?: unknown } | null;
+    if (f?.type === 'auth_ok') {
+      this.authPending = false;
+      if (this.token !== undefined) this.refreshBefore(this.token);
+      return true;
+    }
+    if (!this.authPending || f?.type !== 'error' || typeof f.code !== 'string' || !AUTH_ERRORS.has(f.code) || f.seq !== undefined || f.orderId !== undefined) return false;
+    this.authPending = false;
+    const retry = f.code === 'unknown_key';
+    this.emit('error', new SdkError(f.code, `the gateway refused the fresh token: ${String(f.message ?? f.code)}`, { retry }));
+    if (retry) {
+      const token = this.token;
+      clearTimeout(this.refreshTimer);
+      this.refreshTimer = setTimeout(() => token !== undefined && this.sendAuth(token), AUTH_RETRY_MS);
+    }
+    return true;
+  }
+
   private detach(ws: WebSocketLike): void {
     ws.onopen = ws.onmessage = ws.onclose = null;
     ws.onerror = () => {}; // ws emits 'error' on a socket torn down while connecting
@@ -203,6 +266,7 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
   }
 
   private ended(code: number, reason: string, wasOpen: boolean): void {
+    clearTimeout(this.refreshTimer);
     if (wasOpen) this.emit('down', code, code === 1006 || code === 1009);
     if (this.stopped) return;
     const policy = closePolicy(code);
@@ -245,12 +309,18 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
 
 /** True when a JWT's `exp` is past or near; false for anything that is not a readable JWT (the server decides). */
 function expiresSoon(token: string): boolean {
+  const exp = expOf(token);
+  return exp !== undefined && exp * 1000 - TOKEN_EXPIRY_MARGIN_MS <= Date.now();
+}
+
+/** A JWT's `exp` (seconds), read without verifying; undefined for anything that is not a readable JWT. */
+function expOf(token: string): number | undefined {
   const payload = token.split('.')[1];
-  if (!payload) return false;
+  if (!payload) return undefined;
   try {
     const json = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
-    return typeof json.exp === 'number' && json.exp * 1000 - TOKEN_EXPIRY_MARGIN_MS <= Date.now();
+    return typeof json.exp === 'number' ? json.exp : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkMfa, DEFAULT_MFA_POLICY } from '../../src/auth/mfa.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import { type ConfigKey, configSchema, envName } from '../../src/config/config-schema.js';
 
@@ -166,7 +167,21 @@ describe('hexfleet token', () => {
     expect(principal.expiresAt! - Date.now()).toBeLessThanOrEqual(60_000);
   });
 
+  it('gives every token iat, a jti and the role\'s longest lifetime by default; --mfa adds amr and auth_time', async () => {
+    const plain = await run(['token', '--role', 'admin', '--sub', 'ops-1'], { HEXFLEET_JWT_SECRET: SECRET });
+    expect(plain.code).toBe(0);
+    const p = new TokenService(SECRET).verify(plain.stdout.trim(), ['admin']);
+    expect(p.expiresAt - p.issuedAt!).toBe(3600_000);
+    expect(p.jti).toBeDefined();
+    expect(() => checkMfa(p, DEFAULT_MFA_POLICY, Date.now())).toThrow(/second factor/);
+    const mfa = await run(['token', '--role', 'admin', '--sub', 'ops-1', '--mfa'], { HEXFLEET_JWT_SECRET: SECRET });
+    const q = new TokenService(SECRET).verify(mfa.stdout.trim(), ['admin']);
+    expect(q.amr).toEqual(['pwd', 'mfa']);
+    expect(() => checkMfa(q, DEFAULT_MFA_POLICY, Date.now())).not.toThrow();
+  });
+
   it.each<{ args: string[]; env: Record<string, string>; message: RegExp }>([
+    { args: ['--role', 'admin', '--sub', 'ops', '--ttl', '7200'], env: { HEXFLEET_JWT_SECRET: SECRET }, message: /longer than a admin token may live \(3600 s; raise HEXFLEET_TOKEN_MAX_TTL_ADMIN_S/ },
     { args: ['--role', 'pilot', '--sub', 'd1'], env: { HEXFLEET_JWT_SECRET: SECRET }, message: /--role must be one of driver, service, admin/ },
     { args: ['--role', 'driver'], env: { HEXFLEET_JWT_SECRET: SECRET }, message: /--sub is required/ },
     { args: ['--role', 'driver', '--sub', 'd1', '--ttl=-5'], env: { HEXFLEET_JWT_SECRET: SECRET }, message: /--ttl must be a positive whole number/ },
