@@ -77,7 +77,6 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     maxBackpressure: config.maxBackpressureBytes,
     badFrameLimit: config.badFrameLimit,
     guard: deps.guard,
-    auditUser: (d) => ({ id: d.driverId, roles: ['driver'] }),
     frameRate: { perSec: config.frameRatePerSec, burst: config.frameBurst },
     disconnects: metrics.connectionsClosed,
     framesRejected: metrics.framesRejected,

@@ -112,7 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
   const drivers = driverEndpoint({ guard: audit.guard, config, access, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
-  const trackers = trackEndpoint({ config, access, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
+  const trackers = trackEndpoint({ guard: audit.guard, config, access, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
   const health = { backend, metrics, log, shuttingDown: () => shuttingDown };
 
@@ -121,10 +121,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     app.ws<DriverSocketData>('/v1/driver', drivers.behavior);
     app.ws<TrackSocketData>('/v1/track', trackers.behavior);
     registerTrackingRoutes(app, { guard: audit.guard, config, access, log, limiter });
-    registerHealthRoutes(app, health, { kind: 'public', access });
+    registerHealthRoutes(app, health, { kind: 'public', access, guard: audit.guard });
     registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log, limiter });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
-    registerAdminRoutes(app, { tokens, access, revocations: backend.revocations, log });
+    registerAdminRoutes(app, { guard: audit.guard, tokens, access, revocations: backend.revocations, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };
 

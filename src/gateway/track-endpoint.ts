@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import type { Authorizer } from '../auth/authorize.js';
 import { type Principal, TokenError } from '../auth/tokens.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import type { Config } from '../config/config-schema.js';
-import { HexfleetError } from '../protocol/error-codes.js';
+import { CloseCodes, HexfleetError } from '../protocol/error-codes.js';
 import { encodeReply } from '../protocol/frame-codec.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { bboxKey } from '../tracking/bbox.js';
@@ -30,6 +31,8 @@ export interface TrackEndpointDeps {
   metrics: Metrics;
   trackingMetrics: TrackingMetrics;
   log: Logger;
+  /** The audit trail: admins' frames, refusals (403, 429), abuse closes and refused upgrades. */
+  guard?: AccessGuard;
 }
 
 /** Client frames are a few dozen bytes; 4 KiB leaves room for long ids and nothing else. */
@@ -67,6 +70,12 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
     const about = 'orderId' in req ? { orderId: req.orderId } : { bbox: req.bbox };
     try {
       access.check(principal, `WS /v1/track ${req.type}`, 'orderId' in req ? { orderId: req.orderId } : undefined, now);
+      if (principal.role === 'admin') {
+        deps.guard?.audit.record({
+          action: 'admin.request', outcome: 'success', user: { id: principal.sub, roles: ['admin'] }, sourceIp: ws.getUserData().remote,
+          path: '/v1/track', frameType: req.type, ...('orderId' in req ? { orderId: req.orderId } : { details: { bbox: req.bbox } }),
+        });
+      }
       switch (req.type) {
         case 'subscribe':
           hub.subscribe(sub, req.orderId).catch((err: unknown) => {
@@ -102,6 +111,7 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
     maxPayloadLength: MAX_TRACK_FRAME_BYTES,
     maxBackpressure: config.maxBackpressureBytes,
     badFrameLimit: config.badFrameLimit,
+    guard: deps.guard,
     frameRate: { perSec: config.frameRatePerSec, burst: config.frameBurst },
     disconnects: trackingMetrics.disconnects,
     framesRejected: metrics.framesRejected,
@@ -131,6 +141,9 @@ export function trackEndpoint(deps: TrackEndpointDeps): WsEndpoint<TrackSocketDa
         close: (code, reason) => {
           if (data.closed) return;
           data.closed = true;
+          if (code === CloseCodes.slow_consumer.code) {
+            deps.guard?.abuseClosed({ path: '/v1/track', sourceIp: data.remote }, 'slow_consumer', { id: data.principal.sub, roles: [data.principal.role] });
+          }
           ws.end(code, reason);
         },
       }, limits, trackingMetrics);

@@ -75,8 +75,6 @@ export interface EndpointDefinition<D extends SocketBase> {
   framesRejected: Counter<'endpoint' | 'code'>;
   /** The audit trail and cool-off list: refused upgrades, 403 and 429 frame rejections and abuse closes are reported to it. */
   guard?: AccessGuard;
-  /** Who a socket's audit entries name (its token's subject and role). */
-  auditUser?(data: D): AuditUser | undefined;
   log: Logger;
 }
 
@@ -153,9 +151,12 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     if (data.closed) return;
     data.closed = true;
     if (reason !== 'going_away') def.disconnects.inc({ reason });
-    if (reason === 'protocol_violation' || reason === 'slow_consumer') def.guard?.abuseClosed({ path: def.path, sourceIp: data.remote }, reason, def.auditUser?.(data));
+    if (reason === 'protocol_violation' || reason === 'slow_consumer') def.guard?.abuseClosed({ path: def.path, sourceIp: data.remote }, reason, userOf(data));
     ws.end(CloseCodes[reason].code, reason);
   }
+
+  /** Who a socket's audit entries name: its token's subject and role. */
+  const userOf = (data: D): AuditUser => ({ id: data.principal.sub, roles: [data.principal.role] });
 
   /** A frame refused by a limit (429) or a permission (403) goes to the audit trail; rate limits once per socket every 10 s. */
   function auditRejection(ws: WebSocket<D>, code: ErrorCode, about: Record<string, unknown>): void {
@@ -163,7 +164,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     if (status !== 429 && status !== 403) return;
     const data = ws.getUserData();
     const at = { path: def.path, sourceIp: data.remote };
-    const user = def.auditUser?.(data);
+    const user = userOf(data);
     if (status === 429) def.guard!.limited(at, code, user, `${def.name} ${data.remote} ${user?.id ?? ''}`);
     else def.guard!.denied(at, code, user, typeof about.orderId === 'string' ? { orderId: about.orderId } : {});
   }

@@ -4,6 +4,7 @@ import type { Authorizer } from '../auth/authorize.js';
 import type { Revocation, RevocationStore } from '../auth/revocation-store.js';
 import { longestLifetimeMs } from '../auth/token-policy.js';
 import type { TokenService } from '../auth/tokens.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import { HexfleetError } from '../protocol/error-codes.js';
 import { authorizeRequest, readBody, respondAsync } from './http-reply.js';
 
@@ -20,6 +21,8 @@ export interface AdminRouteDeps {
   access: Authorizer;
   revocations: RevocationStore;
   log: Logger;
+  /** The audit trail: every revocation (token.revoke, with what it names) and every refused request. */
+  guard?: AccessGuard;
 }
 
 /**
@@ -39,20 +42,22 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminRouteDeps): vo
   app.post('/v1/admin/revocations', (res, req) =>
     respondAsync(res, req, log,
       (r, rs) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), body: readBody(rs, MAX_BODY_BYTES) }),
-      async ({ auth, token, body }) => {
-        const by = authorizeRequest(access, 'POST /v1/admin/revocations', auth, token);
+      async ({ auth, token, body }, call) => {
+        call.event = { action: 'token.revoke' };
+        const by = (call.principal = authorizeRequest(access, 'POST /v1/admin/revocations', auth, token));
         const revocation = revocationOf(await body, by.sub, Date.now(), keepMs);
+        call.event.target = { type: revocation.kind === 'jti' ? 'token' : 'subject', id: revocation.value };
         await revocations.add(revocation);
         log.info({ kind: revocation.kind, by: revocation.by, until: revocation.until }, 'token revocation added');
         return { status: 200, body: { revocation } };
-      }),
+      }, deps.guard),
   );
 
   app.get('/v1/admin/revocations', (res, req) =>
-    respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token') }), async ({ auth, token }) => {
-      authorizeRequest(access, 'GET /v1/admin/revocations', auth, token);
+    respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token') }), async ({ auth, token }, call) => {
+      call.principal = authorizeRequest(access, 'GET /v1/admin/revocations', auth, token);
       return { status: 200, body: { revocations: await revocations.list(Date.now()) } };
-    }),
+    }, deps.guard),
   );
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { AccessGuard } from '../audit/access-guard.js';
 import type { Authorizer } from '../auth/authorize.js';
 import { tokenFrom } from '../auth/tokens.js';
 import type { Backend } from '../backend/backend.js';
@@ -22,7 +23,7 @@ export interface HealthDeps {
  * `public` is the gateway's port, given the Authorizer that guards the
  * details there.
  */
-export type HealthListener = { kind: 'admin' } | { kind: 'public'; access: Authorizer };
+export type HealthListener = { kind: 'admin' } | { kind: 'public'; access: Authorizer; guard?: AccessGuard };
 
 /**
  * `/healthz`: the process is alive (never touches a dependency, so a Redis
@@ -37,6 +38,8 @@ export type HealthListener = { kind: 'admin' } | { kind: 'public'; access: Autho
  */
 export function registerHealthRoutes(app: TemplatedApp, deps: HealthDeps, listener: HealthListener): void {
   const { log } = deps;
+  // The public port's refused tokens are audited (and count towards a burst); the admin port takes none.
+  const guard = listener.kind === 'public' ? listener.guard : undefined;
   const credentials = (r: { getHeader(k: string): string; getQuery(k: string): string | undefined }) =>
     tokenFrom(r.getHeader('authorization'), r.getQuery('token'));
 
@@ -52,14 +55,14 @@ export function registerHealthRoutes(app: TemplatedApp, deps: HealthDeps, listen
       const reply = await readiness(deps);
       if (details) return reply;
       return { status: reply.status, body: { status: (reply.body as { status: string }).status } };
-    }),
+    }, guard),
   );
 
   app.get('/metrics', (res, req) =>
     respondAsync(res, req, log, credentials, async (token) => {
       if (listener.kind === 'public') listener.access.verify(token, 'GET /metrics');
       return { status: 200, text: await deps.metrics.registry.metrics(), contentType: deps.metrics.registry.contentType };
-    }),
+    }, guard),
   );
 }
 

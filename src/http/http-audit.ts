@@ -48,7 +48,8 @@ export function openCall(res: HttpResponse, req: HttpRequest, guard: AccessGuard
  * common case (a service's request that succeeded). `input` is the route's
  * copied request: by convention its `auth` and `token` fields hold the
  * Authorization header and `?token=` — read only when an entry is written,
- * for who the token claims to be (its subject; never the token itself).
+ * for who the token claims to be (its subject; never the token itself); a
+ * route whose input is a string (the token alone) counts as that.
  * `res` is undefined once the client went away (no address then).
  */
 export function closeCall(guard: AccessGuard, call: OpenCall, status: number, code: string | undefined, failure: unknown, input: unknown, res: HttpResponse | undefined): void {
@@ -75,8 +76,9 @@ export function closeCall(guard: AccessGuard, call: OpenCall, status: number, co
   });
 }
 
-/** The bearer token a route copied into its input (`auth`: the Authorization header, `token`: the query parameter). */
+/** The bearer token a route copied into its input: the input itself (a route that reads only the token), or `auth` (the Authorization header) and `token` (the query parameter). */
 function tokenOf(input: unknown): string | undefined {
+  if (typeof input === 'string') return input;
   const i = input as { auth?: unknown; token?: unknown } | undefined;
   if (typeof i?.auth !== 'string') return undefined;
   return tokenFrom(i.auth, typeof i.token === 'string' ? i.token : undefined);

@@ -167,6 +167,37 @@ describe('audit trail (file sink)', () => {
     expect(closed).toMatchObject({ event: { reason: 'protocol_violation' }, user: { id: 'drv-abuser', roles: ['driver'] }, url: { path: '/v1/driver' } });
   });
 
+  it('records a revocation with what it names, and an admin\'s tracking frame', async () => {
+    const admin = await token({ role: 'admin', sub: 'ops-bob', amr: ['hwk'], authTimeS: Math.floor(Date.now() / 1000) });
+    const victim = await token({ role: 'driver', sub: 'drv-revoked' });
+    const jti = JSON.parse(Buffer.from(victim.split('.')[1]!, 'base64url').toString()).jti as string;
+    expect((await httpRequest(gw.port, 'POST', '/v1/admin/revocations', { token: admin, body: { jti } })).status).toBe(200);
+    const revoke = await one('token.revoke', action('token.revoke'));
+    expectCommon(revoke);
+    expect(revoke).toMatchObject({ event: { outcome: 'success' }, user: { id: 'ops-bob', roles: ['admin'] }, target: { type: 'token', id: jti }, url: { path: '/v1/admin/revocations' } });
+
+    const watcher = await RawDriverClient.open(`ws://127.0.0.1:${gw.port}/v1/track`, { queryToken: admin });
+    try {
+      watcher.send({ type: 'subscribe_area', bbox: [13.3, 52.4, 13.5, 52.6] });
+      const frame = await one('admin frame', (l) => l.event.action === 'admin.request' && l.frame?.type === 'subscribe_area');
+      expect(frame).toMatchObject({ user: { id: 'ops-bob', roles: ['admin'] }, url: { path: '/v1/track' }, hexfleet: { bbox: [13.3, 52.4, 13.5, 52.6] } });
+    } finally {
+      await watcher.terminate();
+    }
+  });
+
+  it('records a watcher denied an order it does not cover', async () => {
+    const customer = await token({ role: 'customer', sub: 'cust-1', orders: ['o-mine'] });
+    const watcher = await RawDriverClient.open(`ws://127.0.0.1:${gw.port}/v1/track`, { queryToken: customer });
+    try {
+      watcher.send({ type: 'subscribe', orderId: 'o-someone-elses' });
+      const l = await one('not_allowed', (x) => x.event.action === 'authz.denied' && x.event.reason === 'not_allowed');
+      expect(l).toMatchObject({ user: { id: 'cust-1', roles: ['customer'] }, order: { id: 'o-someone-elses' }, url: { path: '/v1/track' } });
+    } finally {
+      await watcher.terminate();
+    }
+  });
+
   it('never writes a token or the secret', async () => {
     // Every request above has been answered; the file sink writes synchronously.
     const text = readFileSync(file, 'utf8');
