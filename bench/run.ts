@@ -23,6 +23,7 @@ import { commandLine, publishReport, renderReport } from './lib/report.js';
 import type { Suite } from './lib/suite.js';
 import { backupSuite } from './suites/backup.js';
 import { clusterSuite } from './suites/cluster.js';
+import { fanoutSuite } from './suites/fanout.js';
 import { ingestSuite } from './suites/ingest.js';
 import { haSuite } from './suites/ha.js';
 import { logSuite } from './suites/log.js';
@@ -33,7 +34,7 @@ import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
