@@ -61,10 +61,14 @@ export class AccessGuard {
     return until;
   }
 
-  /** A token was refused (401, or a refused upgrade): audited with why and who it claimed to be, and counted towards a burst. */
-  authFailed(at: AccessPoint, err: unknown, token: string | undefined, status?: number): void {
+  /**
+   * A token was refused (401, a refused upgrade, an `auth` frame): audited
+   * with why and who it claimed to be (`user`: who the connection already
+   * was, for a frame), and counted towards a burst.
+   */
+  authFailed(at: AccessPoint, err: unknown, token: string | undefined, status?: number, known?: AuditUser): void {
     const reason = rejectionReason(err, token);
-    const user = claimedIdentity(token);
+    const user = known ?? claimedIdentity(token);
     this.metrics.authFailures.inc({ reason });
     this.audit.record({ ...entryAt(at, status), action: 'auth.rejected', outcome: 'failure', reason, ...(user ? { user } : {}) });
     // A key the gateway has not loaded yet is its own lag (a rotation), not the client guessing: not counted towards a burst.

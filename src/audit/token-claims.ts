@@ -37,11 +37,12 @@ export function rejectionReason(err: unknown, token: string | undefined): string
   if (code === 'unknown_key' || code === 'mfa_required') return code;
   if (code === 'token_revoked') return 'revoked';
   if (err instanceof TokenError && code === 'forbidden') return 'role_not_allowed';
-  const message = err instanceof Error ? err.message : '';
-  if (!token || /no token/i.test(message)) return 'no_token';
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return token ? 'invalid_token' : 'no_token';
+  if (/no token/i.test(message)) return 'no_token';
   if (/expired/i.test(message)) return 'expired';
   if (/revoked/i.test(message)) return 'revoked';
   if (/malformed|badly signed|signature/i.test(message)) return claimedIdentity(token) ? 'bad_signature' : 'malformed';
   if (/claim|subject|role|expire|lives longer|future|issuer|audience|\b(iss|aud|jti|amr)\b/i.test(message)) return 'bad_claims';
-  return 'invalid_token';
+  return token || message ? 'invalid_token' : 'no_token';
 }

@@ -158,20 +158,22 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
   /** Who a socket's audit entries name: its token's subject and role. */
   const userOf = (data: D): AuditUser => ({ id: data.principal.sub, roles: [data.principal.role] });
 
-  /** A frame refused by a limit (429) or a permission (403) goes to the audit trail; rate limits once per socket every 10 s. */
-  function auditRejection(ws: WebSocket<D>, code: ErrorCode, about: Record<string, unknown>): void {
+  /** A frame refused by a token check (401), a limit (429) or a permission (403) goes to the audit trail; rate limits once per socket every 10 s. */
+  function auditRejection(ws: WebSocket<D>, code: ErrorCode, message: string | undefined, about: Record<string, unknown>): void {
     const status = ErrorCodes[code].http;
-    if (status !== 429 && status !== 403) return;
+    if (status !== 429 && status !== 403 && status !== 401) return;
     const data = ws.getUserData();
     const at = { path: def.path, sourceIp: data.remote };
     const user = userOf(data);
+    // A refused `auth` frame: an authentication like an upgrade's (counted towards a burst), by who the socket already is.
+    if (status === 401) return def.guard!.authFailed({ ...at, frameType: 'auth' }, { code, message: message ?? ErrorCodes[code].message }, undefined, undefined, user);
     if (status === 429) def.guard!.limited(at, code, user, `${def.name} ${data.remote} ${user?.id ?? ''}`);
     else def.guard!.denied(at, code, user, typeof about.orderId === 'string' ? { orderId: about.orderId } : {});
   }
 
   function reject(ws: WebSocket<D>, code: ErrorCode, message?: string, about: Record<string, unknown> = {}): void {
     def.framesRejected.inc({ endpoint: def.name, code });
-    if (def.guard) auditRejection(ws, code, about);
+    if (def.guard) auditRejection(ws, code, message, about);
     if (ws.getUserData().closed) return;
     def.send(ws, { type: 'error', code, message: message ?? ErrorCodes[code].message, ...about });
   }

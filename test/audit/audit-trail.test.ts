@@ -101,6 +101,18 @@ describe('audit trail (file sink)', () => {
     await one('malformed upgrade', (l) => l.event.action === 'auth.rejected' && l.event.reason === 'malformed' && l.url.path === '/v1/driver');
   });
 
+  it('records a refused auth frame (a token that does not extend the socket) by the socket\'s driver', async () => {
+    const driverId = uniqueDriverId();
+    const client = await gw.connect({ queryToken: await token({ role: 'driver', sub: driverId }) });
+    const stale = await new SignJWT({ role: 'driver' }).setProtectedHeader({ alg: 'HS256' }).setSubject(driverId)
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 120).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    minted.push(stale);
+    client.send({ type: 'auth', token: stale });
+    await client.waitForReply((r) => r.type === 'error', 'the refusal of the auth frame');
+    const l = await one('auth frame', (x) => x.event.action === 'auth.rejected' && x.frame?.type === 'auth');
+    expect(l).toMatchObject({ event: { reason: 'expired' }, user: { id: driverId, roles: ['driver'] }, url: { path: '/v1/driver' } });
+  });
+
   it('records a forbidden action with the actor', async () => {
     const driverToken = await token({ role: 'driver', sub: 'drv-nosy' });
     expect((await api.cancel('o-not-mine', driverToken)).status).toBe(403);
