@@ -686,8 +686,8 @@ export function orderStoreContract(name: string, make: MakeOrderStore): void {
       /** What a store holds after the case, outbox positions left out (each engine has its own). */
       async function state(orders: OrderStore) {
         const s = await snapshot(orders, ['o-1'], ALL);
-        // o-other was written by the fixture at its own time: its events differ between two stores by their times only.
-        return { ...s, outbox: s.outbox.map((e) => e.event).filter((e) => e.orderId === 'o-1') };
+        // o-other was written by the fixture at its own time: its events and deadline differ between two stores by their times only.
+        return { ...s, deadlines: s.deadlines.filter((id) => id === 'o-1'), outbox: s.outbox.map((e) => e.event).filter((e) => e.orderId === 'o-1') };
       }
 
       const cases: { name: string; picks: string[]; picked: number; refused: number }[] = [

@@ -2,8 +2,10 @@
   createOrder: creates an order and commits its version 2 in the same step
   (OrderStore.create): the match's fast path, one round trip for what was a
   creation (commitOrder, expected version 0) and an offer (commitOrder with
-  a reservation). Each version is written and recorded in the outbox
-  exactly as commitOrder.lua would have (same layout, same entry fields).
+  a reservation). Each version is recorded in the outbox exactly as
+  commitOrder.lua would have (same entry fields); the order's hash, deadline
+  and open-set membership are written once, as the last version leaves
+  them (what two commitOrder calls would leave, without the first's writes).
 
   KEYS: none (keys derive from ARGV[1]; standalone Redis and Sentinel only:
         the Cluster engine composes create from its own commits).
@@ -50,12 +52,6 @@ local function due(deadline)
   if tonumber(deadline) >= 0 then redis.call('ZADD', p .. 'o:due', deadline, id) else redis.call('ZREM', p .. 'o:due', id) end
 end
 
--- Version 1: open, no reservation.
-redis.call('HSET', okey, 'doc', ARGV[5], 'v', 1)
-redis.call('SADD', p .. 'o:open', id)
-due(ARGV[6])
-record(1, '', ARGV[7], ARGV[8], ARGV[9], ARGV[5])
-
 local picks = cmsgpack.unpack(ARGV[19])
 local stale = tonumber(ARGV[14])
 local chosen, fence = nil, -1
@@ -74,7 +70,15 @@ for i, pick in ipairs(picks) do
     end
   end
 end
-if not chosen then return { 1, 1, -1, 0, #picks } end
+
+-- Version 1 goes to the outbox either way; the order's keys get only the last version written.
+record(1, '', ARGV[7], ARGV[8], ARGV[9], ARGV[5])
+if not chosen then
+  redis.call('HSET', okey, 'doc', ARGV[5], 'v', 1)
+  redis.call('SADD', p .. 'o:open', id)
+  due(ARGV[6])
+  return { 1, 1, -1, 0, #picks }
+end
 
 local template = cmsgpack.unpack(ARGV[18])
 local parts, slots, pick = template[1], template[2], picks[chosen]
@@ -85,14 +89,18 @@ for k = 1, #slots do
 end
 local doc = table.concat(out)
 
-redis.call('HSET', okey, 'doc', doc, 'v', 2)
-if fence ~= -1 then redis.call('HSET', okey, 'f', fence) end
-if ARGV[10] ~= '1' then
-  redis.call('SREM', p .. 'o:open', id)
-  if tonumber(ARGV[12]) > 0 then redis.call('PEXPIRE', okey, ARGV[12]) end
+if fence ~= -1 then
+  redis.call('HSET', okey, 'doc', doc, 'v', 2, 'f', fence)
+else
+  redis.call('HSET', okey, 'doc', doc, 'v', 2)
+end
+if ARGV[10] == '1' then
+  redis.call('SADD', p .. 'o:open', id)
+elseif tonumber(ARGV[12]) > 0 then
+  redis.call('PEXPIRE', okey, ARGV[12])
 end
 due(ARGV[11])
 record(2, fence ~= -1 and fence or '', ARGV[15], ARGV[16], ARGV[17], doc)
 local refused = chosen - 1
-if picks[chosen][1] == '' then refused = 0 end
+if pick[1] == '' then refused = 0 end
 return { 1, 2, fence, chosen, refused }
