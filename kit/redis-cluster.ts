@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { clusterNodePort } from './free-port.js';
-import { RedisServer } from './redis-server.js';
+import { RedisServer, type RedisServerTls } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -21,17 +21,23 @@ const READY_TIMEOUT_MS = 60_000;
 export class RedisCluster {
   private constructor(readonly nodes: RedisServer[]) {}
 
-  static async start(o: { primaries?: number } = {}): Promise<RedisCluster> {
+  /** `tls`: every node TLS-only, the cluster bus and replication over TLS too (tls-cluster, tls-replication). */
+  static async start(o: { primaries?: number; tls?: RedisServerTls } = {}): Promise<RedisCluster> {
     const count = (o.primaries ?? 3) * 2;
+    const tlsArgs = o.tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : [];
+    const cliTls = o.tls
+      ? ['--tls', '--cacert', o.tls.caFile, ...(o.tls.client ? ['--cert', o.tls.client.certFile, '--key', o.tls.client.keyFile] : [])]
+      : [];
     const nodes: RedisServer[] = [];
     try {
       for (let i = 0; i < count; i++) {
         nodes.push(await RedisServer.startOn(await clusterNodePort(), {
           args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000',
-            '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--cluster-require-full-coverage', 'no'],
+            '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--cluster-require-full-coverage', 'no', ...tlsArgs],
+          ...(o.tls ? { tls: o.tls } : {}),
         }));
       }
-      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes']);
+      await run('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes']);
       const cluster = new RedisCluster(nodes);
       await cluster.waitHealthy();
       return cluster;
@@ -48,7 +54,8 @@ export class RedisCluster {
 
   /** A cluster client of the test's own (for looking at keys); the caller disconnects it. */
   client(): Cluster {
-    const c = new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+    const tls = this.nodes[0]?.clientTls;
+    const c = new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1, ...(tls ? { tls } : {}) } });
     c.on('error', () => {});
     return c;
   }

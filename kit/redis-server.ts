@@ -148,7 +148,9 @@ export class RedisServer {
     const t = this.tls;
     const listen = t
       ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', t.certFile, '--tls-key-file', t.keyFile,
-        '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.client ? 'yes' : 'no']
+        '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.client ? 'yes' : 'no',
+        // Its own outgoing links (replication, cluster bus) show the client certificate: the server one is for serverAuth only.
+        ...(t.client ? ['--tls-client-cert-file', t.client.certFile, '--tls-client-key-file', t.client.keyFile] : [])]
       : ['--port', String(this.port)];
     const proc = spawn(
       'redis-server',
