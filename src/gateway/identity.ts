@@ -12,9 +12,16 @@ import type { SocketBase, WsEndpoint } from './ws-endpoint.js';
 /** What a revocation needs of an endpoint. */
 type SocketCloser = Pick<WsEndpoint<SocketBase>, 'closeWhere'>;
 
-/** How often a revocation load that failed at start is tried again, and how often expired revocations are dropped. */
+/** How often a revocation load that failed is tried again, and how often expired revocations are dropped. */
 const RELOAD_MS = 1000;
 const PRUNE_MS = 60_000;
+/**
+ * How long a start waits for the first revocation load (the backend may
+ * still be connecting): long enough for a Redis that is up, short enough
+ * that a Redis that is down does not hold the gateway back (it keeps trying
+ * every second after listening, and logs it).
+ */
+const START_LOAD_MS = 5000;
 
 /**
  * Who may talk to this gateway: the token service (HS256 secret and/or
@@ -55,7 +62,7 @@ export class Identity {
   /** Reads the JWKS and the revocations, and closes the sockets of every revocation from now on. */
   async start(store: RevocationStore, endpoints: readonly SocketCloser[]): Promise<void> {
     this.unsubscribe = store.subscribe((r) => this.apply(r, endpoints));
-    await Promise.all([this.jwks?.start(), this.load(store, endpoints)]);
+    await Promise.all([this.jwks?.start(), this.load(store, endpoints, Date.now() + START_LOAD_MS)]);
     const prune = setInterval(() => this.revocations.prune(Date.now()), PRUNE_MS);
     prune.unref();
     this.timers.push(prune);
@@ -67,15 +74,28 @@ export class Identity {
     for (const t of this.timers) clearInterval(t);
   }
 
-  /** The revocations held now; a failure (the backend is down at start) is logged and tried again every second. */
-  private async load(store: RevocationStore, endpoints: readonly SocketCloser[]): Promise<void> {
-    try {
-      for (const r of await store.list(Date.now())) this.apply(r, endpoints);
-    } catch (err) {
-      this.log.error({ err: detailOf(err) }, 'cannot read the revocations; trying again every second');
-      const retry = setTimeout(() => void this.load(store, endpoints), RELOAD_MS);
-      retry.unref();
-      this.timers.push(retry);
+  /**
+   * The revocations held now. Failures are tried again every RELOAD_MS:
+   * awaited until `waitUntil` (the start), in the background afterwards.
+   */
+  private async load(store: RevocationStore, endpoints: readonly SocketCloser[], waitUntil: number): Promise<void> {
+    for (;;) {
+      try {
+        for (const r of await store.list(Date.now())) this.apply(r, endpoints);
+        if (waitUntil === 0) this.log.info('revocations read');
+        return;
+      } catch (err) {
+        if (Date.now() + RELOAD_MS < waitUntil) {
+          await new Promise((resolve) => setTimeout(resolve, RELOAD_MS));
+          continue;
+        }
+        // Once per outage, not once per attempt.
+        if (waitUntil !== 0) this.log.error({ err: detailOf(err) }, 'cannot read the revocations; trying again every second');
+        const retry = setTimeout(() => void this.load(store, endpoints, 0), RELOAD_MS);
+        retry.unref();
+        this.timers.push(retry);
+        return;
+      }
     }
   }
 
