@@ -35,6 +35,8 @@ const LIMIT_AUDIT_INTERVAL_MS = 10_000;
 export class AccessGuard {
   /** Last rate-limit entry per key, oldest first (bounded like the monitor's maps). */
   private readonly limitSeen = new Map<string, number>();
+  /** Peers whose X-Forwarded-For is believed (HEXFLEET_TRUSTED_PROXIES), IPv4-mapped IPv6 written as IPv4. */
+  private readonly trusted: ReadonlySet<string>;
 
   constructor(
     readonly audit: AuditLog,
@@ -42,7 +44,27 @@ export class AccessGuard {
     private readonly metrics: AuditMetrics,
     private readonly log: Logger,
     private readonly maxTracked: number,
-  ) {}
+    trustedProxies: readonly string[] = [],
+  ) {
+    this.trusted = new Set(trustedProxies.map(plainAddress));
+  }
+
+  /** Whether any proxy is trusted: only then does a request's X-Forwarded-For need copying. */
+  get trustsProxies(): boolean {
+    return this.trusted.size > 0;
+  }
+
+  /**
+   * The client's address: `peer`, unless `peer` is a trusted proxy — then the
+   * last address of its X-Forwarded-For (the one the proxy itself saw; the
+   * entries before it are whatever the client wrote). A header that is
+   * missing or not an address leaves `peer`.
+   */
+  sourceOf(peer: string, forwardedFor: string | undefined): string {
+    if (this.trusted.size === 0 || !forwardedFor || !this.trusted.has(plainAddress(peer))) return peer;
+    const last = forwardedFor.slice(forwardedFor.lastIndexOf(',') + 1).trim();
+    return /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : peer;
+  }
 
   /** Whether any address is cooling off: while none is, a request need not even read its peer address. */
   get anyCoolingOff(): boolean {
@@ -116,6 +138,12 @@ export class AccessGuard {
     });
     this.log.warn({ by: burst.by, key: burst.key, failures: burst.failures, refusedForMs: burst.refusedUntil && burst.refusedUntil - now }, 'burst of failed authentications');
   }
+}
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`: one spelling of an IPv4 peer, whichever the socket reports. */
+function plainAddress(address: string): string {
+  const a = address.trim().toLowerCase();
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 function entryAt(at: AccessPoint, status?: number): Omit<AuditEntry, 'action' | 'outcome'> {

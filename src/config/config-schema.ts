@@ -162,6 +162,7 @@ export const configSchema = {
   authFailureBurst: int(20, 0, 1_000_000, 'Failed authentications from one address (or for one token subject) within HEXFLEET_AUTH_FAILURE_WINDOW_MS that make a burst: hexfleet_auth_failure_bursts_total, an audit event, and the address cools off. 0: no detection.'),
   authFailureWindowMs: int(1 * MINUTE, 100, 1 * DAY, 'The window HEXFLEET_AUTH_FAILURE_BURST failures are counted in.'),
   authCooloffMs: int(5 * MINUTE, 0, 1 * DAY, 'How long an address that made a burst is refused (429 auth_cooloff, Retry-After) on HTTP and WebSocket upgrades, before any token is read; 0: bursts are reported, nobody is refused. A subject\'s burst refuses nobody (anyone can write any subject into a forged token).'),
+  trustedProxies: str('', 'Peer addresses (comma-separated, exact, as the gateway sees them) of load balancers whose X-Forwarded-For is believed: for a request or upgrade from one of them, the audit trail and the cool-off use the last address of that header (the one the balancer saw). Unset: always the TCP peer.'),
   authFailureTracked: int(100_000, 100, 10_000_000, 'Most addresses plus subjects the burst detector counts at once, and most addresses cooling off at once (about 100 bytes each): past it the oldest are forgotten, so rotating addresses cannot grow memory.'),
   logLevel: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'pino log level.'),
   allowUwsFallback: bool(false, 'Start even when the native uWebSockets.js binding did not load (slow JS imitation).'),

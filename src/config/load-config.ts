@@ -129,6 +129,9 @@ function crossCheck(c: Config): void {
   if (c.webhookBackoffMaxMs < c.webhookBackoffMs) {
     throw new ConfigError(`${envName('webhookBackoffMaxMs')} (${c.webhookBackoffMaxMs}) must be at least ${envName('webhookBackoffMs')} (${c.webhookBackoffMs})`);
   }
+  if (c.trustedProxies && !c.trustedProxies.split(',').every((a) => /^[0-9A-Fa-f:.]{2,45}$/.test(a.trim()))) {
+    throw new ConfigError(`${envName('trustedProxies')} must be a comma-separated list of IP addresses, got "${c.trustedProxies}"`);
+  }
   if (c.jwtSecret && c.jwtSecret.length < 32) {
     throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
   }

@@ -63,7 +63,8 @@ export function createAudit(
     cooloffMs: config.authCooloffMs,
     maxTracked: config.authFailureTracked,
   });
-  return { log: auditLog, guard: new AccessGuard(auditLog, monitor, metrics, log, config.authFailureTracked) };
+  const trusted = config.trustedProxies.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  return { log: auditLog, guard: new AccessGuard(auditLog, monitor, metrics, log, config.authFailureTracked, trusted) };
 }
 
 /**

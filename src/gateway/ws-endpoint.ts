@@ -195,7 +195,9 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const { token, key, protocol, extensions, remote } = readUpgrade(res, req);
+      const { token, key, protocol, extensions, remote: peer } = readUpgrade(res, req);
+      // Behind a trusted proxy (HEXFLEET_TRUSTED_PROXIES) the client is the one its X-Forwarded-For names.
+      const remote = def.guard?.trustsProxies ? def.guard.sourceOf(peer, req.getHeader('x-forwarded-for')) : peer;
       const now = Date.now();
       if (def.guard && refuseCoolingOff(res, def.guard, remote, now)) return;
       let data: D;

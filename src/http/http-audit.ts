@@ -22,6 +22,8 @@ export interface OpenCall extends HttpCall {
   path: string;
   /** Non-zero: the address is cooling off until then, and the request is refused before any work. */
   refusedUntil: number;
+  /** X-Forwarded-For, copied only while some proxy is trusted (see AccessGuard.sourceOf). */
+  forwardedFor?: string;
 }
 
 /** The peer address of a request or upgrade, as text (uWS gives it as bytes). */
@@ -31,13 +33,15 @@ export function remoteAddress(res: HttpResponse): string {
 
 /**
  * Copies what the audit needs from a request (its method and path, never the
- * query: a token may ride in `?token=`), and checks the cool-off list —
- * reading the peer address only while some address is cooling off.
+ * query: a token may ride in `?token=`; X-Forwarded-For only when a proxy is
+ * trusted), and checks the cool-off list — reading the peer address only
+ * while some address is cooling off.
  */
 export function openCall(res: HttpResponse, req: HttpRequest, guard: AccessGuard | undefined): OpenCall {
   if (!guard) return { method: '', path: '', refusedUntil: 0 };
   const call: OpenCall = { method: req.getMethod(), path: req.getUrl(), refusedUntil: 0 };
-  if (guard.anyCoolingOff) call.refusedUntil = guard.refusedUntil(remoteAddress(res), 'http', Date.now());
+  if (guard.trustsProxies) call.forwardedFor = req.getHeader('x-forwarded-for');
+  if (guard.anyCoolingOff) call.refusedUntil = guard.refusedUntil(guard.sourceOf(remoteAddress(res), call.forwardedFor), 'http', Date.now());
   return call;
 }
 
@@ -55,7 +59,7 @@ export function openCall(res: HttpResponse, req: HttpRequest, guard: AccessGuard
 export function closeCall(guard: AccessGuard, call: OpenCall, status: number, code: string | undefined, failure: unknown, input: unknown, res: HttpResponse | undefined): void {
   if (status < 400 && !call.event && call.principal?.role !== 'admin') return;
   const at: AccessPoint = { path: call.path, method: call.method };
-  if (res) at.sourceIp = remoteAddress(res);
+  if (res) at.sourceIp = guard.sourceOf(remoteAddress(res), call.forwardedFor);
   const token = tokenOf(input);
   if (status === 401) return guard.authFailed(at, failure, token, status);
   const user: AuditUser | undefined = call.principal ? { id: call.principal.sub, roles: [call.principal.role] } : claimedIdentity(token);
