@@ -2,10 +2,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { killOnExit, stopProcess } from './child-processes.js';
 import { freePort } from './free-port.js';
-import { assertRedisInstalled, RedisServer } from './redis-server.js';
+import { assertRedisInstalled, RedisServer, type RedisServerTls } from './redis-server.js';
 
 export const SENTINEL_MISSING =
   'redis-sentinel was not found on PATH. The Sentinel tests and benchmarks need a real one: install it with ' +
@@ -31,6 +32,8 @@ export interface SentinelGroupOptions {
   downAfterMs?: number;
   replicas?: number;
   sentinels?: number;
+  /** Every node and Sentinel TLS-only; replication and the Sentinels' links to the nodes over TLS too. */
+  tls?: RedisServerTls;
 }
 
 /**
@@ -59,18 +62,27 @@ export class SentinelGroup {
     const ports: number[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'hexfleet-sentinel-'));
     try {
-      const primary = await RedisServer.start({ args: ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] });
+      const t = o.tls;
+      const tls = t ? { tls: t } : {};
+      const tlsRepl = t ? ['--tls-replication', 'yes'] : [];
+      const primary = await RedisServer.start({ args: ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...tlsRepl], ...tls });
       nodes.push(primary);
       for (let i = 0; i < (o.replicas ?? 1); i++) {
         nodes.push(await RedisServer.start({
-          args: ['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'],
+          args: ['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...tlsRepl],
+          ...tls,
         }));
       }
       for (let i = 0; i < (o.sentinels ?? 3); i++) {
         const port = await freePort();
         const conf = join(dir, `sentinel-${port}.conf`);
         writeFileSync(conf, [
-          `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, `logfile ${join(dir, `sentinel-${port}.log`)}`,
+          ...(t
+            ? ['port 0', `tls-port ${port}`, `tls-cert-file ${t.certFile}`, `tls-key-file ${t.keyFile}`, `tls-ca-cert-file ${t.caFile}`,
+              `tls-auth-clients ${t.client ? 'yes' : 'no'}`, 'tls-replication yes',
+              ...(t.client ? [`tls-client-cert-file ${t.client.certFile}`, `tls-client-key-file ${t.client.keyFile}`] : [])]
+            : [`port ${port}`]),
+          'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, `logfile ${join(dir, `sentinel-${port}.log`)}`,
           `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
           `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${name} 5000`,
@@ -90,6 +102,12 @@ export class SentinelGroup {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** TLS options of a client of this group's Sentinels and nodes (the CA and the client certificate); none without TLS. */
+  clientTls(): { tls?: ConnectionOptions } {
+    const tls = this.nodes[0]?.clientTls;
+    return tls ? { tls } : {};
   }
 
   /** `host:port,…` of the Sentinels: HEXFLEET_REDIS_SENTINELS. */
@@ -161,7 +179,7 @@ export class SentinelGroup {
         if (repl.role !== 'slave' || repl.master_link_status !== 'up' || Number(repl.master_port) !== primary.port) return false;
       }
       for (const port of this.sentinelPorts) {
-        const s = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const s = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...this.clientTls() });
         s.on('error', () => {});
         try {
           const master = await s.call('SENTINEL', 'master', this.name) as string[];
@@ -181,7 +199,7 @@ export class SentinelGroup {
   private async ask<T>(question: (s: Redis) => Promise<T>): Promise<T> {
     let last: unknown;
     for (const port of this.sentinelPorts) {
-      const s = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const s = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...this.clientTls() });
       s.on('error', () => {});
       try {
         return await question(s);
