@@ -98,6 +98,23 @@ describe('gateway TLS configuration', () => {
     );
   });
 
+  it('takes Redis TLS files only where TLS to Redis is on, and names what is missing', () => {
+    const redis = { ...BASE_ENV, HEXFLEET_STORE: 'redis' };
+    expect(() => loadConfig({ ...redis, REDIS_URL: 'redis://127.0.0.1:6379', HEXFLEET_REDIS_TLS_CA_FILE: ca.caFile })).toThrow(
+      new ConfigError('HEXFLEET_REDIS_TLS_CA_FILE needs TLS to Redis: a rediss:// REDIS_URL (redis engine) or HEXFLEET_REDIS_TLS=true (Sentinel, Cluster)'),
+    );
+    expect(() => loadConfig({ ...redis, REDIS_URL: 'redis://127.0.0.1:6379', HEXFLEET_REDIS_TLS: 'true' })).toThrow(
+      new ConfigError('HEXFLEET_REDIS_TLS is for the Sentinel and Cluster engines; the redis engine uses TLS with a rediss:// REDIS_URL'),
+    );
+    expect(() => loadConfig({ ...redis, REDIS_URL: 'rediss://127.0.0.1:6379', HEXFLEET_REDIS_TLS_CERT_FILE: '/c.pem' })).toThrow(
+      new ConfigError('HEXFLEET_REDIS_TLS_CERT_FILE and HEXFLEET_REDIS_TLS_KEY_FILE go together: set both or neither'),
+    );
+    const cluster = { ...BASE_ENV, HEXFLEET_STORE: 'cluster', HEXFLEET_REDIS_CLUSTER: '127.0.0.1:7000' };
+    expect(() => loadConfig({ ...cluster, HEXFLEET_REDIS_TLS_CA_FILE: ca.caFile })).toThrow(/^HEXFLEET_REDIS_TLS_CA_FILE needs TLS to Redis/);
+    expect(loadConfig({ ...cluster, HEXFLEET_REDIS_TLS: 'true', HEXFLEET_REDIS_TLS_CA_FILE: ca.caFile }).redisTls).toBe(true);
+    expect(loadConfig({ ...redis, REDIS_URL: 'rediss://127.0.0.1:6379', HEXFLEET_REDIS_TLS_CA_FILE: ca.caFile }).redisTlsCaFile).toBe(ca.caFile);
+  });
+
   it('refuses to start on files that do not make a pair, naming the variable', async () => {
     const a = ca.issue('pair-a');
     const b = ca.issue('pair-b');
