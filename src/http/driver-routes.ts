@@ -3,8 +3,8 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config-schema.js';
 import type { Authorizer } from '../auth/authorize.js';
 import { HexfleetError } from '../protocol/error-codes.js';
-import type { DriverStore, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
-import { authorizeRequest, errorReply, respondAsync } from './http-reply.js';
+import type { DriverStore, NearbyDriver, NearbyOptions, NearbyReader, StoredStatus } from '../geo/driver-store.js';
+import { authorizeRequest, errorReply, type HttpReply, respondAsync } from './http-reply.js';
 import { requireId } from '../protocol/id-limits.js';
 import { type HttpRateLimiter, nearbyCost } from './rate-limit.js';
 import { strictNumber } from './strict-number.js';
@@ -42,6 +42,10 @@ export function parseNearby(query: string, config: Config) {
   return { lat, lng, radiusM, options };
 }
 
+function nearbyReply(drivers: NearbyDriver[]): HttpReply {
+  return { status: 200, body: { drivers } };
+}
+
 /** The driver id of a path, checked against ID_LIMITS before any lookup. */
 function decodeId(raw: string): string {
   let id: string;
@@ -59,16 +63,18 @@ export function registerDriverRoutes(
   app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger; guard?: AccessGuard; limiter: HttpRateLimiter },
 ): void {
   const { config, access, store, log } = deps;
-  const reader = deps.nearby ?? store;
+  const reader: NearbyReader = deps.nearby ?? store;
 
   app.get('/v1/drivers/nearby', (res, req) =>
     respondAsync(res, req, log, (r) => ({ auth: r.getHeader('authorization'), token: r.getQuery('token'), query: r.getQuery() ?? '' }),
-      async ({ auth, token, query }, call) => {
+      // Not async: when the reader holds the answer (read index, memory store) it is written inside the handler.
+      ({ auth, token, query }, call) => {
         call.principal = authorizeRequest(access, 'GET /v1/drivers/nearby', auth, token);
         const { lat, lng, radiusM, options } = parseNearby(query, config);
         deps.limiter.charge(call.principal, nearbyCost(radiusM));
-        const drivers = await reader.nearby(lat, lng, radiusM, options, Date.now());
-        return { status: 200, body: { drivers } };
+        const now = Date.now();
+        const drivers = reader.nearbyNow?.(lat, lng, radiusM, options, now);
+        return drivers ? nearbyReply(drivers) : reader.nearby(lat, lng, radiusM, options, now).then(nearbyReply);
       }, deps.guard),
   );
 
