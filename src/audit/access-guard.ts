@@ -93,8 +93,9 @@ export class AccessGuard {
     const user = known ?? claimedIdentity(token);
     this.metrics.authFailures.inc({ reason });
     this.audit.record({ ...entryAt(at, status), action: 'auth.rejected', outcome: 'failure', reason, ...(user ? { user } : {}) });
-    // A key the gateway has not loaded yet is its own lag (a rotation), not the client guessing: not counted towards a burst.
-    if (reason === 'unknown_key') return;
+    // Only presented credentials count towards a burst: a request without a token guesses nothing (a probe, a
+    // misconfigured scraper), and a key the gateway has not loaded yet is its own lag (a rotation), not the client's.
+    if (reason === 'no_token' || reason === 'unknown_key') return;
     const now = Date.now();
     for (const burst of this.monitor.failed(at.sourceIp, user?.id, now)) this.burst(at, burst, now);
     this.metrics.coolingOff.set(this.monitor.coolingOff);
