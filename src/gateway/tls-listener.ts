@@ -18,6 +18,16 @@ export interface TlsListenerOptions {
   registry: Registry;
 }
 
+/**
+ * TLS 1.2 suites: forward-secret AEAD only (Mozilla's "intermediate" list).
+ * BoringSSL's default also takes the CBC-SHA1 suites; TLS 1.3 suites are
+ * fixed by BoringSSL (AES-GCM, ChaCha20-Poly1305) and not affected.
+ */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** Several writes of one rotation (certificate, then key) within this long are one reload. */
 const SETTLE_MS = 200;
 
@@ -27,7 +37,7 @@ const SETTLE_MS = 200;
  *
  * TLS versions: the binding's TLS library (BoringSSL in usockets) refuses
  * anything below TLS 1.2 and offers 1.2 and 1.3; no setting is needed and
- * none is exposed. With a CA file, client certificates are requested and
+ * none is exposed. TLS 1.2 is limited to ECDHE AEAD suites (TLS12_CIPHERS). With a CA file, client certificates are requested and
  * verified: one not signed by the CA ends the handshake; a client without a
  * certificate is still admitted (the binding neither requires one nor tells
  * the application whether one was shown), and authenticates with its token.
@@ -189,6 +199,7 @@ function appOptions(tls: TlsFiles): AppOptions {
   return {
     cert_file_name: tls.certFile,
     key_file_name: tls.keyFile,
+    ssl_ciphers: TLS12_CIPHERS,
     ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
     ...(tls.caFile ? { ca_file_name: tls.caFile } : {}),
   };

@@ -152,7 +152,7 @@ describe('https:// and wss:// from the gateway', () => {
     expect(plain).not.toBe(200);
   });
 
-  it('speaks TLS 1.2 and 1.3 and refuses 1.1 and 1.0 with a protocol_version alert', async () => {
+  it('speaks TLS 1.2 and 1.3 and refuses 1.1 and 1.0 with a protocol_version alert, and TLS 1.2 without forward-secret AEAD', async () => {
     const g = await TestGateway.start(tlsEnv(ca.issue('versions')));
     for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
       const h = await handshake(g.port, { minVersion: v, maxVersion: v });
@@ -163,6 +163,10 @@ describe('https:// and wss:// from the gateway', () => {
       // SECLEVEL=0 lets this client offer the old version at all: the refusal is then the server's (its alert).
       await expect(handshake(g.port, { minVersion: v, maxVersion: v, ciphers: 'DEFAULT@SECLEVEL=0' })).rejects.toThrow(/alert protocol version/);
     }
+    await expect(handshake(g.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA' })).rejects.toThrow(/handshake failure/);
+    const aead = await handshake(g.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' });
+    aead.socket.destroy();
+    expect(aead.protocol).toBe('TLSv1.2');
   });
 
   it('carries a driver stream over wss:// with the SDK, trusting the CA given as an option', async () => {
