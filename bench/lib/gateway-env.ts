@@ -27,6 +27,9 @@ export function makeGatewayEnv(redisUrl: string, jwtSecret: string, env: NodeJS.
     // per driver); the limit is not what is being measured.
     HEXFLEET_RATE_PINGS_PER_SEC: '1000000',
     HEXFLEET_RATE_BURST: '10000000',
+    // Nor the frame rate (issue 11's abuse limit; bench:flood measures it).
+    HEXFLEET_FRAME_RATE_PER_SEC: '100000',
+    HEXFLEET_FRAME_BURST: '1000000',
     HEXFLEET_MAX_BATCH: '500',
     HEXFLEET_INGEST_FLUSH_PINGS: '4096',
     HEXFLEET_REDIS_PREFIX: prefix,

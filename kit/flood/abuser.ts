@@ -56,11 +56,12 @@ export class Abuser {
   private seq = 0;
 
   /**
-   * `framesPerTick` caps what one turn of the event loop sends (default: up
-   * to HIGH_WATER queued bytes): a test that runs the abuser in its own
-   * process keeps its other clients responsive with it.
+   * `framesPerTick` caps what one turn of the event loop sends (on loopback
+   * the kernel takes frames as fast as they are made, so the queue alone
+   * would never yield): a test that runs the abuser in its own process
+   * passes a small one to keep its other clients responsive.
    */
-  constructor(readonly kind: AbuseKind, private readonly target: AbuserTarget, private readonly framesPerTick = Infinity) {
+  constructor(readonly kind: AbuseKind, private readonly target: AbuserTarget, private readonly framesPerTick = 500) {
     this.stats = { kind, sent: 0, received: 0, codes: {}, closes: {}, connects: 0 };
   }
 
@@ -99,7 +100,7 @@ export class Abuser {
       await new Promise<void>((resolve) => {
         const ws = new WebSocket(`${this.target.driverUrl}?token=${encodeURIComponent(this.target.token)}`);
         this.ws = ws;
-        let timer: NodeJS.Timeout | undefined;
+        let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
         const pump = (): void => {
           timer = undefined;
           if (!this.running || ws.readyState !== WebSocket.OPEN) return;
@@ -107,7 +108,8 @@ export class Abuser {
             ws.send(this.frame());
             this.stats.sent++;
           }
-          timer = setTimeout(pump, 1);
+          // Full queue: wait for the gateway to read; otherwise only let the loop turn (IPC, replies, timers).
+          timer = ws.bufferedAmount >= HIGH_WATER ? setTimeout(pump, 1) : setImmediate(pump);
         };
         ws.on('open', () => {
           this.stats.connects++;
@@ -125,7 +127,10 @@ export class Abuser {
         });
         ws.on('error', () => undefined);
         ws.on('close', (code) => {
-          if (timer) clearTimeout(timer);
+          if (timer) {
+            clearTimeout(timer as NodeJS.Timeout);
+            clearImmediate(timer as NodeJS.Immediate);
+          }
           this.stats.closes[String(code)] = (this.stats.closes[String(code)] ?? 0) + 1;
           resolve();
         });

@@ -1,10 +1,15 @@
 /** The window in which HEXFLEET_BAD_FRAME_LIMIT rejected frames are tolerated. */
 const BAD_FRAME_WINDOW_MS = 60_000;
 
-/** Per-connection state of the budget (kept in the socket's user data). */
+/** The state of the budget (one per principal, shared by its connections: see PrincipalBudgets). */
 export interface BadFrameCounter {
   badFrames: number;
   badWindowStart: number;
+}
+
+/** True when the counter's window has passed by `now`: it is then what a new one would be. */
+export function badFramesExpired(c: BadFrameCounter, now: number): boolean {
+  return now - c.badWindowStart > BAD_FRAME_WINDOW_MS;
 }
 
 /**

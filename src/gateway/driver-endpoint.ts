@@ -15,6 +15,7 @@ import { encodeReply } from '../protocol/frame-codec.js';
 import type { DriverServerFrame } from '../protocol/wire-frames.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
+import { PrincipalBudgets } from './principal-budgets.js';
 import { type SocketBase, wsEndpoint, type WsEndpoint } from './ws-endpoint.js';
 
 /** Typed per-socket state, filled from the request in `upgrade` (uWS frees the request after it). */
@@ -24,6 +25,7 @@ export interface DriverSocketData extends SocketBase {
   /** The token's sub: the stream is this driver's. */
   driverId: string;
   vehicle: VehicleType | undefined;
+  /** Pings/s allowance of the driver, shared by all its connections (a reconnect does not refill it). */
   rate: TokenBucket;
   /** Stops offer delivery to this socket. */
   detach: (() => void) | undefined;
@@ -69,6 +71,8 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     if (!ws.getUserData().closed) ws.cork(() => send(ws, frame));
   }
 
+  const pingRates = new PrincipalBudgets((now) => new TokenBucket(config.ratePingsPerSec, config.rateBurst, now), (b, now) => b.isFull(now));
+
   const endpoint = wsEndpoint<DriverSocketData>({
     name: 'driver',
     path: '/v1/driver',
@@ -91,7 +95,7 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
         driverId: principal.sub,
         vehicle: principal.vehicle,
         expiresAt: principal.expiresAt,
-        rate: new TokenBucket(config.ratePingsPerSec, config.rateBurst, now),
+        rate: pingRates.of(principal.sub, now),
         detach: undefined,
       };
     },

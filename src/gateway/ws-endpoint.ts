@@ -7,7 +7,8 @@ import { decodeFrame } from '../protocol/frame-codec.js';
 import type { AuthOkFrame, ErrorFrame } from '../protocol/wire-frames.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
 import type { AccessGuard, AuditUser } from '../audit/access-guard.js';
-import { spendBadFrame } from './bad-frame-budget.js';
+import { type BadFrameCounter, badFramesExpired, spendBadFrame } from './bad-frame-budget.js';
+import { PrincipalBudgets } from './principal-budgets.js';
 import { auditRefusedUpgrade, refuseCoolingOff } from './upgrade-audit.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { readUpgrade, refuseUpgrade } from './ws-upgrade.js';
@@ -19,14 +20,17 @@ export interface SocketBase {
   principal: Principal;
   /** Token expiry, ms since the epoch: the socket is closed then (4401) unless an `auth` frame extended it. */
   expiresAt: number | undefined;
-  badFrames: number;
-  badWindowStart: number;
-  /** Frames/s allowance: every frame spends one, whatever its type (too_many_frames past it). */
-  frameRate: TokenBucket;
+  /** The principal's frame rate and bad-frame budget, shared by every connection of its token's role and subject. */
+  budget: SocketBudget;
   /** Set once the socket is closing: work that resolves later must not touch it. */
   closed: boolean;
   /** Encoding of the client's last frame: replies and pushed frames use it. */
   binary: boolean;
+}
+
+/** What a principal may still send: every frame spends a token of `frameRate` (too_many_frames past it); rejected frames count against the bad-frame budget. */
+export interface SocketBudget extends BadFrameCounter {
+  frameRate: TokenBucket;
 }
 
 /** Why the gateway closes a socket (a CloseCodes entry). */
@@ -50,7 +54,7 @@ export interface EndpointDefinition<D extends SocketBase> {
   maxBackpressure: number;
   /** Rejected frames tolerated per minute before the socket is closed with 4400. */
   badFrameLimit: number;
-  /** Frames/s a connection may send, sustained and in a burst (HEXFLEET_FRAME_RATE_PER_SEC, HEXFLEET_FRAME_BURST). */
+  /** Frames/s a principal may send over all its connections, sustained and in a burst (HEXFLEET_FRAME_RATE_PER_SEC, HEXFLEET_FRAME_BURST). */
   frameRate: { perSec: number; burst: number };
   /**
    * The endpoint's own socket data, from the upgrade's token. Synchronous on
@@ -117,6 +121,11 @@ const EXPIRY_SWEEP_MS = 1000;
 export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): WsEndpoint<D> {
   const sockets = new Set<WebSocket<D>>();
   const { log } = def;
+  // Per principal, not per socket: closing an abuser must not hand its reconnect a fresh budget.
+  const budgets = new PrincipalBudgets<SocketBudget>(
+    (now) => ({ badFrames: 0, badWindowStart: now, frameRate: new TokenBucket(def.frameRate.perSec, def.frameRate.burst, now) }),
+    (b, now) => badFramesExpired(b, now) && b.frameRate.isFull(now),
+  );
   const wheel = new ExpiryWheel<WebSocket<D>>(Date.now());
   const sweeper = setInterval(() => {
     for (const ws of wheel.sweep(Date.now())) end(ws, 'token_expired');
@@ -180,7 +189,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
 
   function badFrame(ws: WebSocket<D>, now: number): void {
     const data = ws.getUserData();
-    if (spendBadFrame(data, now, def.badFrameLimit) && !data.closed) {
+    if (spendBadFrame(data.budget, now, def.badFrameLimit) && !data.closed) {
       log.warn({ endpoint: def.name, remote: data.remote }, 'closing connection: too many malformed frames');
       end(ws, 'protocol_violation');
     }
@@ -202,8 +211,9 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
       if (def.guard && refuseCoolingOff(res, def.guard, remote, now)) return;
       let data: D;
       try {
-        const frameRate = new TokenBucket(def.frameRate.perSec, def.frameRate.burst, now);
-        data = { ...def.authorize(token, now), remote, badFrames: 0, badWindowStart: now, frameRate, closed: false, binary: false } as D;
+        const authorized = def.authorize(token, now);
+        const budget = budgets.of(`${authorized.principal.role}:${authorized.principal.sub}`, now);
+        data = { ...authorized, remote, budget, closed: false, binary: false } as D;
       } catch (err: unknown) {
         if (def.guard) auditRefusedUpgrade(def.guard, err, token, remote, def.path);
         refuseUpgrade(res, err, log, def.path);
@@ -225,7 +235,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
       const now = Date.now();
       if (data.expiresAt !== undefined && now >= data.expiresAt) return end(ws, 'token_expired');
       data.binary = isBinary;
-      if (data.frameRate.take(1, now) === 0) {
+      if (data.budget.frameRate.take(1, now) === 0) {
         // Dropped undecoded: a flood costs one bucket check per frame, and a reply per frame only until the budget closes it.
         reject(ws, 'too_many_frames');
         return badFrame(ws, now);

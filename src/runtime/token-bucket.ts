@@ -1,6 +1,6 @@
 /**
  * A token bucket: `ratePerSec` tokens refill continuously up to `burst`.
- * Used per driver connection for pings/s. O(1), no timers.
+ * Used per principal for WebSocket frames/s and pings/s. O(1), no timers.
  */
 export class TokenBucket {
   private tokens: number;
@@ -13,6 +13,11 @@ export class TokenBucket {
   ) {
     this.tokens = burst;
     this.last = now;
+  }
+
+  /** True when the bucket has refilled to its burst by `now` (it is then what a new one would be). */
+  isFull(now: number): boolean {
+    return this.tokens + ((now - this.last) * this.ratePerSec) / 1000 >= this.burst;
   }
 
   /** Takes up to `want` tokens; returns how many were granted. */

@@ -15,8 +15,8 @@ afterAll(async () => {
   await stopAllGateways();
 });
 
-/** The HTTP limit low enough that a test-sized flood reaches it. */
-const ENV = { HEXFLEET_HTTP_SERVICE_RATE_PER_SEC: '100', HEXFLEET_HTTP_SERVICE_BURST: '200' };
+/** Limits low enough that a test-sized (paced) flood reaches them; bench:flood runs the defaults. */
+const ENV = { HEXFLEET_HTTP_SERVICE_RATE_PER_SEC: '100', HEXFLEET_HTTP_SERVICE_BURST: '200', HEXFLEET_FRAME_RATE_PER_SEC: '50', HEXFLEET_FRAME_BURST: '200' };
 const DRIVERS = 5;
 const BATCHES = 30;
 

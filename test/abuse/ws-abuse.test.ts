@@ -78,6 +78,23 @@ describe('abuse limits: /v1/driver', () => {
     expect((await gw.driver(victimId)).json).toMatchObject({ seq: 1, lat: 48.85 });
   });
 
+  it('keeps the budgets per driver: a driver closed with 4400 that reconnects is closed at its first bad frame', async () => {
+    const gw = await TestGateway.start({ HEXFLEET_BAD_FRAME_LIMIT: '3' });
+    const id = uniqueDriverId();
+    const first = await gw.connectDriver(id);
+    for (let i = 0; i < 5; i++) first.sendRaw('{', false);
+    expect(await first.closed).toEqual({ code: 4400, reason: 'protocol_violation' });
+    const again = await gw.connectDriver(id);
+    again.sendRaw('{', false);
+    expect(await again.closed).toEqual({ code: 4400, reason: 'protocol_violation' });
+    expect(again.replies).toHaveLength(1);
+    // Another driver is not affected.
+    const other = await gw.connectDriver(uniqueDriverId());
+    other.sendRaw('{', false);
+    other.sendPings([ping(1)]);
+    await other.waitForAck(1);
+  });
+
   it('counts offer replies for orders never offered: a flood of them is closed with 4400', async () => {
     const gw = await TestGateway.start({ HEXFLEET_BAD_FRAME_LIMIT: '3' });
     const c = await gw.connectDriver(uniqueDriverId());

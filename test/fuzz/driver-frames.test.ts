@@ -36,10 +36,11 @@ describe('fuzz: /v1/driver frames', () => {
   });
 
   it.each(['json', 'msgpack'] as const)('holds every invariant for hostile %s frames', async (encoding: Encoding) => {
-    const driverId = uniqueDriverId('fuzz');
+    // A new driver for each connection: budgets are per driver, so one closed by 4400 stays closed for the minute.
+    let driverId = uniqueDriverId('fuzz');
     const violations: string[] = [];
-    /** Every position sent with a numeric seq, by seq: what a stored record may hold. */
-    const sent = new Map<number, [number, number][]>();
+    /** Every position sent with a numeric seq, by driver and seq: what a stored record may hold. */
+    const sentBy = new Map<string, Map<number, [number, number][]>>([[driverId, new Map()]]);
     let reconnects = 0;
     const watch = (c: RawDriverClient): RawDriverClient => {
       c.onReply((r: Reply) => {
@@ -63,12 +64,14 @@ describe('fuzz: /v1/driver frames', () => {
       fc.asyncProperty(fc.oneof({ weight: 9, arbitrary: driverFrameArb(now).map((frame) => ({ frame })) }, { weight: 1, arbitrary: rawFrameArb.map((raw) => ({ raw })) }), async (c) => {
         if (client.closeEvent) {
           if (!ALLOWED_CLOSES.includes(client.closeEvent.code) && !(oversize && client.closeEvent.code === 1006)) violations.push(`closed with ${client.closeEvent.code} ${client.closeEvent.reason}`);
+          driverId = uniqueDriverId('fuzz');
+          sentBy.set(driverId, new Map());
           client = watch(await gw.connectDriver(driverId, encoding));
           reconnects++;
         }
         if ('raw' in c) client.sendRaw(c.raw.data, c.raw.binary);
         else {
-          remember(sent, c.frame, encoding);
+          remember(sentBy.get(driverId)!, c.frame, encoding);
           oversize = frameBytes(c.frame, encoding) > gw.config.maxFrameBytes;
           client.send(c.frame);
         }
@@ -90,14 +93,16 @@ describe('fuzz: /v1/driver frames', () => {
     probe.sendPings([{ seq: 1, lat: 1, lng: 1, ts: Date.now() }]);
     await probe.waitForAck(1);
     // Nothing invalid stored: what the gateway holds is a storable value some ping carried with that seq.
-    const res = await gw.driver(driverId);
-    if (res.status === 200) {
-      const d = res.json as Record<string, unknown> & { seq: number; lat: number; lng: number };
-      checkStoredDriver(d);
-      const candidates = sent.get(d.seq) ?? [];
-      expect(candidates.some(([lat, lng]) => Math.abs(lat - d.lat) <= 1e-7 && Math.abs(lng - d.lng) <= 1e-7), `stored ${JSON.stringify(d)} matches a ping sent with seq ${d.seq}`).toBe(true);
-    } else {
-      expect(res.status).toBe(404);
+    for (const [id, sent] of sentBy) {
+      const res = await gw.driver(id);
+      if (res.status === 200) {
+        const d = res.json as Record<string, unknown> & { seq: number; lat: number; lng: number };
+        checkStoredDriver(d);
+        const candidates = sent.get(d.seq) ?? [];
+        expect(candidates.some(([lat, lng]) => Math.abs(lat - d.lat) <= 1e-7 && Math.abs(lng - d.lng) <= 1e-7), `stored ${JSON.stringify(d)} matches a ping sent with seq ${d.seq}`).toBe(true);
+      } else {
+        expect(res.status).toBe(404);
+      }
     }
     expect(violations).toEqual([]);
     if (process.env.FUZZ_RUNS) process.stderr.write(`fuzz driver/${encoding}: ${reconnects} reconnects after 4400\n`);

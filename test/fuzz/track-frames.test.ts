@@ -26,9 +26,11 @@ describe('fuzz: /v1/track frames', () => {
   });
 
   it.each(['json', 'msgpack'] as const)('holds every invariant for hostile %s frames', async (encoding: Encoding) => {
-    const token = await gw.tokens.sign({ role: 'tracker', sub: 'fuzz-order', ttlS: 3600 });
     const violations: string[] = [];
+    let connections = 0;
+    // A new tracker token (subject) for each connection: budgets are per principal, so one closed by 4400 stays closed for the minute.
     const open = async (): Promise<RawDriverClient> => {
+      const token = await gw.tokens.sign({ role: 'tracker', sub: `fuzz-order-${encoding}-${++connections}`, ttlS: 3600 });
       const c = await RawDriverClient.open(`ws://127.0.0.1:${gw.port}/v1/track`, { queryToken: token, encoding });
       gw.clients.add(c);
       c.onReply((r: Reply) => {
@@ -71,7 +73,7 @@ describe('fuzz: /v1/track frames', () => {
     );
     // Still serving: its own order can be watched.
     const probe = await open();
-    probe.send({ type: 'subscribe', orderId: 'fuzz-order' });
+    probe.send({ type: 'subscribe', orderId: `fuzz-order-${encoding}-${connections}` });
     await probe.waitForReply((r) => r.type === 'status', 'the status of its order');
     expect(violations).toEqual([]);
   });

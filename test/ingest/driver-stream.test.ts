@@ -350,12 +350,18 @@ describe('driver stream: per-connection rate limit', () => {
     client.sendPings([5, 1, 4, 2, 6, 3, 7].map((s) => ping(s, { lat: 52 + s / 100 })));
     await client.waitForAck(3);
     const ackedAt = Date.now();
-    for (const seq of [4, 5, 6, 7]) expect(await client.waitForError('rate_limited', seq)).toMatchObject({ code: 'rate_limited', seq });
+    // One reply for the frame's four rejections (issue 11: bounded errors), listing them by seq.
+    expect(await client.waitForError('pings_rejected')).toMatchObject({
+      counts: { rate_limited: 4 },
+      rejected: [4, 5, 6, 7].map((seq) => ({ seq, code: 'rate_limited' })),
+      retryFromSeq: 4,
+      accepted: 3,
+    });
     expect((await gw.driver(id)).json).toMatchObject({ seq: 3, lat: 52.03 });
     expect(await gw.metric('hexfleet_pings_rejected_total', { code: 'rate_limited' })).toBe(before + 4);
     expect(client.isOpen).toBe(true);
 
-    // Each connection has its own bucket: another driver is served in full meanwhile.
+    // Each driver has its own bucket: another driver is served in full meanwhile.
     other.sendPings([ping(1), ping(2), ping(3)]);
     await other.waitForAck(3);
     expect(other.replies.filter((r) => r.type === 'error')).toEqual([]);
