@@ -33,9 +33,10 @@ import { nearbyHttpSuite } from './suites/nearby-http.js';
 import { resolutionSuite } from './suites/resolution.js';
 import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
+import { tokensSuite } from './suites/tokens.js';
 import { floodSuite } from './suites/flood.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite, tokensSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',
