@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../kit/redis-server.js';
 import { TestCa } from '../../kit/test-certs.js';
 import type { BackendTarget } from '../support/backends.js';
-import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
-import { startTestGateway, stopAllGateways, uniqueDriverId } from '../support/gateway-harness.js';
+import { startTestGateway, stopAllGateways } from '../support/gateway-harness.js';
+import { expectIngestAndMatch, expectPlaintextRefused, redisTlsEnv } from '../support/redis-tls.js';
 
 /**
  * TLS to Redis (issue 11) against a real redis-server that listens on TLS
@@ -30,13 +30,7 @@ afterAll(async () => {
 /** The TLS-only server as a gateway reaches it: a rediss:// URL, the CA and the client certificate. */
 function tlsTarget(): BackendTarget {
   return {
-    env: {
-      HEXFLEET_STORE: 'redis',
-      REDIS_URL: server.url,
-      HEXFLEET_REDIS_TLS_CA_FILE: ca.caFile,
-      HEXFLEET_REDIS_TLS_CERT_FILE: client.certFile,
-      HEXFLEET_REDIS_TLS_KEY_FILE: client.keyFile,
-    },
+    env: { HEXFLEET_STORE: 'redis', REDIS_URL: server.url, ...redisTlsEnv(ca, client, false) },
     config: { store: 'redis', redisUrl: server.url },
     admin: () => {
       const r = new Redis(server.url, { tls: server.clientTls, maxRetriesPerRequest: 1 });
@@ -63,32 +57,18 @@ describe('TLS to Redis (rediss://)', () => {
   it('the gateway ingests and matches over rediss:// with a client certificate', async () => {
     expect(server.url).toMatch(/^rediss:\/\//);
     const g = await startTestGateway('redis', { target: tlsTarget() });
-    const at = { lat: 52.5, lng: 13.4 };
-    const driverId = uniqueDriverId();
-    const driver = await OfferDriver.open(g.driverUrl, g.tokens, driverId);
+    await expectIngestAndMatch(g, { lat: 52.5, lng: 13.4 });
+    // The records are in the TLS-only server: nothing else could have stored them.
+    const admin = tlsTarget().admin() as Redis;
     try {
-      await driver.ping(at);
-      // The record is in the TLS-only server: nothing else could have stored it.
-      const admin = tlsTarget().admin() as Redis;
-      try {
-        const keys = await admin.keys(`${g.prefix}:*`);
-        expect(keys.length).toBeGreaterThan(0);
-      } finally {
-        admin.disconnect();
-      }
-      const orderId = `o-${randomUUID().slice(0, 8)}`;
-      const match = await new MatchApi(g.port, await g.serviceToken()).match({ orderId, pickup: offset(at, 100) });
-      expect(match.json?.driverId, match.text).toBe(driverId);
-      expect((await driver.answerOffer(orderId, true)).state).toBe('accepted');
-      expect((await g.get('/readyz')).status).toBe(200);
+      expect((await admin.keys(`${g.prefix}:*`)).length).toBeGreaterThan(0);
     } finally {
-      await driver.terminate();
+      admin.disconnect();
     }
   });
 
   it('refuses a plaintext client and a TLS client without a certificate', async () => {
-    const plain = await tryPing(new Redis(`redis://127.0.0.1:${server.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }));
-    expect(plain).toMatch(/^error: /);
+    await expectPlaintextRefused([server.port]);
     const noCert = await tryPing(new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, tls: { ca: ca.caPem } }));
     expect(noCert).toMatch(/^error: /);
     const withCert = await tryPing(new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, tls: server.clientTls }));
