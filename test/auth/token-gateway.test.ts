@@ -204,13 +204,23 @@ describe('tokens from a JWKS (RS256, ES256, EdDSA)', () => {
   });
 });
 
-describe('sockets and the token they opened with', () => {
-  let gw: TestGateway;
+/** A memory gateway (HS256, no cool-off) for the block's tests: started before them, its clients closed after each, stopped after all. */
+function memoryGateway(): () => TestGateway {
+  let gw: TestGateway | undefined;
   beforeAll(async () => {
     gw = await startTestGateway('memory', { env: NO_COOLOFF });
   });
   afterEach(() => closeAllClients());
   afterAll(() => stopAllGateways());
+  return () => gw!;
+}
+
+describe('sockets and the token they opened with', () => {
+  const gateway = memoryGateway();
+  let gw: TestGateway;
+  beforeAll(() => {
+    gw = gateway();
+  });
 
   const expOf = (jwt: string): number => gw.tokens.verify(jwt, ['driver', 'customer', 'tracker', 'admin', 'service']).expiresAt;
 
@@ -275,12 +285,11 @@ describe('sockets and the token they opened with', () => {
 });
 
 describe('revocation and MFA on one gateway', () => {
+  const gateway = memoryGateway();
   let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway('memory', { env: NO_COOLOFF });
+  beforeAll(() => {
+    gw = gateway();
   });
-  afterEach(() => closeAllClients());
-  afterAll(() => stopAllGateways());
 
   const revoke = async (body: unknown, token?: string) =>
     httpRequest(gw.port, 'POST', '/v1/admin/revocations', { token: token ?? await gw.token('admin', 'ops-1'), body });
