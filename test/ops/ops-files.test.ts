@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,6 +152,12 @@ describe('ops/: Grafana dashboard and Prometheus alert rules', () => {
       expect(uses(/hexfleet_backup/).length).toBeGreaterThanOrEqual(2);
     });
 
+    it('every alert is listed in the operator docs (README.md or docs/) with what to do', () => {
+      const docs = [join(root, 'README.md'), ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(root, 'docs', f))]
+        .map((f) => readFileSync(f, 'utf8')).join('\n');
+      for (const r of rules) expect(docs, r.alert).toMatch(new RegExp(`\\| \`${r.alert}\` \\| ${r.severity} \\|`));
+    });
+
     it('every metric and label a rule uses exists in src/', () => {
       const problems = rules.flatMap((r) => nameProblems(r.expr, metrics).map((p) => `${r.alert}: ${p}`));
       expect(problems).toEqual([]);
@@ -213,6 +219,12 @@ describe('ops/: Grafana dashboard and Prometheus alert rules', () => {
         return found;
       });
       expect(problems).toEqual([]);
+    });
+
+    it('shows every metric src/ defines (a new metric needs a panel)', () => {
+      const shown = new Set(dashboardExprs.flatMap((e) => promqlNames(e.expr).metrics.map((m) => m.replace(/_(bucket|sum|count)$/, ''))));
+      const missing = [...metrics.values()].filter((m) => m.from !== 'prom-client default metrics' && !shown.has(m.name)).map((m) => `${m.name} (${m.from})`);
+      expect(missing, 'add a panel for these to ops/grafana/hexfleet-dashboard.json').toEqual([]);
     });
 
     it('every expr is valid PromQL (promtool checks them as recording rules)', () => {
