@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { ErrorCodes } from '../../src/protocol/error-codes.js';
 import { MAX_STORED_METRIC } from '../../src/ingest/ping-validator.js';
 import { framePackr } from '../../src/protocol/frame-codec.js';
+import type { RawDriverClient, Reply } from '../support/raw-driver-client.js';
 
 /**
  * What the fuzz suites share: how many cases to run, progress lines, the
@@ -132,6 +133,18 @@ export function checkReply(reply: Record<string, unknown>, allowedTypes: readonl
     const v = reply[k];
     if (v !== undefined && (typeof v !== 'string' || v.length > 128)) throw new Error(`reply echoes an unbounded ${k}`);
   }
+}
+
+/** Checks every reply `c` receives from now on with checkReply; what fails is pushed to `violations`. Returns `c`. */
+export function watchReplies(c: RawDriverClient, allowedTypes: readonly string[], violations: string[]): RawDriverClient {
+  c.onReply((r: Reply) => {
+    try {
+      checkReply(r as unknown as Record<string, unknown>, allowedTypes);
+    } catch (err) {
+      violations.push((err as Error).message);
+    }
+  });
+  return c;
 }
 
 /** Throws unless an HTTP answer is a non-5xx with, for errors, a table code. */

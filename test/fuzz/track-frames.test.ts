@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllGateways, TestGateway } from '../support/gateway-harness.js';
 import { type Encoding, RawDriverClient, type Reply } from '../support/raw-driver-client.js';
-import { checkReply, frameBytes, fcParams, progress, rawFrameArb, runsFor, trackFrameArb } from './fuzz-support.js';
+import { fcParams, frameBytes, progress, rawFrameArb, runsFor, trackFrameArb, watchReplies } from './fuzz-support.js';
 
 /**
  * Property-based fuzzing of /v1/track frames, JSON and msgpack, against a
@@ -33,14 +33,7 @@ describe('fuzz: /v1/track frames', () => {
       const token = await gw.tokens.sign({ role: 'tracker', sub: `fuzz-order-${encoding}-${++connections}`, ttlS: 3600 });
       const c = await RawDriverClient.open(`ws://127.0.0.1:${gw.port}/v1/track`, { queryToken: token, encoding });
       gw.clients.add(c);
-      c.onReply((r: Reply) => {
-        try {
-          checkReply(r as unknown as Record<string, unknown>, REPLY_TYPES);
-        } catch (err) {
-          violations.push((err as Error).message);
-        }
-      });
-      return c;
+      return watchReplies(c, REPLY_TYPES, violations);
     };
     let client = await open();
     let marker = 0;
