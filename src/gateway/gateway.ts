@@ -136,8 +136,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await identity.start(backend.revocations, [drivers, trackers]);
   const listener = await TlsListener.open(uws, {
     host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
-  }, log).catch((err: unknown) => {
+  }, log).catch(async (err: unknown) => {
     admin?.close();
+    // The audit file (and its Kafka client) of a gateway that never listened.
+    await audit.log.close();
     throw err;
   });
   const port = listener.port;
