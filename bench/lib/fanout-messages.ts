@@ -25,6 +25,8 @@ export interface FanoutStopped extends Message {
   type: 'stopped';
   positions: number;
   publishes: number;
+  /** Positions not published because the publisher was starved past its catch-up cap. */
+  dropped: number;
   seconds: number;
   /** Worst lateness of a tick against its schedule (ms): a publisher that cannot keep up shows it here. */
   worstLateMs: number;

@@ -43,6 +43,12 @@ const CITIES: [number, number][] = [
   [47.497, 19.04], [52.23, 21.012], [48.208, 16.373], [38.722, -9.139],
 ];
 const AREA_RESOLUTION = 3;
+/**
+ * The ladder stops once the publisher reaches less than this share of the
+ * rate: the machine, not the follower, is then the limit (the follower's CPU
+ * per position is still measured at whatever rate it got).
+ */
+const PUBLISHER_SHORT = 0.5;
 
 /** What one step measured on one follower. */
 interface Follow {
@@ -112,6 +118,8 @@ export async function runFanout(ctx: FanoutContext): Promise<Row[]> {
     let capacity: { rate: number; all: Follow } | undefined;
     let limit = 'the last rate tried';
     let firstOverDelay: number | undefined;
+    /** CPU per position at the highest rate decoded (the most signal above the idle baseline). */
+    let busiest: Follow | undefined;
     for (const rate of o.rates) {
       await quiet();
       const go: FanoutGo = { type: 'go', rate, tickMs: TICK_MS };
@@ -123,7 +131,7 @@ export async function runFanout(ctx: FanoutContext): Promise<Row[]> {
       const used = cpu.end();
       const [a1, b1] = [await all.scrape(), await one.scrape()];
       publisher.send({ type: 'stop' });
-      const pub = await publisher.next<FanoutStopped>('stopped', 30_000);
+      const pub = await publisher.next<FanoutStopped>('stopped', 120_000);
       const fa = follow(a0, a1, used.perProcess.get('follower ALL')!, idlePct.all, o.durationS);
       const fb = follow(b0, b1, used.perProcess.get('follower ONE')!, idlePct.one, o.durationS);
       const achieved = pub.positions / pub.seconds;
@@ -136,6 +144,7 @@ export async function runFanout(ctx: FanoutContext): Promise<Row[]> {
           `publisher CPU ${fmtPct(used.perProcess.get('publisher')!)}, Redis ${fmtPct(used.perProcess.get('Redis')!)}, other processes ${fmtPct(used.othersPct)}`,
       });
       log(rows.at(-1)!.figure + ': ' + rows.at(-1)!.value);
+      if (!busiest || fa.decodedPerS > busiest.decodedPerS) busiest = fa;
       // A delay past the bound on this shared machine can be another process's doing: noted, and the ladder goes on.
       if (fa.p99.ms > DELAY_P99_LIMIT_MS) firstOverDelay ??= rate;
       else if (fa.cpuPct < CPU_SATURATED_PCT) capacity = { rate: fa.decodedPerS, all: fa };
@@ -143,7 +152,7 @@ export async function runFanout(ctx: FanoutContext): Promise<Row[]> {
         limit = `CPU at ${fmtPct(fa.cpuPct)} at ${fmtInt(rate)}/s offered`;
         break;
       }
-      if (achieved < rate * 0.9) {
+      if (achieved < rate * PUBLISHER_SHORT) {
         limit = `the publisher (one process on this 2-core machine) could not publish more than ${fmtInt(achieved)}/s of ${fmtInt(rate)}/s`;
         break;
       }
@@ -152,9 +161,9 @@ export async function runFanout(ctx: FanoutContext): Promise<Row[]> {
       scenario: 'fanout',
       figure: 'what one gateway can follow (positions/s decoded and applied, one core)',
       value: (capacity
-        ? `≥ ${fmtInt(capacity.rate)}/s measured within delay p99 ≤ ${DELAY_P99_LIMIT_MS} ms and CPU < ${CPU_SATURATED_PCT} %; ` +
-          `at ${capacity.all.usPerPosition.toFixed(2)} µs of CPU per position (above idle), one core would decode about ${fmtInt(1e6 / capacity.all.usPerPosition)}/s`
+        ? `${fmtInt(capacity.rate)}/s decoded within delay p99 ≤ ${DELAY_P99_LIMIT_MS} ms and CPU < ${CPU_SATURATED_PCT} % (the highest such rate measured)`
         : `no rate met delay p99 ≤ ${DELAY_P99_LIMIT_MS} ms and CPU < ${CPU_SATURATED_PCT} % on this machine`) +
+        (busiest ? `; at ${fmtInt(busiest.decodedPerS)}/s decoded ALL spent ${busiest.usPerPosition.toFixed(2)} µs of CPU per position above idle: one core would decode about ${fmtInt(1e6 / busiest.usPerPosition)}/s` : '') +
         `; the ladder stopped at ${limit}` + (firstOverDelay !== undefined ? `; delay p99 first past ${DELAY_P99_LIMIT_MS} ms at ${fmtInt(firstOverDelay)}/s offered` : ''),
     });
     return rows;

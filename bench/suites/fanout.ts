@@ -48,7 +48,7 @@ export const fanoutSuite: Suite = {
         `CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; µs/position = CPU time ÷ positions decoded (it includes applying them to the read index, ` +
           'the gateway\'s idle timers and the metrics scrapes). "Other processes" is what the machine spent outside this benchmark: the 2 cores are shared with other engineers\' test runs, so every figure is pessimistic.',
         `Delay: hexfleet_read_index_delay_seconds (publish → applied in the follower's read index, one clock), estimated within its Prometheus buckets. The ladder stops after the first rate where ALL's CPU reaches ` +
-          `${CPU_SATURATED_PCT} % of a core or where the publisher falls more than 10 % short of the rate (then this machine, not the follower, is the limit, and "one core would decode" extrapolates from the CPU per position above idle); ` +
+          `${CPU_SATURATED_PCT} % of a core or where the publisher reaches less than half the rate (then this machine, not the follower, is the limit, and "one core would decode" extrapolates from the CPU per position above idle); ` +
           `a delay p99 past ${DELAY_P99_LIMIT_MS} ms is recorded and the ladder goes on, since on this shared machine it can be another process's doing.`,
         'The publisher is one process calling RedisPositionBus.publish as the ingest pipeline does after each store write, without the write; publisher, Redis and both followers share the 2 cores.',
         `Followers run \`node dist/src/cli.js serve\` with ${describeGatewayEnv(env({}))}; ONE adds HEXFLEET_MARKETS.`,

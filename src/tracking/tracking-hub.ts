@@ -10,6 +10,7 @@ import { type LinkState, type LinkThresholds, linkStateOf } from './link-state.j
 import { areaOfPoint } from '../geo/market-area.js';
 import { bboxAreas } from './bbox-areas.js';
 import type { AreaInterest, DriverPosition, PositionBus } from './position-bus.js';
+import { RecentAssignments } from './recent-assignments.js';
 import type { TrackingMetrics } from './tracking-metrics.js';
 import type { TrackSubscriber } from './track-subscriber.js';
 
@@ -32,6 +33,14 @@ export interface TrackingHubOptions extends LinkThresholds {
  * position reached us). Two seconds: a few pings of a 1 Hz driver.
  */
 const RELOAD_MS = 2_000;
+/**
+ * Assignments heard on the bus are trusted this long for a first status
+ * (no order read): a burst of customers follows an acceptance within
+ * seconds, and a lost event cannot mislead one for longer than this.
+ */
+const HEARD_ASSIGNMENT_MS = 30_000;
+/** Orders whose last event is kept: ~100 bytes each, 10 MB at most. */
+const HEARD_ASSIGNMENTS = 100_000;
 
 /** The orders watched on this gateway, each with the driver it shows. */
 interface OrderWatch {
@@ -90,6 +99,7 @@ export class TrackingHub {
   private readonly dirty = new Set<TrackSubscriber>();
   /** Per area subscriber, per box key, its interests in the areas of the box. */
   private readonly boxInterests = new Map<TrackSubscriber, Map<string, AreaInterest[]>>();
+  private readonly heard = new RecentAssignments(HEARD_ASSIGNMENT_MS, HEARD_ASSIGNMENTS);
   private readonly offs: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
 
@@ -205,6 +215,15 @@ export class TrackingHub {
   }
 
   private async loadOrder(watch: OrderWatch): Promise<void> {
+    const heard = this.heard.get(watch.orderId, Date.now());
+    if (heard) {
+      // Announced on the bus moments ago (the burst after an acceptance): no order read.
+      watch.lastEventAt = heard.at;
+      this.setDriver(watch, heard.driverId, false);
+      const track = watch.driverId === undefined ? undefined : this.drivers.get(watch.driverId);
+      if (track) await track.loaded;
+      return;
+    }
     try {
       const doc = await this.deps.orders.get(watch.orderId);
       // An event that arrived meanwhile is newer than what was read.
@@ -321,6 +340,7 @@ export class TrackingHub {
   }
 
   private onEvent(e: AssignmentEvent): void {
+    this.heard.note(e, Date.now());
     const watch = this.watches.get(e.orderId);
     if (!watch) return;
     const frame: AssignmentFrame = { type: 'assignment', orderId: e.orderId, state: e.state, event: e.type.replace('assignment.', ''), attempt: e.attempt, at: e.at };
