@@ -55,6 +55,8 @@ export class TokenError extends Error {
   constructor(
     readonly code: TokenErrorCode,
     message: string,
+    /** Finer than the code, for the audit trail only (clients get the code and message): `malformed`, `bad_signature`, `bad_algorithm`, `bad_claims`, `not_yet_valid`. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'TokenError';
@@ -86,7 +88,8 @@ export interface TokenClaims {
   authTimeS?: number;
 }
 
-const bad = (): TokenError => new TokenError('unauthorized', 'the token is malformed or badly signed');
+/** One message for every way a token fails to parse or verify (a client learns nothing from which); the audit trail gets `reason`. */
+const bad = (reason: string): TokenError => new TokenError('unauthorized', 'the token is malformed or badly signed', reason);
 
 /**
  * Signs (HS256, with jose) and verifies tokens: HS256 with the secret, and
@@ -171,17 +174,17 @@ export class TokenService {
 
   private verifyUncached(token: string, now: number): Principal {
     const parts = token.split('.');
-    if (parts.length !== 3) throw bad();
+    if (parts.length !== 3) throw bad('malformed');
     const [h, p, s] = parts as [string, string, string];
     const headerBytes = decodeBase64url(h);
     const payloadBytes = decodeBase64url(p);
     const sig = decodeBase64url(s);
-    if (!headerBytes || !payloadBytes || !sig) throw bad();
+    if (!headerBytes || !payloadBytes || !sig) throw bad('malformed');
     const header = parseObject(headerBytes);
-    if (!header || header.crit !== undefined) throw bad();
+    if (!header || header.crit !== undefined) throw bad('malformed');
     this.checkSignature(header, `${h}.${p}`, sig);
     const payload = parseObject(payloadBytes);
-    if (!payload) throw bad();
+    if (!payload) throw bad('malformed');
     return this.principalOf(payload, Math.floor(now / 1000));
   }
 
@@ -189,35 +192,35 @@ export class TokenService {
   private checkSignature(header: Record<string, unknown>, input: string, sig: Buffer): void {
     const { alg, kid } = header;
     if (alg === 'HS256') {
-      if (!this.key) throw bad();
+      if (!this.key) throw bad('bad_signature');
       const expected = createHmac('sha256', this.key).update(input).digest();
-      if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) throw bad();
+      if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) throw bad('bad_signature');
       return;
     }
-    if ((alg !== 'RS256' && alg !== 'ES256' && alg !== 'EdDSA') || !this.jwks || typeof kid !== 'string') throw bad();
+    if ((alg !== 'RS256' && alg !== 'ES256' && alg !== 'EdDSA') || !this.jwks || typeof kid !== 'string') throw bad('bad_algorithm');
     const jwk = this.jwks.get(kid);
     if (!jwk) {
       this.jwks.requestRefresh();
       throw new TokenError('unknown_key', `no key with kid "${kid.slice(0, 64)}" yet; the key set is being read again, retry in a few seconds`);
     }
     // The key's type decides the algorithm: an RS256 header over an EC key (or the reverse) is refused.
-    if (jwk.alg !== alg) throw bad();
+    if (jwk.alg !== alg) throw bad('bad_algorithm');
     const data = Buffer.from(input);
     const ok = alg === 'EdDSA'
       ? verifySignature(null, data, jwk.key, sig)
       : alg === 'ES256'
         ? sig.length === 64 && verifySignature('sha256', data, { key: jwk.key, dsaEncoding: 'ieee-p1363' }, sig)
         : verifySignature('sha256', data, jwk.key, sig);
-    if (!ok) throw bad();
+    if (!ok) throw bad('bad_signature');
   }
 
   /** The principal of signed claims: times, role, subject, lifetime, issuer, audience and the optional claims. */
   private principalOf(payload: Record<string, unknown>, nowS: number): Principal {
     for (const claim of ['iat', 'nbf', 'exp', 'auth_time']) {
-      if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad();
+      if (payload[claim] !== undefined && (typeof payload[claim] !== 'number' || !Number.isFinite(payload[claim]))) throw bad('bad_claims');
     }
     const { iat, nbf, exp, role, sub } = payload as { iat?: number; nbf?: number; exp?: number; role?: unknown; sub?: unknown };
-    if (nbf !== undefined && nbf > nowS) throw bad();
+    if (nbf !== undefined && nbf > nowS) throw bad('not_yet_valid');
     if (exp !== undefined && exp <= nowS) throw new TokenError('unauthorized', 'the token has expired');
     if (typeof sub !== 'string' || sub === '' || typeof role !== 'string') throw new TokenError('unauthorized', 'the token lacks a role or a subject');
     if (!(ROLES as readonly string[]).includes(role)) throw new TokenError('forbidden', `role ${role.slice(0, 40)} is not a hexfleet role`);

@@ -99,6 +99,18 @@ describe('audit trail (file sink)', () => {
 
     await expect(RawDriverClient.open(gw.driverUrl, { queryToken: 'not.a-token' })).rejects.toBeInstanceOf(UpgradeRefused);
     await one('malformed upgrade', (l) => l.event.action === 'auth.rejected' && l.event.reason === 'malformed' && l.url.path === '/v1/driver');
+
+    // One message for the client, a finer reason for the trail.
+    const early = await new SignJWT({ role: 'service' }).setProtectedHeader({ alg: 'HS256' }).setSubject('svc-early').setIssuedAt()
+      .setNotBefore(Math.floor(Date.now() / 1000) + 600).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    minted.push(early);
+    const refused = await httpRequest(gw.port, 'GET', '/v1/drivers/nearby?lat=1&lng=1', { token: early });
+    expect(refused.json).toMatchObject({ code: 'unauthorized', message: 'the token is malformed or badly signed' });
+    await one('not yet valid', (l) => l.event.reason === 'not_yet_valid' && l.user?.id === 'svc-early');
+    const [, p, sig] = early.split('.');
+    const rs256 = [Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'k1' })).toString('base64url'), p, sig].join('.');
+    expect((await httpRequest(gw.port, 'GET', '/v1/drivers/nearby?lat=1&lng=1', { token: rs256 })).status).toBe(401);
+    await one('bad algorithm', (l) => l.event.reason === 'bad_algorithm');
   });
 
   it('records a refused auth frame (a token that does not extend the socket) by the socket\'s driver', async () => {
