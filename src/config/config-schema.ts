@@ -123,7 +123,7 @@ export const configSchema = {
   reconcileIntervalMs: int(10 * MINUTE, 0, 1 * DAY, 'How often each gateway runs reconciliation (0: only on demand, hexfleet reconcile); a full run reads every driver record (~7 s of Redis time at 1M drivers).'),
   dispatchThreads: int(1, 1, 64, 'Worker threads scoring and solving matches (piscina).'),
   dispatchMaxQueue: int(256, 0, 100_000, 'Tasks that may wait for a dispatch worker; past it matches answer 503 with Retry-After (bulkhead).'),
-  dispatchRankInThreadMax: int(200, 0, 10_000, 'Candidate lists of at most this many drivers are ranked on the event loop, where that is cheaper than a hop to a dispatch worker (bench:match, scenario rank: 200 sort in ~40 µs, a hop costs the loop ~50-60 µs); longer lists and batch solving go to the pool and its bulkhead. 0: every ranking goes to the pool.'),
+  dispatchRankInThreadMax: int(100, 0, 10_000, 'Candidate lists of at most this many drivers are ranked on the event loop, where that is cheaper than a hop to a dispatch worker (bench:match, scenario rank: 100 sort in ~20 µs, a hop costs the loop 30-75 µs; at 200 the two are about even); longer lists and batch solving go to the pool and its bulkhead. 0: every ranking goes to the pool.'),
   etaDetourFactor: int(130, 100, 300, 'Road distance ÷ straight-line distance, in percent, for the great-circle ETA.'),
   osrmUrl: str('', 'Routing service root (OSRM HTTP API); unset: great-circle ETAs only.'),
   osrmTimeoutMs: int(250, 10, 60_000, 'Per-attempt timeout of a routing service call.'),
