@@ -7,7 +7,7 @@ import { decodeFrame } from '../protocol/frame-codec.js';
 import type { AuthOkFrame, ErrorFrame } from '../protocol/wire-frames.js';
 import { TokenBucket } from '../runtime/token-bucket.js';
 import type { AccessGuard, AuditUser } from '../audit/access-guard.js';
-import { type BadFrameCounter, badFramesExpired, spendBadFrame } from './bad-frame-budget.js';
+import { type BadFrameCounter, badFramesExpired, badFramesSpent, refuseSpentBudget, spendBadFrame } from './bad-frame-budget.js';
 import { PrincipalBudgets } from './principal-budgets.js';
 import { auditRefusedUpgrade, refuseCoolingOff } from './upgrade-audit.js';
 import { ExpiryWheel } from './expiry-wheel.js';
@@ -219,6 +219,7 @@ export function wsEndpoint<D extends SocketBase>(def: EndpointDefinition<D>): Ws
         refuseUpgrade(res, err, log, def.path);
         return;
       }
+      if (badFramesSpent(data.budget, now, def.badFrameLimit)) return refuseSpentBudget(res, data.budget, now);
       res.upgrade(data, key, protocol, extensions, context);
     },
 
