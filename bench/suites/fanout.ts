@@ -26,7 +26,7 @@ export const fanoutSuite: Suite = {
     waitQuiet: 'before each window, wait up to this long for processes outside the benchmark to go quiet (default 0 = start at once)',
     keepLogs: 'keep the temp dir with the gateway logs and Redis data',
     own: [
-      { name: 'rates', arg: 'LIST', help: 'publish rates in positions/s, comma-separated, tried in turn (default 5000,10000,20000,40000,80000,160000)' },
+      { name: 'rates', arg: 'LIST', help: 'publish rates in positions/s, comma-separated, tried in turn (default 5000,10000,20000,40000,80000)' },
       { name: 'markets', arg: 'N', help: 'markets the positions are spread over, evenly (default 8, at most 16)' },
       { name: 'drivers-per-market', arg: 'N', help: 'drivers in each market (default 1,000)' },
     ],
@@ -63,7 +63,7 @@ export const fanoutSuite: Suite = {
 };
 
 function fanoutOptions(common: RunOptions, own: OwnValues): FanoutOptions {
-  const raw = own.rates ?? (common.quick ? '5000,20000' : '5000,10000,20000,40000,80000,160000');
+  const raw = own.rates ?? (common.quick ? '5000,20000' : '5000,10000,20000,40000,80000');
   const rates = raw.split(',').map((s) => Number(s.trim()));
   if (rates.some((r) => !Number.isInteger(r) || r < 1 || r > 10_000_000)) throw new UsageError(`--rates must be a comma list of whole numbers of positions/s (1 to 10,000,000), got "${raw}"`);
   return {
