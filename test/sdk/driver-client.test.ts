@@ -202,7 +202,7 @@ describe('DriverClient reconnects', () => {
     expect(await stored(g2, id)).toMatchObject({ seq: 2, ...at(2) });
   });
 
-  it('on 4401 token_expired fetches a fresh token and resends the unacked batch with its original seqs', async () => {
+  it('extends a session in band before its token expires: a fresh token from the token function in an auth frame, no 4401, no reconnect', async () => {
     const g = await TestGateway.start();
     const id = uniqueDriverId();
     let calls = 0;
@@ -214,17 +214,29 @@ describe('DriverClient reconnects', () => {
     await waitOpen(c);
     c.ping(at(1));
     await waitAcked(c, 1);
-    // The gateway checks expiry on each frame: past it, the frame is answered with 4401, not stored.
+    // Past the first token's exp: the socket was extended (auth frame) before it, so nothing closed.
     const expiry = Date.now() + 2_000;
-    await waitFor(() => Date.now() > expiry + 50, { what: 'the first token to expire', timeoutMs: 10_000 });
+    await waitFor(() => Date.now() > expiry + 1_100, { what: 'the first token to be past its exp and a sweep', timeoutMs: 10_000 });
     c.ping(at(2));
     await waitAcked(c, 2);
-    expect(closes).toEqual([4401]);
+    expect(closes).toEqual([]);
     expect(calls).toBe(2);
     expect(errors).toEqual([]);
-    expect(await g.metric('hexfleet_driver_disconnects_total', { reason: 'token_expired' })).toBe(1);
+    expect(await g.metric('hexfleet_driver_disconnects_total', { reason: 'token_expired' })).toBe(0);
     expect(await g.metric('hexfleet_pings_applied_total')).toBe(2);
     expect(await stored(g, id)).toMatchObject({ seq: 2, ...at(2) });
+  });
+
+  it('on 4401 token_expired (a static token the client cannot refresh) the gateway closed the socket at exp, whether or not the app sent', async () => {
+    const g = await TestGateway.start();
+    const id = uniqueDriverId();
+    const c = driverClient({ urls: [g.driverUrl], token: await g.token('driver', id, 2), batchMaxPings: 1, batchMaxDelayMs: 0 });
+    const closes: (number | undefined)[] = [];
+    c.on('state', (s, info) => s === 'connecting' && info.code !== undefined && closes.push(info.code));
+    await waitOpen(c);
+    await waitFor(() => closes.length > 0, { what: 'the gateway to close the socket at exp', timeoutMs: 10_000 });
+    expect(closes[0]).toBe(4401);
+    expect(await g.metric('hexfleet_driver_disconnects_total', { reason: 'token_expired' })).toBe(1);
   });
 });
 
