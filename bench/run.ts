@@ -35,8 +35,9 @@ import { solverSuite } from './suites/solver.js';
 import { trackingSuite } from './suites/tracking.js';
 import { tokensSuite } from './suites/tokens.js';
 import { floodSuite } from './suites/flood.js';
+import { tlsSuite } from './suites/tls.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite, tokensSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite, tokensSuite, tlsSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',

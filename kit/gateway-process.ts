@@ -29,6 +29,8 @@ export interface GatewayOptions {
   logFile?: string;
   /** Extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   nodeArgs?: string[];
+  /** PEM CA of a gateway started with HEXFLEET_TLS_CERT_FILE: its readiness is probed over https trusting it. */
+  tlsCa?: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export class GatewayProcess {
     /** Its admin listener (HEXFLEET_ADMIN_PORT): /metrics and /readyz with details, no token. */
     readonly adminPort: number,
     private readonly logFile: string | undefined,
+    private readonly tls: { ca: string } | undefined = undefined,
   ) {
     child.stdout?.on('data', (d: Buffer) => (this.memoryOutput += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.memoryOutput += d.toString()));
@@ -96,7 +99,7 @@ export class GatewayProcess {
     });
     if (fd !== undefined) closeSync(fd);
     track(child);
-    return new GatewayProcess(name, child, port, adminPort, o.logFile);
+    return new GatewayProcess(name, child, port, adminPort, o.logFile, o.tlsCa === undefined ? undefined : { ca: o.tlsCa });
   }
 
   get pid(): number {
@@ -165,7 +168,7 @@ export class GatewayProcess {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       if (!this.running) return false;
-      const res = await httpGet(this.port, '/readyz').catch(() => undefined);
+      const res = await httpGet(this.port, '/readyz', this.tls).catch(() => undefined);
       if (res?.status === 200) return true;
       if (Date.now() > deadline) {
         await this.kill9();
