@@ -15,6 +15,8 @@ describe('stored values on Redis', () => {
 
   it('reads back the largest acc and spd it accepts exactly, and refuses larger ones', async () => {
     const gw = await startTestGateway('redis', { redisUrl: suite.server.url });
+    // Stopped before the suite's redis-server is (its afterAll runs before this file's).
+    suite.cleanup.add(() => gw.stop());
     const id = uniqueDriverId();
     const c = await gw.connectDriver(id, 'msgpack');
     for (const [seq, over] of [[1, { acc: 1e308 }], [2, { spd: 1e308 }], [3, { acc: 131072 }], [4, { spd: 3.5e38 }]] as const) {
