@@ -44,7 +44,11 @@ export interface Engine {
   readonly assignments: AssignmentBus;
   /** Token revocations, stored and announced to every gateway. */
   readonly revocations: RevocationStore;
-  /** Resolves once this process receives what other processes publish (channel and buses). */
+  /**
+   * Resolves once this process receives what other processes publish on the
+   * channel and the assignment bus. Positions come per area once followed
+   * (`positions.follow(...).ready`).
+   */
   readonly subscribed: Promise<void>;
   /** Resolves once the engine answers; rejects with `store_unavailable` after `timeoutMs`. Serving does not need it. */
   waitUntilReady(timeoutMs: number): Promise<void>;
