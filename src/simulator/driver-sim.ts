@@ -28,7 +28,8 @@ export interface DriverSimDeps {
   stats: SimStats;
   /** `/v1/driver` URLs in the order this driver tries them (rotated per driver to spread the fleet). */
   urls: string[];
-  token: string;
+  /** The driver's token, or a function minting a fresh one (the SDK calls it before expiry and on reconnects). */
+  token: string | (() => Promise<string>);
   /** PEM CA trusted for wss:// (`--ca`). */
   ca?: string;
   acceptProbability: number;

@@ -58,7 +58,8 @@ export class Fleet {
         rng: o.rng,
         stats: o.stats,
         urls,
-        token: await o.minter.driver(id, vehicle),
+        // A function: the SDK asks it for a fresh token before each one expires and extends the socket in band.
+        token: () => o.minter.driver(id, vehicle),
         acceptProbability: o.acceptProbability,
         ...(o.ca === undefined ? {} : { ca: o.ca }),
         onAccepted: o.onAccepted,
