@@ -45,11 +45,11 @@ describe('audit trail of hexfleet processes', () => {
 
     renameSync(file, `${file}.1`);
     process.kill(gateway.pid, 'SIGHUP');
-    // Lines written before the reopen still go to the renamed file: ask until one lands in the new one.
+    // Lines written before the reopen still go to the renamed file (the new one may exist, empty, a moment before): ask until one lands in it.
     await waitFor(async () => {
       expect((await httpRequest(gateway!.port, 'GET', '/v1/drivers/nearby?lat=2&lng=2')).status).toBe(401);
-      return existsSync(file);
-    }, { what: 'a new file after SIGHUP', intervalMs: 100 });
+      return existsSync(file) && readFileSync(file, 'utf8').includes('auth.rejected');
+    }, { what: 'a line in a new file after SIGHUP', intervalMs: 100 });
     gateway.assertAlive();
     const fresh = jsonLines(readFileSync(file, 'utf8'));
     expect(fresh.length).toBeGreaterThanOrEqual(1);
