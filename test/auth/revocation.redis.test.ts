@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Revocation } from '../../src/auth/revocation-store.js';
-import type { BackendKind } from '../../src/backend/backend.js';
-import { BackendHosts, openTestBackend, TEST_TIMING, type TestBackend, uniquePrefix } from '../support/backends.js';
+import { BackendHosts } from '../support/backends.js';
 import { httpRequest } from '../support/http-request.js';
 import { RawDriverClient, UpgradeRefused } from '../support/raw-driver-client.js';
 import { freshPrefix, startRedisGateway, startSharedGateways, tokens } from '../support/redis-gateway.js';
 import { redisSuite } from '../support/redis-suite.js';
 import { waitFor } from '../support/wait-for.js';
+import { revocationStoreContract } from './revocation-store.contract.js';
 
 /**
  * Revocation across gateways on one real Redis: the RevocationStore
@@ -20,61 +19,8 @@ const NO_COOLOFF = { HEXFLEET_AUTH_FAILURE_BURST: '0' };
 const hosts = new BackendHosts();
 afterAll(() => hosts.stop());
 
-const revocation = (over: Partial<Revocation>): Revocation => {
-  const now = Date.now();
-  return { kind: 'jti', value: `jti-${Math.random()}`, at: now, until: now + 60_000, keepUntil: now + 60_000, by: 'ops', ...over };
-};
-
-for (const kind of ['memory', 'redis'] as BackendKind[]) {
-  describe(`RevocationStore contract (${kind})`, () => {
-    /** Two backends of one deployment (for memory: the same one twice, its reach is one process). */
-    async function deployment(): Promise<{ a: TestBackend; b: TestBackend; cleanup: () => Promise<void> }> {
-      const target = await hosts.target(kind);
-      const prefix = uniquePrefix();
-      const a = await openTestBackend(kind, { ...(target ? { target } : {}), timing: TEST_TIMING, prefix });
-      const b = kind === 'memory' ? a : await openTestBackend(kind, { ...(target ? { target } : {}), timing: TEST_TIMING, prefix });
-      return { a, b, cleanup: async () => { await a.cleanup(); if (b !== a) await b.cleanup(); } };
-    }
-
-    it('stores a revocation (listed by every backend of the deployment) and delivers it to every listener, the adder\'s synchronously', async () => {
-      const { a, b, cleanup } = await deployment();
-      try {
-        const onA: Revocation[] = [];
-        const onB: Revocation[] = [];
-        a.backend.revocations.subscribe((r) => onA.push(r));
-        b.backend.revocations.subscribe((r) => onB.push(r));
-        const r = revocation({});
-        const added = a.backend.revocations.add(r);
-        await added;
-        expect(onA).toEqual([r]);
-        await waitFor(() => onB.length === 1, { what: 'the other backend to hear of it' });
-        expect(onB).toEqual([r]);
-        expect(await b.backend.revocations.list(Date.now())).toEqual([r]);
-      } finally {
-        await cleanup();
-      }
-    });
-
-    it('lists only what is still to be kept, and (Redis) the key expires with the longest keepUntil', async () => {
-      const { a, cleanup } = await deployment();
-      try {
-        const now = Date.now();
-        const gone = revocation({ keepUntil: now + 50 });
-        const kept = revocation({ kind: 'sub', value: 'drv-1', until: now, keepUntil: now + 600_000 });
-        await a.backend.revocations.add(kept);
-        await a.backend.revocations.add(gone);
-        expect(await a.backend.revocations.list(now + 100)).toEqual([kept]);
-        if (a.admin) {
-          const ttl = await a.admin.pttl(`${a.prefix}:v1:revocations`);
-          expect(ttl).toBeGreaterThan(500_000);
-          expect(ttl).toBeLessThanOrEqual(600_000);
-        }
-      } finally {
-        await cleanup();
-      }
-    });
-  });
-}
+revocationStoreContract('memory', hosts);
+revocationStoreContract('redis', hosts);
 
 describe('revocation across two gateways on one Redis', () => {
   const suite = redisSuite();
