@@ -172,15 +172,19 @@ export class OrderSaga {
     return { kind: 'done', doc: saved };
   }
 
-  /** The nearest suitable drivers not yet tried for the order, ranked by ETA. */
-  candidates(doc: OrderDoc, now: number, extra = 0): Promise<RankedCandidate[]> {
+  /**
+   * The nearest suitable drivers not yet tried for the order, ranked by ETA;
+   * `refused` (drivers the backend refused during this search) are left out
+   * too, so that candidate search knows when nobody else is left.
+   */
+  candidates(doc: OrderDoc, now: number, refused: readonly string[] = []): Promise<RankedCandidate[]> {
     const { request } = doc;
     return this.d.candidates.find({
       pickup: request.pickup,
       radiusM: request.radiusM,
       ...(request.requirements?.vehicle ? { vehicles: request.requirements.vehicle } : {}),
-      exclude: doc.tried,
-      limit: this.d.options.candidates + doc.tried.length + extra,
+      exclude: refused.length === 0 ? doc.tried : [...doc.tried, ...refused],
+      limit: this.d.options.candidates + doc.tried.length + refused.length,
     }, now);
   }
 
@@ -202,7 +206,7 @@ export class OrderSaga {
     // driver it got and asks for that many more, so the loop ends.
     for (let round = 0; ; round++) {
       if (current.attempt >= this.d.options.maxAttempts) return this.fail(current, 'max_attempts', now, actor);
-      const list = (ranked && round === 0 ? ranked : await this.candidates(current, now, refused.size))
+      const list = (ranked && round === 0 ? ranked : await this.candidates(current, now, [...refused]))
         .filter((c) => !refused.has(c.driver.driverId));
       if (list.length === 0) break;
       for (const c of list) {

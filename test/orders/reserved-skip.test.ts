@@ -74,4 +74,29 @@ describe.each(TEST_BACKENDS)('on the %s backend', (kind: BackendKind) => {
       if (shared) await deleteKeysAt(target!, shared);
     }
   });
+
+  it('a stale hint never makes a no_driver: a driver it wrongly holds is offered once every other candidate was refused', async () => {
+    const target = kind === 'memory' ? undefined : await hosts.target(kind);
+    const tg = await startTestGateway(kind, { ...(target ? { target } : {}), env: ENV });
+    const site = nextSite();
+    // `held` is reserved for real, by a commit that announces nothing (the hint never hears of it);
+    // `ghost` is free, but an offer whose release got lost (an event of a dropped subscription) holds it in the hint.
+    const held = await driverAt(tg, `rs-held-${siteCount}`, offset(site, 50));
+    const ghost = await driverAt(tg, `rs-ghost-${siteCount}`, offset(site, 400));
+    const { orders, assignments } = tg.gateway.backend;
+    const now = Date.now();
+    const holder = {
+      orderId: `rs-holder-${siteCount}`, state: 'offered' as const, request: { orderId: `rs-holder-${siteCount}`, pickup: site, radiusM: 100, mode: 'immediate' as const },
+      requestHash: 'x', attempt: 1, driverId: held.driverId, tried: [held.driverId], history: [], createdAt: now, updatedAt: now, version: 0,
+    };
+    expect(await orders.commit(holder, 0, { reserve: { driverId: held.driverId, leaseMs: 600_000, staleMs: 30_000 }, deadline: null }, now)).toMatchObject({ ok: true });
+    assignments.publish({ type: 'assignment.offered', orderId: 'rs-lost', state: 'offered', attempt: 1, at: now, driverId: ghost.driverId });
+    await waitFor(async () => (await tg.metric('hexfleet_reserved_drivers_known')) >= 1, { what: 'the hint to hold the ghost' });
+    const before = await refused(tg);
+    const api = new MatchApi(tg.port, await tg.serviceToken());
+    const r = await api.match({ orderId: `rs-stale-${siteCount}`, pickup: site, radiusM: 3000 });
+    expect(r.json).toMatchObject({ state: 'offered', driverId: ghost.driverId });
+    // The one refusal: the reservation the hint did not know of.
+    expect(await refused(tg)).toBe(before + 1);
+  });
 });
