@@ -130,10 +130,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   // Before listening: a configuration that cannot back up (memory engine, bad key file) stops the start here.
   const backups = startScheduledBackups(config, backend, metrics.registry, log);
-  // Before the public port: an admin port that cannot be bound stops the start with nothing public open.
-  const admin = await startAdminListener(uws, config, health);
   // Before listening: what was revoked before this gateway started is refused from its first request.
   await identity.start(backend.revocations, [drivers, trackers]);
+  // Before the public port: an admin port that cannot be bound stops the start with nothing public open.
+  const admin = await startAdminListener(uws, config, health);
   const listener = await TlsListener.open(uws, {
     host: config.host, port: config.port, tls: tlsFilesOf(config), watchIntervalMs: config.tlsWatchIntervalMs, mount, registry: metrics.registry,
   }, log).catch(async (err: unknown) => {
@@ -147,7 +147,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   sweeper.start();
   // After dispatch is built: the relay publishes what its commits record.
   const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
-  log.info({ port, host: config.host, tls: listener.certificate ?? false }, `hexfleet gateway listening (${listener.secure ? 'https, wss' : 'http, ws'})`);
+  // The message stays the same with or without TLS (log searches and the CLI tests match it); `protocols` says which.
+  log.info({ port, host: config.host, protocols: listener.secure ? 'https, wss' : 'http, ws', tls: listener.certificate ?? false }, 'hexfleet gateway listening');
 
   return {
     port,

@@ -93,8 +93,9 @@ class Server {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  /** An admin listener on a free port unless `env` says otherwise: the default 9091 may be taken by another gateway of the run. */
   static start(env: Record<string, string>): Server {
-    return new Server(track(spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env: cleanEnv(env) })));
+    return new Server(track(spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env: cleanEnv({ HEXFLEET_ADMIN_PORT: '0', ...env }) })));
   }
 
   /** The first log line matching, or a failure when the process exits first (or after 30 s). */
