@@ -8,7 +8,7 @@ import { KafkaBroker } from '../../kit/kafka-broker.js';
 import { openKafkaEventLog } from '../../src/backend/create-backend.js';
 import { configSchema } from '../../src/config/config-schema.js';
 import { deleteTopicsWithPrefix } from '../eventlog/kafka-topics.js';
-import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { startTestGateway } from '../support/gateway-harness.js';
 import { httpRequest } from '../support/http-request.js';
 import { waitFor } from '../support/wait-for.js';
 

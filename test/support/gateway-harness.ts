@@ -215,6 +215,6 @@ export async function stopAllGateways(): Promise<void> {
 }
 
 /** A valid ping (Berlin, now) with `over` applied; coordinates have at most 7 decimals, as stored. */
-export function ping(seq: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function ping(seq: number, over: Record<string, unknown> = {}): { seq: number } & Record<string, unknown> {
   return { seq, lat: 52.52, lng: 13.405, ts: Date.now(), ...over };
 }
