@@ -70,10 +70,25 @@ export async function runMatchApi(ctx: MatchContext): Promise<Row[]> {
   const before = ctx.options.beforeDir;
   if (before === undefined) return runSide(ctx, '', () => startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir));
   const kit = (await import(pathToFileURL(join(before, 'dist/kit/gateway-process.js')).href)) as { GatewayProcess: typeof GatewayProcess };
-  const startBefore: StartGateway = () => kit.GatewayProcess.start({ name: 'gateway-before', env: ctx.gatewayEnv, logFile: join(ctx.tmpDir, 'gateway-before.log') });
+  const env = await knownSettings(before, ctx.gatewayEnv);
+  const startBefore: StartGateway = () => kit.GatewayProcess.start({ name: 'gateway-before', env, logFile: join(ctx.tmpDir, 'gateway-before.log') });
   const rowsBefore = await runSide(ctx, `before (${before}): `, startBefore);
   const rowsAfter = await runSide(ctx, 'after (this build): ', () => startBenchGateway('gateway', ctx.gatewayEnv, ctx.tmpDir));
   return [...rowsBefore, ...rowsAfter];
+}
+
+/**
+ * `env` without the HEXFLEET_* settings the other checkout's gateway does not
+ * know (it refuses unknown ones): settings added since, such as the frame
+ * rate that bench gateways raise out of the way, do not exist there.
+ */
+async function knownSettings(checkout: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const schema = (await import(pathToFileURL(join(checkout, 'dist/src/config/config-schema.js')).href)) as {
+    configSchema: Record<string, unknown>;
+    envName: (key: string) => string;
+  };
+  const known = new Set(Object.keys(schema.configSchema).map((k) => schema.envName(k)));
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('HEXFLEET_') || known.has(k)));
 }
 
 async function runSide(ctx: MatchContext, side: string, start: StartGateway): Promise<Row[]> {
