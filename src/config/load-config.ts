@@ -1,4 +1,5 @@
 import { configSchema, envName, type Config, type ConfigKey, type OptionSpec } from './config-schema.js';
+import { parseRegionEndpoints, REGION_NAME } from './region-endpoints.js';
 
 /** Thrown for any invalid configuration; the message names the variable. */
 export class ConfigError extends Error {
@@ -131,6 +132,17 @@ function crossCheck(c: Config): void {
   }
   if (c.trustedProxies && !c.trustedProxies.split(',').every((a) => /^[0-9A-Fa-f:.]{2,45}$/.test(a.trim()))) {
     throw new ConfigError(`${envName('trustedProxies')} must be a comma-separated list of IP addresses, got "${c.trustedProxies}"`);
+  }
+  if (c.region && !REGION_NAME.test(c.region)) {
+    throw new ConfigError(`${envName('region')} may hold only letters, digits, _ and - (1 to 64), got "${c.region}"`);
+  }
+  if (c.regionEndpoints) {
+    if (!c.region) throw new ConfigError(`${envName('regionEndpoints')} needs ${envName('region')}: the gateway must know which of the regions is its own`);
+    try {
+      parseRegionEndpoints(c.regionEndpoints);
+    } catch (err) {
+      throw new ConfigError(`${envName('regionEndpoints')} must be name=https://host:port,...: ${(err as Error).message}`);
+    }
   }
   if (c.jwtSecret && c.jwtSecret.length < 32) {
     throw new ConfigError(`${envName('jwtSecret')} must be at least 32 characters (HS256 needs a 256-bit key)`);
