@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { tokenPolicyOf } from './auth/token-config.js';
 import { ROLES, type Role, TokenService } from './auth/tokens.js';
 import { destination } from 'pino';
-import { ConfigError, configHelp, loadConfig, selectedStore } from './config/load-config.js';
+import { ConfigError, configHelp, loadConfig, requireTokenKeys, selectedStore } from './config/load-config.js';
 import { createDispatch } from './gateway/create-dispatch.js';
 import { formatReport } from './reconcile/reconcile-report.js';
 import { isVehicleType, VEHICLE_TYPES } from './domain/vehicle.js';
@@ -57,12 +57,19 @@ Usage:
                                             it (hexfleet backup --help)
   hexfleet --help                           this text
 
+Exit codes (every command):
+  0  done (serve: stopped by SIGTERM or SIGINT)
+  1  a runtime failure: a dependency that does not answer, a port that cannot be bound, a failed shutdown
+  2  a configuration or usage error: a missing or invalid HEXFLEET_* variable (serve without
+     HEXFLEET_JWT_SECRET or a JWKS included), an unknown variable, command or flag
+
 Configuration (environment variables):
 ${configHelp()}
 `;
 
 async function serve(): Promise<void> {
   const config = loadConfig();
+  requireTokenKeys(config);
   // With the audit trail on stdout, stdout carries only audit lines: the operational log goes to stderr.
   const log = createLogger(config.logLevel, config.auditLog === '-' ? destination({ dest: 2, sync: false }) : undefined);
   const gateway = await startGateway(config, log);

@@ -6,6 +6,7 @@ import type { Revocation, RevocationStore } from '../auth/revocation-store.js';
 import { jwksOf, mfaPolicyOf, tokenPolicyOf } from '../auth/token-config.js';
 import { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
+import { requireTokenKeys } from '../config/load-config.js';
 import { detailOf } from '../protocol/error-codes.js';
 import type { SocketBase, WsEndpoint } from './ws-endpoint.js';
 
@@ -45,9 +46,7 @@ export class Identity {
     config: Config,
     private readonly log: Logger,
   ) {
-    if (!config.jwtSecret && !config.jwksUrl && !config.jwksFile) {
-      throw new Error('HEXFLEET_JWT_SECRET (at least 32 characters) or HEXFLEET_JWKS_URL / HEXFLEET_JWKS_FILE is required; see hexfleet --help');
-    }
+    requireTokenKeys(config);
     this.jwks = jwksOf(config, log, () => this.tokens.forgetVerified());
     this.tokens = new TokenService({
       ...(config.jwtSecret ? { secret: config.jwtSecret } : {}),

@@ -217,6 +217,20 @@ describe('hexfleet with a bad configuration', () => {
     expect(stderr).toContain(name);
   });
 
+  it.each<{ env: Record<string, string>; what: string }>([
+    { env: {}, what: 'no secret, no JWKS' },
+    { env: { HEXFLEET_JWT_SECRET: '' }, what: 'an empty secret' },
+  ])('serve exits 2, like every configuration error, with $what (it cannot verify any token)', async ({ env }) => {
+    const { code, stderr } = await run(['serve'], { PORT: '0', ...env });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^hexfleet: HEXFLEET_JWT_SECRET \(at least 32 characters\) or HEXFLEET_JWKS_URL \/ HEXFLEET_JWKS_FILE is required/);
+  });
+
+  it('--help states the exit codes: 2 for every configuration or usage error, 1 for runtime failures', async () => {
+    const { stdout } = await run(['--help']);
+    expect(stdout).toMatch(/Exit codes \(every command\):\n  0 .*\n  1  a runtime failure.*\n  2  a configuration or usage error/);
+  });
+
   it.each([
     { args: ['replay', '--help'], says: 'hexfleet replay' },
     { args: ['dlq', '--help'], says: 'hexfleet dlq' },
