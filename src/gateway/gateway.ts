@@ -10,10 +10,11 @@ import type { DriverStore } from '../geo/driver-store.js';
 import { Sweeper } from '../geo/sweeper.js';
 import { registerAdminRoutes } from '../http/admin-routes.js';
 import { registerDriverRoutes } from '../http/driver-routes.js';
-import { registerHealthRoutes } from '../http/health-routes.js';
+import { readiness, registerHealthRoutes } from '../http/health-routes.js';
 import { errorReply, writeReply } from '../http/http-reply.js';
 import { registerMatchRoutes } from '../http/match-routes.js';
 import { HttpRateLimiter } from '../http/rate-limit.js';
+import { registerRegionsRoutes } from '../http/regions-routes.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
 import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
 import { PingIntake } from '../ingest/ping-intake.js';
@@ -23,6 +24,8 @@ import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
 import { ReadIndex } from '../readindex/read-index.js';
 import { parseMarkets } from '../geo/market-area.js';
+import { parseRegionEndpoints } from '../config/region-endpoints.js';
+import { RegionProber } from '../regions/region-prober.js';
 import { type Audit, createAudit } from './create-audit.js';
 import { startAdminListener } from './admin-listener.js';
 import { createDispatch, type Dispatch } from './create-dispatch.js';
@@ -114,7 +117,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const drivers = driverEndpoint({ guard: audit.guard, config, access, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
   const trackers = trackEndpoint({ guard: audit.guard, config, access, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
-  const health = { backend, metrics, log, shuttingDown: () => shuttingDown };
+  const healthBase = { backend, metrics, log, shuttingDown: () => shuttingDown };
+  // GET /v1/regions: this region from this gateway's state, the others (HEXFLEET_REGION_ENDPOINTS) as last probed.
+  const regions = new RegionProber({
+    region: config.region || 'default',
+    endpoints: parseRegionEndpoints(config.regionEndpoints),
+    intervalMs: config.regionProbeIntervalMs,
+    timeoutMs: config.regionProbeTimeoutMs,
+    local: {
+      ready: async () => (await readiness(healthBase)).status === 200,
+      connectedDrivers: async () => (await metrics.driverConnections.get()).values[0]?.value ?? 0,
+      pingsApplied: async () => (await metrics.pingsApplied.get()).values[0]?.value ?? 0,
+    },
+  }, metrics.registry, log);
+  const health = { ...healthBase, regions: () => regions.reachable() };
 
   // Every route goes in here: a TLS certificate reload mounts them on a new app (see TlsListener).
   const mount = (app: TemplatedApp): void => {
@@ -122,6 +138,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     app.ws<TrackSocketData>('/v1/track', trackers.behavior);
     registerTrackingRoutes(app, { guard: audit.guard, config, access, log, limiter });
     registerHealthRoutes(app, health, { kind: 'public', access, guard: audit.guard });
+    registerRegionsRoutes(app, { regions, access, guard: audit.guard, log });
     registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log, limiter });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
     registerAdminRoutes(app, { guard: audit.guard, tokens, access, revocations: backend.revocations, log });
@@ -145,6 +162,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const port = listener.port;
   audit.log.record({ action: 'config.start', outcome: 'success', details: { port, config: configSnapshot(config) } });
   sweeper.start();
+  regions.start();
   // After dispatch is built: the relay publishes what its commits record.
   const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
   // The message stays the same with or without TLS (log searches and the CLI tests match it); `protocols` says which.
@@ -165,6 +183,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       if (shuttingDown) return;
       shuttingDown = true;
       listener.stopListening();
+      regions.stop();
       // First: a backup in progress is abandoned (its partial file deleted), not waited for.
       await backups?.stop();
       await sweeper.stop();

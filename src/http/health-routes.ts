@@ -15,6 +15,8 @@ export interface HealthDeps {
   metrics: Metrics;
   log: Logger;
   shuttingDown: () => boolean;
+  /** Reachability of the other regions (HEXFLEET_REGION_ENDPOINTS), shown in the details; never makes this gateway unready. */
+  regions?: () => Record<string, boolean>;
 }
 
 /**
@@ -66,8 +68,8 @@ export function registerHealthRoutes(app: TemplatedApp, deps: HealthDeps, listen
   );
 }
 
-/** The readiness answer with its details. */
-async function readiness({ backend, shuttingDown }: HealthDeps): Promise<HttpReply> {
+/** The readiness answer with its details (GET /v1/regions reads its status for the own region). */
+export async function readiness({ backend, shuttingDown, regions }: HealthDeps): Promise<HttpReply> {
   if (shuttingDown()) return { status: 503, body: { status: 'unready', failing: ['shutdown'] } };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -77,6 +79,9 @@ async function readiness({ backend, shuttingDown }: HealthDeps): Promise<HttpRep
     .catch((err: Error) => [{ name: backend.kind, ok: false, detail: err.message }])
     .finally(() => clearTimeout(timer));
   const failing = checks.filter((c) => !c.ok);
-  if (failing.length === 0) return { status: 200, body: { status: 'ready', store: backend.kind } };
-  return { status: 503, body: { status: 'unready', failing: failing.map((c) => c.name), message: failing.map((c) => c.detail).join('; ') } };
+  // Another region being down is not a reason to take this gateway out of its load balancer: shown, not counted.
+  const reachable = regions?.();
+  const extra = reachable && Object.keys(reachable).length > 0 ? { regions: reachable } : {};
+  if (failing.length === 0) return { status: 200, body: { status: 'ready', store: backend.kind, ...extra } };
+  return { status: 503, body: { status: 'unready', failing: failing.map((c) => c.name), message: failing.map((c) => c.detail).join('; '), ...extra } };
 }

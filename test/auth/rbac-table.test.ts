@@ -155,6 +155,7 @@ const PROBES: Record<Action, (token: string | undefined, target: Target) => Prom
     return { status: r.status, code: r.json?.code, message: r.json?.message };
   },
   'GET /metrics': (t) => http('GET', '/metrics', t),
+  'GET /v1/regions': (t) => http('GET', '/v1/regions', t),
   'GET /v1/drivers/nearby': (t) => http('GET', '/v1/drivers/nearby?lat=10&lng=10&radius=1000', t),
   'GET /v1/drivers/:id': (t) => http('GET', `/v1/drivers/${OWN_DRIVER}`, t),
   'POST /v1/match': (t) => http('POST', '/v1/match', t, { orderId: newOrderId(), pickup: nextSite() }),
