@@ -177,7 +177,8 @@ describe('webhook notifier (real Kafka, real HTTP receiver)', () => {
     expect(offered.body.order).not.toHaveProperty('requestHash');
     expect(offered.body.order).not.toHaveProperty('leaseUntil');
 
-    expect(await value(h.metrics.deliveries, { outcome: 'delivered' })).toBe(12);
+    // The receiver has the 12th event before the notifier has read its answer and counted it.
+    await waitFor(async () => (await value(h.metrics.deliveries, { outcome: 'delivered' })) === 12, { what: '12 deliveries counted' });
     expect((await h.metrics.latency.get()).values.find((v) => v.labels.le === '+Inf')?.value).toBe(12);
     await waitFor(async () => (await h.notifier.measureLag(), (await value(h.logMetrics.consumerLag, { group: h.group })) === 0), { what: 'lag 0 once the offsets are committed' });
     expect(await value(h.logMetrics.dlqDepth)).toBe(0);
