@@ -5,6 +5,7 @@ import { hostPorts, selectedStore } from '../config/load-config.js';
 import type { EventLog } from '../eventlog/event-log.js';
 import { guardEventLog } from '../eventlog/guarded-event-log.js';
 import { LogMetrics } from '../eventlog/log-metrics.js';
+import { OriginRegionLog, regionName } from '../eventlog/origin-region.js';
 import { topicsOf } from '../eventlog/topics.js';
 import { RingPlanner } from '../geo/ring-planner.js';
 import type { Backend, Engine } from './backend.js';
@@ -20,7 +21,7 @@ import { withEventLog } from './with-event-log.js';
 export type BackendConfig = Pick<
   Config,
   'store' | 'redisUrl' | 'redisPrefix' | 'redisCommandTimeoutMs' | 'h3Resolution' | 'staleMs' | 'offlineMs' | 'retentionMs'
-> & Partial<Pick<Config, KafkaKey | RedisHaKey>>;
+> & Partial<Pick<Config, KafkaKey | RedisHaKey | 'region'>>;
 
 type RedisHaKey =
   | 'redisSentinels' | 'redisMasterName' | 'redisSentinelPassword' | 'redisPassword' | 'redisMinReplicasAck' | 'redisReplicaAckTimeoutMs'
@@ -113,7 +114,9 @@ export function createBackend(config: BackendConfig, log: Logger, extras: Backen
   }
   let eventLog: EventLog | undefined;
   if (config.kafkaBrokers) {
-    eventLog = guardEventLog(openKafkaLog(config as Pick<Config, KafkaKey>, log), extras.logMetrics ?? new LogMetrics(new Registry()), {
+    // Every record this backend appends names its region: replication in the other regions skips nothing of its own and applies the rest.
+    const kafka = new OriginRegionLog(openKafkaLog(config as Pick<Config, KafkaKey>, log), regionName(config.region ?? ''));
+    eventLog = guardEventLog(kafka, extras.logMetrics ?? new LogMetrics(new Registry()), {
       failuresToOpen: LOG_FAILURES_TO_OPEN,
       openMs: LOG_OPEN_MS,
       onStateChange: (up, cause) => (up ? log.info('event log appends succeed again') : log.error({ err: String(cause) }, 'event log failing: ingest answers log_unavailable until it is back')),

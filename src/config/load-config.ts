@@ -136,6 +136,15 @@ function crossCheck(c: Config): void {
   if (c.region && !REGION_NAME.test(c.region)) {
     throw new ConfigError(`${envName('region')} may hold only letters, digits, _ and - (1 to 64), got "${c.region}"`);
   }
+  if (c.replicateFrom) {
+    const sources = c.replicateFrom.split(',').map((r) => r.trim());
+    const bad = sources.find((r) => !REGION_NAME.test(r));
+    if (bad !== undefined) throw new ConfigError(`${envName('replicateFrom')} must be region names (letters, digits, _ and -) separated by commas, got "${bad}"`);
+    if (!c.region) throw new ConfigError(`${envName('replicateFrom')} needs ${envName('region')}: records of this region are told from the others' by it`);
+    if (sources.includes(c.region)) throw new ConfigError(`${envName('replicateFrom')} names this gateway's own region "${c.region}": a region never replicates from itself`);
+    if (new Set(sources).size !== sources.length) throw new ConfigError(`${envName('replicateFrom')} names a region twice: "${c.replicateFrom}"`);
+    if (!c.kafkaBrokers) throw new ConfigError(`${envName('replicateFrom')} needs ${envName('kafkaBrokers')}: the other regions arrive through this region's Kafka`);
+  }
   if (c.regionEndpoints) {
     if (!c.region) throw new ConfigError(`${envName('regionEndpoints')} needs ${envName('region')}: the gateway must know which of the regions is its own`);
     try {

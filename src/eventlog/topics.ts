@@ -25,4 +25,10 @@ export const HEADERS = {
   originTopic: 'hexfleet-origin-topic',
   originPartition: 'hexfleet-origin-partition',
   originOffset: 'hexfleet-origin-offset',
+  /**
+   * The region whose gateway wrote the record (HEXFLEET_REGION; see
+   * origin-region.ts). A record without it was written before regions
+   * existed: it belongs to the region of the log it was written to.
+   */
+  originRegion: 'hexfleet-origin-region',
 } as const;
