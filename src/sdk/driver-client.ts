@@ -1,5 +1,6 @@
 import { type BackoffOptions, DEFAULT_BACKOFF, fullJitter, validateBackoff } from './backoff.js';
-import { type ConnectionState, ReconnectingSocket, type StateInfo, type TokenSource } from './reconnecting-socket.js';
+import { endpointTargets, type EndpointOptions } from './endpoint-options.js';
+import { type ConnectionState, ReconnectingSocket, type RegionInfo, type StateInfo, type TokenSource } from './reconnecting-socket.js';
 import { BATCH_ERROR_CODES, isRetryable, SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { WebSocketConstructor } from './web-socket.js';
@@ -8,9 +9,7 @@ import type { Encoding } from './wire-codec.js';
 import { ErrorCodes } from '../protocol/error-codes.js';
 import type { DriverServerFrame, DriverStatus, ErrorFrame, OfferFrame, PingsRejectedFrame, WirePing } from '../protocol/wire-frames.js';
 
-export interface DriverClientOptions {
-  /** Gateway URLs of `/v1/driver` (ws:// or wss://); the client fails over between them in order. */
-  urls: readonly string[];
+export interface DriverClientOptions extends EndpointOptions {
   /**
    * A driver token, or a function returning a fresh one. A function is called
    * before each connect whose token expires soon, and shortly before the open
@@ -68,6 +67,8 @@ export interface PingInput {
 
 export type DriverClientEvents = {
   state: (state: ConnectionState, info: StateInfo) => void;
+  /** Connected to a region other than before (with `endpoints`): the first choice, or the move after losing one. */
+  region: (info: RegionInfo) => void;
   /** The gateway stored every outstanding ping up to `seq`. */
   ack: (seq: number) => void;
   /** A server error frame or a client failure; `err.retry` says whether the SDK retries it by itself. */
@@ -105,7 +106,9 @@ interface OfferReplyWaiter {
  * - one batch is on the wire at a time. With two in flight, a failed older
  *   batch resent after a newer one was stored would be taken for a duplicate
  *   and silently lost; stop-and-wait makes "stored" a prefix of the seqs;
- * - after any reconnect everything not acked is resent at once, with its seq.
+ * - after any reconnect everything not acked is resent at once, with its seq —
+ *   to another region too (with `endpoints`): a region that never acked a ping
+ *   gets it with the seq it was given, and an acked ping is never resent.
  */
 export class DriverClient extends TypedEmitter<DriverClientEvents> {
   /** Pings dropped from a full buffer, oldest first. */
@@ -141,7 +144,7 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
 
   constructor(options: DriverClientOptions) {
     super();
-    if (!Array.isArray(options.urls) || options.urls.length === 0) throw new TypeError('urls must be a non-empty array of ws:// or wss:// URLs');
+    const targets = endpointTargets(options, '/v1/driver');
     this.batchMaxPings = positiveInt(options.batchMaxPings ?? 50, 'batchMaxPings');
     this.batchMaxDelayMs = nonNegative(options.batchMaxDelayMs ?? 1000, 'batchMaxDelayMs');
     this.bufferMaxPings = positiveInt(options.bufferMaxPings ?? 10_000, 'bufferMaxPings');
@@ -155,7 +158,7 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
     this.driverId = options.driverId;
     this.sendLimit = this.batchMaxPings;
     this.socket = new ReconnectingSocket({
-      urls: options.urls,
+      ...targets,
       token: options.token,
       encoding: options.encoding ?? 'msgpack',
       backoff: this.backoff,
@@ -164,6 +167,7 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
       WebSocket: resolveWebSocket(options.WebSocket),
     });
     this.socket.on('state', (s, info) => this.emit('state', s, info));
+    this.socket.on('region', (info) => this.emit('region', info));
     this.socket.on('error', (e) => this.emit('error', e));
     this.socket.on('open', () => this.onOpen());
     this.socket.on('down', (code, abnormal) => this.onDown(abnormal));
@@ -173,6 +177,11 @@ export class DriverClient extends TypedEmitter<DriverClientEvents> {
 
   get state(): ConnectionState {
     return this.socket.state;
+  }
+
+  /** The region of the current (or last) connection; undefined with `urls`, or before the first choice. */
+  get region(): string | undefined {
+    return this.socket.region;
   }
 
   /** The gateway URL of the current (or last) connection. */

@@ -4,7 +4,9 @@
  */
 export { DriverClient, type DriverClientEvents, type DriverClientOptions, type PingInput } from './driver-client.js';
 export { TrackingClient, type TrackingClientEvents, type TrackingClientOptions } from './tracking-client.js';
-export type { ConnectionState, StateInfo, TokenSource } from './reconnecting-socket.js';
+export type { ConnectionState, RegionInfo, StateInfo, TokenSource } from './reconnecting-socket.js';
+export type { EndpointOptions } from './endpoint-options.js';
+export type { RegionEntry, RegionLoad, RegionsAnswer } from '../protocol/regions-answer.js';
 export { SdkError } from './sdk-error.js';
 export type { BackoffOptions } from './backoff.js';
 export type { Encoding } from './wire-codec.js';

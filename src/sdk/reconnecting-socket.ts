@@ -1,4 +1,5 @@
 import { type BackoffOptions, fullJitter } from './backoff.js';
+import type { ChosenRegion, RegionSelector } from './region-selector.js';
 import { closePolicy, SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { decodeFrame, type Encoding, encodeFrame } from './wire-codec.js';
@@ -21,8 +22,23 @@ export interface StateInfo {
   retryInMs?: number;
 }
 
+/** The client moved to a region (the first choice, or after losing one). */
+export interface RegionInfo {
+  region: string;
+  /** The region it left; absent for the first choice. */
+  previous?: string;
+  /** This client's round trip to the region's probe, ms (the lowest of `measured`). */
+  rttMs: number;
+  measured: ChosenRegion['measured'];
+}
+
 export interface ReconnectingSocketOptions {
+  /** Gateway URLs, in failover order; with `regions`, replaced by the chosen region's. */
   urls: readonly string[];
+  /** Regional endpoints: the socket connects to the region this picks, and asks it again when it loses one. */
+  regions?: RegionSelector;
+  /** Failed connects to a region (after its socket closed, or from the start) that make it lost; at least one per URL of the region. */
+  regionAttempts?: number;
   token: TokenSource;
   encoding: Encoding;
   backoff: BackoffOptions;
@@ -36,11 +52,15 @@ type SocketEvents = {
   state: (state: ConnectionState, info: StateInfo) => void;
   open: () => void;
   frame: (frame: unknown) => void;
+  /** Connected to a region other than before (only with `regions`). */
+  region: (info: RegionInfo) => void;
   /** The open socket ended (after `open`); `abnormal` for 1006/1009. */
   down: (code: number, abnormal: boolean) => void;
   error: (err: SdkError) => void;
 };
 
+/** Failed connects that make a region lost: one more than a gateway restart usually costs. */
+const DEFAULT_REGION_ATTEMPTS = 2;
 /** WebSocket.CLOSED. */
 const CLOSED = 3;
 /** A close handshake with a dead peer never completes; close() does not wait longer than this. */
@@ -68,6 +88,14 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
   state: ConnectionState = 'connecting';
   /** The URL of the current (or last) socket. */
   url: string;
+  /** The region of the current (or last) socket (only with `regions`). */
+  region: string | undefined;
+  private urls: readonly string[];
+  /** Set when a region must be chosen before the next connect: at start, and after losing one. */
+  private needRegion: boolean;
+  private regionFailures = 0;
+  /** Regions given up since the last open socket: avoided by the next choice while another is healthy. */
+  private readonly lostRegions = new Set<string>();
   private ws: WebSocketLike | undefined;
   private urlIndex = 0;
   private attempt = 0;
@@ -82,7 +110,9 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
 
   constructor(private readonly o: ReconnectingSocketOptions) {
     super();
-    this.url = o.urls[0]!;
+    this.urls = o.urls;
+    this.url = o.urls[0] ?? '';
+    this.needRegion = o.regions !== undefined;
   }
 
   start(): void {
@@ -141,7 +171,8 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    this.url = this.o.urls[this.urlIndex % this.o.urls.length]!;
+    if (this.needRegion && !(await this.chooseRegion())) return;
+    this.url = this.urls[this.urlIndex % this.urls.length]!;
     this.setState('connecting', { url: this.url });
     let token: string;
     try {
@@ -172,6 +203,8 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
     }, this.o.connectTimeoutMs);
     ws.onopen = () => {
       opened = true;
+      this.regionFailures = 0;
+      this.lostRegions.clear();
       clearTimeout(connectTimer);
       this.setState('open', { url: this.url });
       this.authPending = false;
@@ -277,9 +310,49 @@ export class ReconnectingSocket extends TypedEmitter<SocketEvents> {
       return;
     }
     if (policy.refreshToken) this.forceRefresh = true;
+    if (this.o.regions && this.region !== undefined) {
+      // An open socket that ended: its region is tried again first (a gateway restarting); connects that keep failing lose it.
+      if (wasOpen) this.regionFailures = 0;
+      else if (++this.regionFailures >= Math.max(this.o.regionAttempts ?? DEFAULT_REGION_ATTEMPTS, this.urls.length)) {
+        this.lostRegions.add(this.region);
+        this.needRegion = true;
+        this.attempt = 0;
+      }
+    }
     // Every failure moves to the next gateway: the one that just failed is the likeliest to fail again.
     this.urlIndex++;
     this.retryLater({ url: this.url, code, reason });
+  }
+
+  /**
+   * Asks the selector for a region (avoiding the lost ones) and takes its URLs;
+   * false when none could be chosen (an error event, and a retry after the backoff).
+   */
+  private async chooseRegion(): Promise<boolean> {
+    this.setState('connecting', { url: this.url });
+    let chosen: ChosenRegion | undefined;
+    try {
+      chosen = await this.o.regions!.choose(this.lostRegions);
+    } catch (err) {
+      chosen = undefined;
+      this.emit('error', new SdkError('region_unavailable', `choosing a region failed: ${err instanceof Error ? err.message : String(err)}`, { retry: true, cause: err }));
+    }
+    if (this.stopped) return false;
+    if (!chosen) {
+      this.emit('error', new SdkError('region_unavailable', 'no regional endpoint answered GET /v1/regions with a healthy region this client can reach; retrying', { retry: true }));
+      this.retryLater({ url: this.url });
+      return false;
+    }
+    const previous = this.region;
+    this.needRegion = false;
+    this.regionFailures = 0;
+    this.region = chosen.name;
+    this.urls = chosen.urls;
+    this.urlIndex = 0;
+    if (previous !== chosen.name) {
+      this.emit('region', { region: chosen.name, ...(previous === undefined ? {} : { previous }), rttMs: chosen.rttMs, measured: chosen.measured });
+    }
+    return true;
   }
 
   private retryLater(info: StateInfo): void {

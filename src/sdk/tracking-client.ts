@@ -1,14 +1,13 @@
 import { type BackoffOptions, DEFAULT_BACKOFF, validateBackoff } from './backoff.js';
-import { type ConnectionState, ReconnectingSocket, type StateInfo, type TokenSource } from './reconnecting-socket.js';
+import { endpointTargets, type EndpointOptions } from './endpoint-options.js';
+import { type ConnectionState, ReconnectingSocket, type RegionInfo, type StateInfo, type TokenSource } from './reconnecting-socket.js';
 import { SdkError } from './sdk-error.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { checkCa, resolveWebSocket, type WebSocketConstructor } from './web-socket.js';
 import type { Encoding } from './wire-codec.js';
 import type { AssignmentFrame, OrderPositionFrame, StatusFrame, TrackingServerFrame } from '../protocol/wire-frames.js';
 
-export interface TrackingClientOptions {
-  /** Gateway URLs of `/v1/track`; the client fails over between them in order. */
-  urls: readonly string[];
+export interface TrackingClientOptions extends EndpointOptions {
   /** A customer or tracker token, or a function returning a fresh one (called again on 4401). */
   token: TokenSource;
   /** Default `json`. */
@@ -29,6 +28,8 @@ export interface TrackingClientOptions {
 
 export type TrackingClientEvents = {
   state: (state: ConnectionState, info: StateInfo) => void;
+  /** Connected to a region other than before (with `endpoints`): the first choice, or the move after losing one. */
+  region: (info: RegionInfo) => void;
   /** A courier position, never older than one already emitted for that order. */
   position: (p: OrderPositionFrame) => void;
   /** The tracking state of an order, as the server sent it (with the server's `ageMs`). */
@@ -59,13 +60,13 @@ export class TrackingClient extends TypedEmitter<TrackingClientEvents> {
 
   constructor(options: TrackingClientOptions) {
     super();
-    if (!Array.isArray(options.urls) || options.urls.length === 0) throw new TypeError('urls must be a non-empty array of ws:// or wss:// URLs');
+    const targets = endpointTargets(options, '/v1/track');
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     validateBackoff(backoff, 'backoff');
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) throw new TypeError('connectTimeoutMs must be a positive integer');
     this.socket = new ReconnectingSocket({
-      urls: options.urls,
+      ...targets,
       token: options.token,
       encoding: options.encoding ?? 'json',
       backoff,
@@ -74,6 +75,7 @@ export class TrackingClient extends TypedEmitter<TrackingClientEvents> {
       WebSocket: resolveWebSocket(options.WebSocket),
     });
     this.socket.on('state', (s, info) => this.emit('state', s, info));
+    this.socket.on('region', (info) => this.emit('region', info));
     this.socket.on('error', (e) => this.emit('error', e));
     this.socket.on('open', () => {
       for (const orderId of this.orders) this.socket.send({ type: 'subscribe', orderId });
@@ -84,6 +86,11 @@ export class TrackingClient extends TypedEmitter<TrackingClientEvents> {
 
   get state(): ConnectionState {
     return this.socket.state;
+  }
+
+  /** The region of the current (or last) connection; undefined with `urls`, or before the first choice. */
+  get region(): string | undefined {
+    return this.socket.region;
   }
 
   /** The gateway URL of the current (or last) connection. */
