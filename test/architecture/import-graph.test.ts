@@ -30,6 +30,7 @@ const LAYERS = [
   'notify', // order events to the order service (webhook, DLQ)
   'backend', // the Backend contract and its engines
   'backup', // encrypted snapshots of a Redis engine, restore and point-in-time recovery (with replay)
+  'regions', // the gateway's view of the regions (GET /v1/regions): its own state, probes of the others
   'http', // routes
   'gateway', // endpoints and the composition of one gateway
   'sdk', // client SDK: imports protocol only (it runs in browsers)
