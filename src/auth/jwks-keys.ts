@@ -2,6 +2,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { circuitBreaker, ConsecutiveBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import type { Logger } from 'pino';
+import { FailureLog } from '../runtime/failure-log.js';
 
 /** The asymmetric algorithms a JWKS key may verify, each bound to one key type. */
 export const JWKS_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -58,10 +59,12 @@ export class JwksKeys {
   private soon: NodeJS.Timeout | undefined;
   private lastRead = 0;
   private reading: Promise<void> | undefined;
-  private lastError: string | undefined;
+  /** Refreshes retry on a timer: logged per outage, not per attempt. */
+  private readonly failures: FailureLog;
   private closed = false;
 
   constructor(private readonly o: JwksOptions) {
+    this.failures = new FailureLog(o.log, 'JWKS read', 'tokens of the keys already held are still accepted, others are refused', { level: 'error' });
     this.breaker = circuitBreaker(handleAll, { halfOpenAfter: BREAKER_OPEN_MS, breaker: new ConsecutiveBreaker(BREAKER_FAILURES) });
   }
 
@@ -119,17 +122,13 @@ export class JwksKeys {
       const next = parseJwks(text, log);
       const changed = next.size !== this.keys.size || [...next].some(([kid, k]) => this.keys.get(kid)?.key.equals(k.key) !== true);
       this.keys = next;
-      if (this.lastError !== undefined) log.info({ keys: next.size }, 'JWKS readable again');
-      this.lastError = undefined;
+      this.failures.succeeded({ keys: next.size });
       if (changed) {
         log.info({ kids: [...next.keys()] }, 'JWKS keys loaded');
         this.o.onChange();
       }
     } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
-      // Once per distinct failure, not once per attempt.
-      if (detail !== this.lastError) log.error({ err: detail, keys: this.keys.size }, 'cannot read the JWKS; tokens of the keys already held are still accepted');
-      this.lastError = detail;
+      this.failures.failed(err, { keys: this.keys.size });
     }
   }
 

@@ -7,7 +7,7 @@ import { jwksOf, mfaPolicyOf, tokenPolicyOf } from '../auth/token-config.js';
 import { TokenService } from '../auth/tokens.js';
 import type { Config } from '../config/config-schema.js';
 import { requireTokenKeys } from '../config/load-config.js';
-import { detailOf } from '../protocol/error-codes.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import type { SocketBase, WsEndpoint } from './ws-endpoint.js';
 
 /** What a revocation needs of an endpoint. */
@@ -41,6 +41,8 @@ export class Identity {
   private readonly jwks: JwksKeys | undefined;
   private unsubscribe: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** The background reload retries every second: logged per outage, not per attempt. */
+  private readonly loadFailures: FailureLog;
 
   constructor(
     config: Config,
@@ -56,6 +58,7 @@ export class Identity {
       cacheSize: config.tokenCacheSize,
     });
     this.mfa = mfaPolicyOf(config);
+    this.loadFailures = new FailureLog(log, 'revocation load', 'tokens revoked before this gateway started are still accepted here', { level: 'error' });
   }
 
   /** Reads the JWKS and the revocations, and closes the sockets of every revocation from now on. */
@@ -81,15 +84,14 @@ export class Identity {
     for (;;) {
       try {
         for (const r of await store.list(Date.now())) this.apply(r, endpoints);
-        if (waitUntil === 0) this.log.info('revocations read');
+        this.loadFailures.succeeded();
         return;
       } catch (err) {
         if (Date.now() + RELOAD_MS < waitUntil) {
           await new Promise((resolve) => setTimeout(resolve, RELOAD_MS));
           continue;
         }
-        // Once per outage, not once per attempt.
-        if (waitUntil !== 0) this.log.error({ err: detailOf(err) }, 'cannot read the revocations; trying again every second');
+        this.loadFailures.failed(err);
         const retry = setTimeout(() => void this.load(store, endpoints, 0), RELOAD_MS);
         retry.unref();
         this.timers.push(retry);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { detailOf } from '../protocol/error-codes.js';
 import type { Metrics } from '../runtime/metrics.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { DriverStore } from './driver-store.js';
 
@@ -12,6 +12,7 @@ import type { DriverStore } from './driver-store.js';
  */
 export class Sweeper {
   private readonly periodic: PeriodicTask;
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly store: DriverStore,
@@ -20,6 +21,7 @@ export class Sweeper {
     intervalMs: number,
   ) {
     this.periodic = new PeriodicTask(() => this.runOnce(), intervalMs);
+    this.failures = new FailureLog(log, 'sweep', 'silent drivers stay in the cell index');
   }
 
   start(): void {
@@ -29,12 +31,13 @@ export class Sweeper {
   async runOnce(): Promise<void> {
     try {
       const { unindexed, removed } = await this.store.sweep(Date.now());
+      this.failures.succeeded();
       this.metrics.sweptDrivers.inc({ outcome: 'unindexed' }, unindexed);
       this.metrics.sweptDrivers.inc({ outcome: 'removed' }, removed);
       if (unindexed + removed > 0) this.log.info({ unindexed, removed }, 'sweep: silent drivers left the index');
     } catch (err) {
       this.metrics.storeErrors.inc({ op: 'sweep' });
-      this.log.warn({ err: detailOf(err) }, 'sweep failed; retrying next interval');
+      this.failures.failed(err);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { detailOf } from '../protocol/error-codes.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { OrderSaga } from './order-saga.js';
 import type { OrderStore } from './order-store.js';
@@ -15,6 +16,8 @@ const BATCH = 100;
  */
 export class DeadlinePoller {
   private readonly periodic: PeriodicTask;
+  /** A store that does not answer fails every poll (four a second by default): logged per outage, not per poll. */
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly orders: OrderStore,
@@ -23,6 +26,7 @@ export class DeadlinePoller {
     intervalMs: number,
   ) {
     this.periodic = new PeriodicTask(() => this.poll(), intervalMs);
+    this.failures = new FailureLog(log, 'deadline poll', 'offers and searches past their deadline are not moved on');
   }
 
   start(): void {
@@ -33,7 +37,9 @@ export class DeadlinePoller {
     let handled = 0;
     try {
       const now = Date.now();
-      for (const orderId of await this.orders.due(now, BATCH)) {
+      const due = await this.orders.due(now, BATCH);
+      this.failures.succeeded();
+      for (const orderId of due) {
         try {
           await this.saga.onDeadline(orderId, Date.now(), 'deadline');
           handled++;
@@ -42,7 +48,7 @@ export class DeadlinePoller {
         }
       }
     } catch (err) {
-      this.log.warn({ err: detailOf(err) }, 'deadline poll failed; retried next interval');
+      this.failures.failed(err);
     }
     return handled;
   }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EventLog, LogRecord } from '../eventlog/event-log.js';
 import type { LogMetrics } from '../eventlog/log-metrics.js';
-import { detailOf } from '../protocol/error-codes.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import { orderEventRecord } from './order-events.js';
 import type { OrderStore, OutboxEntry } from './order-store.js';
 
@@ -94,8 +94,8 @@ const MAX_STANDBY_MS = 2_000;
  *
  * Failures (log down, breaker open, store unreachable): the relay retries
  * with a jittered backoff from `intervalMs` up to `maxBackoffMs`, logs once
- * when it starts failing and once when it publishes again, and counts each
- * failed step. While the log is down the outbox grows; `outboxDepth` shows it.
+ * when it starts failing, a reminder a minute while it stays down, and once
+ * when it publishes again (FailureLog), and counts each failed step. While the log is down the outbox grows; `outboxDepth` shows it.
  */
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -103,13 +103,14 @@ export class OutboxRelay {
   private running: Promise<void> | undefined;
   private stopped = true;
   private wake: (() => void) | undefined;
-  private failing = false;
+  private readonly failures: FailureLog;
   /** Set while standing by (see "Several relays"): the oldest position seen at the last look, '' for an empty outbox. */
   private standby: { head: string } | undefined;
 
   constructor(private readonly o: OutboxRelayOptions) {
     this.batchSize = o.batchSize ?? DEFAULT_BATCH;
     this.maxBackoffMs = o.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+    this.failures = new FailureLog(o.logger, 'outbox relay', 'order events are not published (they wait in the outbox)', { fields: { topic: o.topic } });
   }
 
   /** Whether this relay stands by while another one publishes (see "Several relays"). */
@@ -164,11 +165,11 @@ export class OutboxRelay {
           pauseMs = this.standby ? jittered(this.standbyMs) : read === 0 ? this.o.intervalMs : 0;
         }
         failures = 0;
-        this.setFailing(false);
+        this.failures.succeeded();
       } catch (err) {
         failures++;
         this.o.metrics.errors.inc({ op: 'relay' });
-        this.setFailing(true, err);
+        this.failures.failed(err);
         await this.o.orders.outboxDepth().then((n) => this.o.metrics.outboxDepth.set(n), () => {});
         pauseMs = jittered(Math.min(this.maxBackoffMs, this.o.intervalMs * 2 ** Math.min(failures - 1, 30)));
       }
@@ -221,12 +222,6 @@ export class OutboxRelay {
     return this.o.orders.trimOutbox(positions);
   }
 
-  private setFailing(failing: boolean, err?: unknown): void {
-    if (failing === this.failing) return;
-    this.failing = failing;
-    if (failing) this.o.logger.warn({ err: detailOf(err), topic: this.o.topic }, 'outbox relay: cannot publish order events; retrying with backoff (they wait in the outbox)');
-    else this.o.logger.info({ topic: this.o.topic }, 'outbox relay: publishing order events again');
-  }
 
   /** Waits `ms`, or until stop() (an unref'd timer: a relay never keeps the process alive). */
   private async pause(ms: number): Promise<void> {

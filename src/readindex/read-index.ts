@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DriverIndex } from '../geo/driver-index.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import { type DriverRecord, type DriverStore, type DriverView, type NearbyDriver, type NearbyOptions, type NearbyReader, type StoreTiming, viewOf } from '../geo/driver-store.js';
 import { ALL_AREAS, type AreaInterest, type DriverPosition, type PositionBus } from '../tracking/position-bus.js';
 import { MarketCoverage } from './market-coverage.js';
@@ -74,6 +75,8 @@ export class ReadIndex implements NearbyReader {
   private readonly left = new Map<string, number>();
   /** Resolves once the first bootstrap completed (tests, readiness). */
   readonly bootstrapped: Promise<void>;
+  /** A backend that does not answer fails every retry (one a second): logged per outage, not per attempt. */
+  private readonly syncFailures: FailureLog;
 
   constructor(
     private readonly store: DriverStore,
@@ -83,6 +86,7 @@ export class ReadIndex implements NearbyReader {
     private readonly log: Logger,
   ) {
     this.index = new DriverIndex(options.resolution);
+    this.syncFailures = new FailureLog(log, 'read index sync', 'nearby reads go to the backend');
     this.coverage = options.markets === undefined ? undefined : new MarketCoverage(options.markets, options.areaResolution, options.maxRadiusM);
     this.metrics = new ReadIndexMetrics(registry, () => (this.servesLocally() ? 1 : 0), () => this.index.size);
     // Live positions first, then the scan: nothing published meanwhile is missed (apply is seq-guarded).
@@ -210,7 +214,7 @@ export class ReadIndex implements NearbyReader {
     this.syncing = true;
     this.metrics.resyncs.inc({ reason });
     const retryMs = this.options.retryMs ?? 1000;
-    for (let attempt = 0; !this.closed; attempt++) {
+    while (!this.closed) {
       const started = Date.now();
       try {
         let drivers = 0;
@@ -229,6 +233,7 @@ export class ReadIndex implements NearbyReader {
           }
           drivers += page.length;
         }, this.coverage?.areas);
+        this.syncFailures.succeeded({ reason });
         this.log.info({ reason, drivers, ms: Date.now() - started }, 'read index synced from the backend');
         if (this.resyncWanted !== undefined) {
           reason = this.resyncWanted;
@@ -240,7 +245,7 @@ export class ReadIndex implements NearbyReader {
         this.left.clear();
         return;
       } catch (err) {
-        if (attempt === 0) this.log.warn({ reason, err: (err as Error).message }, 'read index sync failed; nearby reads go to the backend, retrying');
+        this.syncFailures.failed(err, { reason });
         await new Promise((r) => setTimeout(r, retryMs).unref());
       }
     }

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { detailOf } from '../protocol/error-codes.js';
+import { FailureLog } from '../runtime/failure-log.js';
+import { PeriodicTask } from '../runtime/periodic-task.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { DispatchMetrics } from '../orders/dispatch-metrics.js';
 import type { OrderDoc } from '../orders/order.js';
@@ -43,10 +45,12 @@ export interface ReconcilerOptions {
  * runs: whatever changed since it looked wins, and the repair does nothing.
  */
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private periodic: PeriodicTask | undefined;
+  private readonly failures: FailureLog;
 
-  constructor(private readonly d: ReconcilerDeps) {}
+  constructor(private readonly d: ReconcilerDeps) {
+    this.failures = new FailureLog(d.log, 'reconciliation', 'orphaned reservations and stuck orders are not repaired');
+  }
 
   /** One full pass. Rejects when a store cannot be read (what was repaired before stays repaired). */
   async run(now: number): Promise<ReconcileReport> {
@@ -148,30 +152,27 @@ export class Reconciler {
 
   /**
    * Runs every `intervalMs` (never two runs at once: a tick while one runs is
-   * skipped). Logs a summary only when a run found something, and a warning
-   * when one failed; the next tick tries again.
+   * skipped). Logs a summary only when a run found something; failures are
+   * logged once per outage (FailureLog), and the next tick tries again.
    */
   start(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.tick().finally(() => (this.running = undefined));
-    }, intervalMs);
-    this.timer.unref();
+    this.periodic = new PeriodicTask(() => this.tick(), intervalMs);
+    this.periodic.start();
   }
 
   private async tick(): Promise<void> {
     try {
       const report = await this.run(Date.now());
+      this.failures.succeeded();
       if (totalFound(report) > 0) this.d.log.warn(report, 'reconciliation found inconsistencies');
     } catch (err) {
-      this.d.log.warn({ err: detailOf(err) }, 'reconciliation failed; retried next interval');
+      this.failures.failed(err);
     }
   }
 
   /** Stops the timer and waits for a run in progress. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.periodic?.stop();
   }
 }
 

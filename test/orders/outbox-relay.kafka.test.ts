@@ -429,10 +429,10 @@ describe('OutboxRelay: the outbox of a Redis order store to Kafka', () => {
     await broker.restart();
     await waitFor(async () => (await t.backend.orders.outboxDepth()) === 0, { timeoutMs: 60_000, what: 'the relay to publish the backlog after the restart' });
     await waitFor(async () => (await gauge(options.metrics)) === 0, { what: 'the depth gauge to drop to 0' });
-    const said = lines.filter((l) => l.msg.startsWith('outbox relay:')).map((l) => [l.level, l.msg]);
+    const said = lines.filter((l) => l.msg.startsWith('outbox relay')).map((l) => [l.level, l.msg]);
     expect(said).toEqual([
-      [40, 'outbox relay: cannot publish order events; retrying with backoff (they wait in the outbox)'],
-      [30, 'outbox relay: publishing order events again'],
+      [40, 'outbox relay failing: order events are not published (they wait in the outbox); retrying (logged again when it recovers, or every 60 s while it fails)'],
+      [30, 'outbox relay recovered'],
     ]);
     await expectLogMatches(log, topic, t.backend.orders, expected);
   }, 120_000);

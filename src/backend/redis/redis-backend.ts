@@ -7,6 +7,7 @@ import type { RingPlanner } from '../../geo/ring-planner.js';
 import { detailOf } from '../../protocol/error-codes.js';
 import { closeParts } from '../close-parts.js';
 import type { Engine, ReadinessCheck } from '../backend.js';
+import { addressOfUrl, connectionCause } from './connection-cause.js';
 import { RedisAssignmentBus } from './redis-assignment-bus.js';
 import { redisCall } from './redis-call.js';
 import { connectRedis, type RedisTarget, waitForRedis } from './redis-connection.js';
@@ -71,13 +72,18 @@ export class RedisBackend implements Engine {
   readonly haMetrics: RedisHaMetrics;
   private readonly fanout: RedisFanout;
   private closed = false;
+  /** Why the command connection is down, said plainly (connectionCause); undefined while connected. */
+  private connectionDown: string | undefined;
 
   constructor(options: RedisBackendOptions, log: Logger) {
     this.kind = 'url' in options.target ? 'redis' : 'sentinel';
     this.keyPrefix = `${options.prefix}:v1:`;
     this.redis = connectRedis(options);
     this.haMetrics = new RedisHaMetrics(options.registry ?? new Registry());
-    watchRedis(this.redis, log);
+    const where = 'url' in options.target ? addressOfUrl(options.target.url) : `the primary "${options.target.name}" of the Sentinels`;
+    this.redis.on('ready', () => (this.connectionDown = undefined));
+    this.redis.on('error', (err: Error) => (this.connectionDown = connectionCause(err, where)));
+    watchRedis(this.redis, log, where);
     watchPrimary(this.redis, this.haMetrics, log);
     const minReplicas = resolveMinReplicasAck(this.kind, options.minReplicasAck ?? -1);
     this.replicaAck = new ReplicaAck({
@@ -112,7 +118,9 @@ export class RedisBackend implements Engine {
       }
       return [replicationCheck(await redisCall(() => this.redis.info('replication')), this.primaryAddress(), this.replicaAck.minReplicas)];
     } catch (err) {
-      return [{ name: 'redis', ok: false, detail: detailOf(err) }];
+      // While disconnected every call fails with the client's "Stream isn't writeable…": the cause is the connection's.
+      const down = this.redis.status === 'ready' ? undefined : this.connectionDown;
+      return [{ name: 'redis', ok: false, detail: down ?? detailOf(err) }];
     }
   }
 
@@ -187,7 +195,7 @@ function watchPrimary(redis: Redis, metrics: RedisHaMetrics, log: Logger): void 
 }
 
 /** Logs Redis connection changes (once per change, not per retry) and warns when acks would not survive a Redis restart. */
-function watchRedis(redis: Redis, log: Logger): void {
+function watchRedis(redis: Redis, log: Logger, where: string): void {
   let up: boolean | undefined;
   redis.on('ready', () => {
     if (up !== true) log.info('redis connected');
@@ -205,7 +213,7 @@ function watchRedis(redis: Redis, log: Logger): void {
     );
   });
   redis.on('error', (err: Error) => {
-    if (up !== false) log.error({ err: err.message }, 'redis unreachable; ingest answers store_unavailable until it is back');
+    if (up !== false) log.error({ err: connectionCause(err, where) }, 'redis unreachable; ingest answers store_unavailable until it is back');
     up = false;
   });
 }
