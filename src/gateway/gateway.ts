@@ -32,7 +32,7 @@ import { createDispatch, type Dispatch } from './create-dispatch.js';
 import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
 import { Identity } from './identity.js';
-import { startLogWorkers } from './log-workers.js';
+import { type LogWorkers, startLogWorkers } from './log-workers.js';
 import { tlsFilesOf } from './tls-files.js';
 import { TlsListener } from './tls-listener.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
@@ -130,7 +130,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       pingsApplied: async () => (await metrics.pingsApplied.get()).values[0]?.value ?? 0,
     },
   }, metrics.registry, log);
-  const health = { ...healthBase, regions: () => regions.reachable() };
+  // Set once the log workers run (after the admin listener opens): until then readiness shows no replication.
+  let logWorkers: LogWorkers | undefined;
+  const health = { ...healthBase, regions: () => regions.reachable(), replication: () => logWorkers?.replication() };
 
   // Every route goes in here: a TLS certificate reload mounts them on a new app (see TlsListener).
   const mount = (app: TemplatedApp): void => {
@@ -164,7 +166,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   sweeper.start();
   regions.start();
   // After dispatch is built: the relay publishes what its commits record.
-  const logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
+  logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
   // The message stays the same with or without TLS (log searches and the CLI tests match it); `protocols` says which.
   log.info({ port, host: config.host, protocols: listener.secure ? 'https, wss' : 'http, ws', tls: listener.certificate ?? false }, 'hexfleet gateway listening');
 
@@ -189,7 +191,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await sweeper.stop();
       await dispatch.close();
       // After dispatch: its last commits' events are relayed by this gateway, or by the next relay that runs.
-      await logWorkers.stop();
+      await logWorkers?.stop();
       await pipeline.drain();
       drivers.closeAll();
       trackers.closeAll();

@@ -17,6 +17,8 @@ export interface HealthDeps {
   shuttingDown: () => boolean;
   /** Reachability of the other regions (HEXFLEET_REGION_ENDPOINTS), shown in the details; never makes this gateway unready. */
   regions?: () => Record<string, boolean>;
+  /** Each source region's replication consumer (HEXFLEET_REPLICATE_FROM), shown in the details; never makes this gateway unready. */
+  replication?: () => Record<string, unknown> | undefined;
 }
 
 /**
@@ -69,7 +71,7 @@ export function registerHealthRoutes(app: TemplatedApp, deps: HealthDeps, listen
 }
 
 /** The readiness answer with its details (GET /v1/regions reads its status for the own region). */
-export async function readiness({ backend, shuttingDown, regions }: HealthDeps): Promise<HttpReply> {
+export async function readiness({ backend, shuttingDown, regions, replication }: HealthDeps): Promise<HttpReply> {
   if (shuttingDown()) return { status: 503, body: { status: 'unready', failing: ['shutdown'] } };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -81,7 +83,11 @@ export async function readiness({ backend, shuttingDown, regions }: HealthDeps):
   const failing = checks.filter((c) => !c.ok);
   // Another region being down is not a reason to take this gateway out of its load balancer: shown, not counted.
   const reachable = regions?.();
-  const extra = reachable && Object.keys(reachable).length > 0 ? { regions: reachable } : {};
+  const replicating = replication?.();
+  const extra = {
+    ...(reachable && Object.keys(reachable).length > 0 ? { regions: reachable } : {}),
+    ...(replicating ? { replication: replicating } : {}),
+  };
   if (failing.length === 0) return { status: 200, body: { status: 'ready', store: backend.kind, ...extra } };
   return { status: 503, body: { status: 'unready', failing: failing.map((c) => c.name), message: failing.map((c) => c.detail).join('; '), ...extra } };
 }

@@ -28,6 +28,7 @@ const LAYERS = [
   'ingest',
   'replay', // rebuilding stores from the log, traffic replay
   'notify', // order events to the order service (webhook, DLQ)
+  'replication', // applying the other regions' mirrored event logs to this region's stores
   'backend', // the Backend contract and its engines
   'backup', // encrypted snapshots of a Redis engine, restore and point-in-time recovery (with replay)
   'regions', // the gateway's view of the regions (GET /v1/regions): its own state, probes of the others
