@@ -1,7 +1,8 @@
 /**
  * Runs `task` every `intervalMs`, never two at once (a run that outlasts the
  * interval makes the next tick skip), on an unref'd timer so it never keeps
- * the process alive. `task` must handle its own errors.
+ * the process alive. `task` must handle its own errors, and log them with
+ * a FailureLog (once per outage, not once per tick).
  */
 export class PeriodicTask {
   private timer: NodeJS.Timeout | undefined;

@@ -77,6 +77,8 @@ describe('a gateway whose Redis does not answer', () => {
     expect(unreachable[0]!.err).toMatch(new RegExp(`^Redis at 127\\.0\\.0\\.1:${redisPort}: connection refused`));
     const about = (task: string) => gw.lines.filter((l) => l.msg.startsWith(`${task} `)).map((l) => l.msg.slice(task.length + 1).split(':')[0]);
     for (const task of ['deadline poll', 'read index sync', 'revocation load']) expect(about(task), task).toEqual(['failing']);
+    // Their cause points to where the connection's cause is, not to the client library's internals.
+    expect(gw.lines.find((l) => l.msg.startsWith('deadline poll failing'))!.err).toMatch(/^not connected to Redis, reconnecting/);
 
     // Redis appears on that port: every task says once that it recovered, and the gateway becomes ready.
     const redis = await RedisServer.startOn(redisPort);
