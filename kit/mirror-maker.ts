@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit } from './child-processes.js';
 import { assertKafkaInstalled, defaultKafkaLibsDir, KafkaMissingError, KAFKA_VERSION } from './kafka-broker.js';
 import { REPO_ROOT } from './repo-root.js';
 
@@ -30,10 +31,9 @@ export interface MirrorMakerOptions {
   properties?: Record<string, string | number | boolean>;
 }
 
-const live = new Set<ChildProcess>();
+/** The directories of the MirrorMakers still running, removed if this process exits without stopping them (their JVMs die with it: killOnExit). */
 const ownedDirs = new Set<string>();
 process.once('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
   for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -140,9 +140,8 @@ export class MirrorMaker {
     );
     closeSync(fd);
     this.proc = proc;
-    live.add(proc);
+    killOnExit(proc);
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    void this.exited.then(() => live.delete(proc));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       if (this.logTail(10_000).includes(STARTED_LINE)) return;

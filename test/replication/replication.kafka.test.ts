@@ -9,7 +9,8 @@ import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
 import type { EventLog } from '../../src/eventlog/event-log.js';
 import { HEADERS, topicsOf } from '../../src/eventlog/topics.js';
 import type { DriverView } from '../../src/geo/driver-store.js';
-import { decodePositionRecord } from '../../src/ingest/position-records.js';
+import { decodePositionRecord, positionRecord } from '../../src/ingest/position-records.js';
+import { orderEventRecord } from '../../src/orders/order-events.js';
 import type { OrderDoc } from '../../src/orders/order.js';
 import { mirroredTopicsOf } from '../../src/replication/mirrored-topics.js';
 import { ping, startTestGateway, stopAllGateways, type TestGateway } from '../support/gateway-harness.js';
@@ -286,5 +287,39 @@ describe('cross-region replication over MirrorMaker 2 (two regions, both directi
       expect(body.replication?.[other]?.state).toBe('consuming');
       expect(body.replication?.[other]?.topics).toEqual([`${other}.${topics.positions}`, `${other}.${topics.orders}`]);
     }
+  }, 60_000);
+
+  it('guards: a record of the own region is skipped, an undecodable one dead-lettered, an order at an old or the same version skipped', async () => {
+    const b = region('b');
+    const mirrored = mirroredTopicsOf('a', topicsOf(PREFIX));
+    const before = await b.gateway.scrape();
+    const count = (s: Scrape, kind: string, outcome: string): number => metricSum(s, 'hexfleet_replication_records_total', { source: 'a', kind, outcome });
+    // Appended straight into b's copy of a's topics, as a misconfigured mirror or a corrupt record would put them there.
+    const own = `guard-own-${PREFIX}`;
+    const ownRecord = positionRecord({ driverId: own, pings: [{ seq: 1, ts: Date.now(), lat: 52.5, lng: 13.4 }] });
+    await b.log.append(mirrored.positions, [{ ...ownRecord, headers: { ...ownRecord.headers, [HEADERS.originRegion]: 'b' } }]);
+    await b.log.append(mirrored.positions, [{ key: 'guard-garbage', value: Buffer.from('not msgpack rows'), headers: { [HEADERS.schema]: 'positions/1', [HEADERS.originRegion]: 'a' } }]);
+    const orderId = `oa-${PREFIX}-0`; // cancelled in a at version 2, replicated to b
+    const held = (await b.gateway.gateway.backend.orders.get(orderId))!;
+    expect(held.version).toBe(2);
+    const event = (version: number) => orderEventRecord({ id: `${orderId}:${version}`, orderId, version, type: 'test', actor: 'test', at: Date.now(), doc: { ...held, state: 'searching', version } });
+    await b.log.append(mirrored.orders, [event(1), event(2)].map((r) => ({ ...r, headers: { ...r.headers, [HEADERS.originRegion]: 'a' } })));
+
+    await waitFor(async () => {
+      const s = await b.gateway.scrape();
+      return count(s, 'positions', 'skipped_own_region') === count(before, 'positions', 'skipped_own_region') + 1
+        && count(s, 'positions', 'failed') === count(before, 'positions', 'failed') + 1
+        && count(s, 'orders', 'skipped_stale') === count(before, 'orders', 'skipped_stale') + 1
+        && count(s, 'orders', 'skipped_duplicate') === count(before, 'orders', 'skipped_duplicate') + 1;
+    }, { timeoutMs: 30_000, intervalMs: 100, what: 'the four guard outcomes counted in b' });
+    expect(await b.gateway.gateway.backend.drivers.get(own, Date.now())).toBeNull();
+    expect(await b.gateway.gateway.backend.orders.get(orderId)).toEqual(held);
+    const dead: { key: string; error: string | undefined }[] = [];
+    await b.log.read(`${mirrored.positions}.dlq`, { kind: 'earliest' }, undefined, async (batch) => {
+      for (const r of batch.records) dead.push({ key: r.key, error: r.headers[HEADERS.error] });
+    });
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.key).toBe('guard-garbage');
+    expect(dead[0]!.error).toMatch(/^undecodable: /);
   }, 60_000);
 });
