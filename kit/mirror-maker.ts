@@ -182,5 +182,6 @@ export function mm2Properties(options: MirrorMakerOptions): string {
   for (const from of options.clusters) {
     for (const to of options.clusters) if (from !== to) props[`${from.alias}->${to.alias}.enabled`] = true;
   }
-  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  // A properties file reads `\.` as `.`: regexes keep their backslashes only doubled.
+  return Object.entries(props).map(([k, v]) => `${k}=${String(v).replace(/\\/g, '\\\\')}`).join('\n') + '\n';
 }

@@ -1,8 +1,8 @@
 /**
  * The durable event log hexfleet writes every acked ping and every order
  * transition to (Kafka in production; see src/backend/kafka/). Replay,
- * point-in-time recovery, the order service's notifications and (later)
- * cross-region replication read it.
+ * point-in-time recovery, the order service's notifications and
+ * cross-region replication (src/replication/) read it.
  *
  * Topics are named by the caller (see `topicNames`); records carry a key,
  * and records with the same key land in one partition, in append order.

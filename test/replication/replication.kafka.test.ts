@@ -280,7 +280,13 @@ describe('cross-region replication over MirrorMaker 2 (two regions, both directi
       expect(metricSum(s, 'hexfleet_replication_records_total', { source: other, kind: 'orders', outcome: 'applied' })).toBeGreaterThan(0);
       const p50 = histogramBound(s, 'hexfleet_replication_lag_seconds', { source: other }, 0.5);
       const p99 = histogramBound(s, 'hexfleet_replication_lag_seconds', { source: other }, 0.99);
-      console.log(`replication ${other} -> ${r.name}: lag p50 <= ${p50} s, p99 <= ${p99} s (histogram buckets), records ${metricSum(s, 'hexfleet_replication_records_total', { source: other })}`);
+      // What the origin's own append took (its producer's queue included: the record's timestamp is taken when the append starts).
+      const o = await region(other).gateway.scrape();
+      const topic = topicsOf(PREFIX).positions;
+      const appendP50 = histogramBound(o, 'hexfleet_log_append_seconds', { topic }, 0.5);
+      const appendP99 = histogramBound(o, 'hexfleet_log_append_seconds', { topic }, 0.99);
+      console.log(`replication ${other} -> ${r.name}: lag p50 <= ${p50} s, p99 <= ${p99} s (histogram buckets), records ${metricSum(s, 'hexfleet_replication_records_total', { source: other })}; `
+        + `${other}'s positions appends p50 <= ${appendP50} s, p99 <= ${appendP99} s`);
       const ready = await r.gateway.adminGet('/readyz');
       expect(ready.status).toBe(200);
       const body = ready.json as { replication?: Record<string, { state: string; topics: string[] }> };
