@@ -26,9 +26,9 @@ async function world(near: number, farM: number | null) {
   const ids: string[] = [];
   for (let i = 0; i < near; i++) {
     ids.push(`near-${i}`);
-    await drivers.applyBatches([{ driverId: `near-${i}`, pings: [{ seq: 1, ...offset(PICKUP, 20 + 10 * i), ts: now, status: 'available' }] }], now);
+    await drivers.applyBatches([{ driverId: `near-${i}`, pings: [{ seq: 1, ...offset(PICKUP, 20 + 10 * i), ts: now, status: 'available' }] }]);
   }
-  if (farM !== null) await drivers.applyBatches([{ driverId: 'far', pings: [{ seq: 1, ...offset(PICKUP, farM), ts: now, status: 'available' }] }], now);
+  if (farM !== null) await drivers.applyBatches([{ driverId: 'far', pings: [{ seq: 1, ...offset(PICKUP, farM), ts: now, status: 'available' }] }]);
   const reserved = new ReservedDrivers(60_000);
   const counter = new Counter({ name: 'eta_source_total', help: 'x', labelNames: ['source'], registers: [new Registry()] });
   const search = new CandidateSearch(drivers, new GreatCircleEtaProvider({ detourFactor: 1.3 }), pool, counter, { rankInThreadMax: 1000, reserved });
