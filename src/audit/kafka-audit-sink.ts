@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { EventLog, LogRecord } from '../eventlog/event-log.js';
 import { HEADERS } from '../eventlog/topics.js';
+import { retryDelayMs } from '../runtime/backoff.js';
+import { FailureLog } from '../runtime/failure-log.js';
 import type { AuditSink } from './audit-sink.js';
 
 export interface KafkaAuditSinkOptions {
@@ -18,7 +20,7 @@ export interface KafkaAuditSinkOptions {
 
 /** Lines per append: large enough that a burst goes out in a few round trips, small enough to stay far below Kafka's message size limit. */
 const MAX_BATCH = 500;
-/** Retry delay after a failed append, doubling up to the maximum: a broker that is down is asked once in a while, not hammered. */
+/** Retry delay after a failed append (full jitter, doubling up to the maximum): a broker that is down is asked once in a while, not hammered. */
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 10_000;
 
@@ -38,9 +40,10 @@ export class KafkaAuditSink implements AuditSink {
   private buffer: string[] = [];
   private sending: Promise<void> | undefined;
   private topicReady = false;
-  private retryMs = RETRY_MIN_MS;
+  /** Appends failed in a row (the backoff's attempt). */
+  private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  private failing = false;
+  private readonly outage: FailureLog;
   private closed = false;
 
   constructor(
@@ -48,7 +51,9 @@ export class KafkaAuditSink implements AuditSink {
     private readonly options: KafkaAuditSinkOptions,
     private readonly log: Logger,
     private readonly hooks: { onDrop: (sink: string, lines: number) => void; onBuffered: (lines: number) => void },
-  ) {}
+  ) {
+    this.outage = new FailureLog(log, 'audit appends to Kafka', `lines are held (up to ${options.maxBuffered}), then dropped and counted`, { level: 'error' });
+  }
 
   write(line: string): boolean {
     if (this.closed || this.buffer.length >= this.options.maxBuffered) {
@@ -97,24 +102,18 @@ export class KafkaAuditSink implements AuditSink {
         await this.eventLog.append(this.options.topic, records);
         this.buffer.splice(0, batch.length);
         this.hooks.onBuffered(this.buffer.length);
-        this.retryMs = RETRY_MIN_MS;
-        if (this.failing) {
-          this.failing = false;
-          this.log.info('audit lines reach Kafka again');
-        }
+        this.failures = 0;
+        this.outage.succeeded();
       }
     } catch (err) {
-      if (!this.failing) {
-        this.failing = true;
-        this.log.error({ err: (err as Error).message, held: this.buffer.length }, `audit lines cannot reach Kafka: holding up to ${this.options.maxBuffered}, retrying`);
-      }
+      this.failures++;
+      this.outage.failed(err, { held: this.buffer.length });
       if (!this.closed) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.sending = this.send();
-        }, this.retryMs);
+        }, retryDelayMs(this.failures, RETRY_MIN_MS, RETRY_MAX_MS));
         this.retryTimer.unref();
-        this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
       }
     } finally {
       this.sending = undefined;

@@ -8,7 +8,7 @@ import { dlqOf, type Topics } from '../eventlog/topics.js';
 import { decodeOrderEvent, orderEventId, type OrderEvent } from '../orders/order-events.js';
 import { detailOf } from '../protocol/error-codes.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
-import { retryDelayMs } from './backoff.js';
+import { retryDelayMs } from '../runtime/backoff.js';
 import { DeliveryError, deliveryError } from './delivery-errors.js';
 import { deadLetterRecord } from './dlq.js';
 import type { NotifyMetrics } from './notify-metrics.js';

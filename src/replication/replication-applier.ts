@@ -8,7 +8,7 @@ import { decodePositionRecord } from '../ingest/position-records.js';
 import { decodeOrderEvent } from '../orders/order-events.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { deadLetterRecord } from '../notify/dlq.js';
-import { retryDelayMs } from '../notify/backoff.js';
+import { retryDelayMs } from '../runtime/backoff.js';
 import { detailOf } from '../protocol/error-codes.js';
 import { restoreOrder } from '../replay/order-restore.js';
 import { mirroredTopicsOf, replicationGroupOf } from './mirrored-topics.js';

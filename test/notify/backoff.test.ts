@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryCeilingMs, retryDelayMs } from '../../src/notify/backoff.js';
+import { retryCeilingMs, retryDelayMs } from '../../src/runtime/backoff.js';
 
 describe('webhook retry backoff (full jitter)', () => {
   // base 200 ms, cap 30 s: the defaults (HEXFLEET_WEBHOOK_BACKOFF_MS, HEXFLEET_WEBHOOK_BACKOFF_MAX_MS).

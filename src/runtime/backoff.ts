@@ -1,5 +1,6 @@
 /**
- * The pause before delivery attempt `attempt + 1`, after `attempt` failed:
+ * The pause before attempt `attempt + 1`, after `attempt` failed (webhook
+ * deliveries, replication writes, audit appends to Kafka):
  * "full jitter" — uniform in [0, min(maxMs, baseMs · 2^(attempt−1))]. The
  * randomness spreads the retries of many notifiers (and of many events after
  * an outage) instead of sending them back in synchronised waves; the doubling
