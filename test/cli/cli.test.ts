@@ -1,13 +1,15 @@
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { checkMfa, DEFAULT_MFA_POLICY } from '../../src/auth/mfa.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import { type ConfigKey, configSchema, envName } from '../../src/config/config-schema.js';
 
 /**
- * The `hexfleet` command as users run it: `node dist/src/cli.js`, built once
- * here with `npm run build`, in child processes with their own environment.
+ * The `hexfleet` command as users run it: `node dist/src/cli.js`, built by the
+ * tests' global setup (never here: rebuilding dist/ while other test files run
+ * the CLI let one of them load a half-written file and exit 1), in child
+ * processes with their own environment.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -130,11 +132,6 @@ class Server {
     return this.exit;
   }
 }
-
-beforeAll(() => {
-  // Always build: a stale dist/ would test yesterday's code.
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 170_000 });
-}, 180_000);
 
 describe('hexfleet --help', () => {
   it.each([['--help'], ['-h'], ['help'], ['serve', '--help']])('%s lists every variable of the config schema and exits 0', async (...args) => {
