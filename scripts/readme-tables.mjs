@@ -1,5 +1,7 @@
-// Rewrites the config, error-code, close-code and RBAC ("who may do what") tables of README.md
-// from the compiled schema, error table and RBAC_TABLE (run after npm run build). test/docs checks they agree.
+// Rewrites the reference tables generated from code: the config table of docs/configuration.md, the
+// error-code and close-code tables of docs/error-codes.md and the RBAC ("who may do what") table of
+// docs/security.md, from the compiled schema, error table and RBAC_TABLE (run after npm run build).
+// test/docs/readme.test.ts checks they agree.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { configSchema, envName } from '../dist/src/config/config-schema.js';
 import { CloseCodes, ErrorCodes } from '../dist/src/protocol/error-codes.js';
@@ -14,13 +16,20 @@ const config = rows('| variable | default | range | meaning |\n|---|---|---|---|
 const errors = rows('| code | retry | HTTP | meaning |\n|---|---|---|---|', Object.entries(ErrorCodes).map(([k, e]) => `| \`${k}\` | ${e.retry ? 'yes' : 'no'} | ${e.http} | ${e.message} |`));
 const closes = rows('| close code | name | reconnect? | meaning |\n|---|---|---|---|', Object.entries(CloseCodes).map(([k, e]) => `| ${e.code} | \`${k}\` | ${e.retry ? 'yes' : 'no'} | ${e.reason} |`));
 
-let readme = readFileSync('README.md', 'utf8');
-for (const table of [config, errors, closes, rbacMarkdown()]) {
+/** Each generated table and the file it lives in. */
+const tables = [
+  ['docs/configuration.md', config],
+  ['docs/error-codes.md', errors],
+  ['docs/error-codes.md', closes],
+  ['docs/security.md', rbacMarkdown()],
+];
+for (const [file, table] of tables) {
+  let text = readFileSync(file, 'utf8');
   const header = table.split('\n')[0];
-  const start = readme.indexOf(header);
-  if (start < 0) throw new Error(`README.md has no table starting with ${header}`);
+  const start = text.indexOf(header);
+  if (start < 0) throw new Error(`${file} has no table starting with ${header}`);
   let end = start;
-  while (end < readme.length && readme[end] === '|') end = readme.indexOf('\n', end) + 1 || readme.length;
-  readme = readme.slice(0, start) + table + '\n' + readme.slice(end);
+  while (end < text.length && text[end] === '|') end = text.indexOf('\n', end) + 1 || text.length;
+  text = text.slice(0, start) + table + '\n' + text.slice(end);
+  writeFileSync(file, text);
 }
-writeFileSync('README.md', readme);

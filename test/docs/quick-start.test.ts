@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../../kit/repo-root.js';
  * it says (the built dist/, the memory store, its secret), then every sh
  * block after the first, in order, in ONE bash (variables and the background
  * driver carry over from block to block), followed by the match example of
- * README › Dispatch. Each command's answer must match its `# →` lines (`…`
+ * docs/dispatch.md (its first sh block). Each command's answer must match its `# →` lines (`…`
  * stands for anything); lines the background driver prints ("driver d1 got
  * …") may come at any moment and are matched on their own.
  *
@@ -18,15 +18,16 @@ import { REPO_ROOT } from '../../kit/repo-root.js';
  */
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const dispatchDoc = readFileSync(new URL('../../docs/dispatch.md', import.meta.url), 'utf8');
 const DRIVER_LINE = 'driver d1 got';
 /** How long a step may keep answering otherwise before it fails (an offer accepted a moment after the match answered). */
 const SETTLE_MS = 15_000;
 
-function section(heading: string): string {
-  const at = readme.indexOf(`\n## ${heading}`);
-  if (at < 0) throw new Error(`README has no section "## ${heading}"`);
-  const end = readme.indexOf('\n## ', at + 1);
-  return readme.slice(at, end < 0 ? undefined : end);
+function section(heading: string, text = readme, file = 'README.md'): string {
+  const at = text.indexOf(`\n## ${heading}`);
+  if (at < 0) throw new Error(`${file} has no section "## ${heading}"`);
+  const end = text.indexOf('\n## ', at + 1);
+  return text.slice(at, end < 0 ? undefined : end);
 }
 
 function shBlocks(text: string): string[] {
@@ -156,8 +157,8 @@ describe('README quick start, run as written', () => {
     expect(shBlocks(section('Quick start'))[0]).not.toContain('REDIS_URL');
   });
 
-  it('every example answers as the README shows, in the order it gives them (then the match example of README › Dispatch)', async () => {
-    const blocks = [...shBlocks(section('Quick start')).slice(1), shBlocks(section('Dispatch: the match API'))[0]!];
+  it('every example answers as the README shows, in the order it gives them (then the match example of docs/dispatch.md)', async () => {
+    const blocks = [...shBlocks(section('Quick start')).slice(1), shBlocks(section('Dispatch: the match API', dispatchDoc, 'docs/dispatch.md'))[0]!];
     const all = blocks.flatMap(steps);
     expect(all.filter((s) => s.expected.length > 0).length).toBeGreaterThanOrEqual(8);
     const local = (s: string): string => s.replaceAll('localhost:8080', `127.0.0.1:${gateway.port}`).replaceAll('localhost:9091', `127.0.0.1:${gateway.adminPort}`);
