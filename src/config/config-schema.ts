@@ -81,7 +81,7 @@ export const configSchema = {
   tokenCacheSize: int(10_000, 0, 10_000_000, 'Verified tokens kept by their string, so a client presenting the same token pays one signature check (expiry and revocation are checked on every use; 0: no cache).'),
   mfaAmr: str('mfa,otp,hwk', 'amr values (comma-separated) that show a second factor: admin actions need a token with one of them.'),
   mfaMaxAgeS: int(1 * HOUR / SECOND, 1, 30 * DAY / SECOND, 'Longest time since auth_time (when the second factor was used) for an admin action, seconds.'),
-  h3Resolution: int(9, 5, 12, 'H3 resolution of the driver cell index (see README: why 9).'),
+  h3Resolution: int(9, 5, 12, 'H3 resolution of the driver cell index (see docs/geo-store-design.md: why 9).'),
   staleMs: int(30 * SECOND, 1, 7 * DAY, 'A driver silent for longer is stale: served with stale=true and left out of nearby() unless asked.'),
   offlineMs: int(1 * HOUR, 1, 30 * DAY, 'A driver silent for longer leaves the cell index (its record stays readable).'),
   retentionMs: int(7 * DAY, 1, 365 * DAY, 'A driver silent for longer is forgotten entirely.'),

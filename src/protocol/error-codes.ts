@@ -28,7 +28,7 @@ export const ErrorCodes = {
   invalid_batch: { retry: false, http: 400, message: 'pings must be a non-empty array' },
   batch_too_large: { retry: false, http: 400, message: 'the batch has more pings than the server accepts in one frame' },
   too_many_frames: { retry: true, http: 429, message: 'this connection sends more frames per second than HEXFLEET_FRAME_RATE_PER_SEC allows; the frame was dropped (each one counts against HEXFLEET_BAD_FRAME_LIMIT)' },
-  id_too_long: { retry: false, http: 400, message: 'an id is longer than the limit for its kind (see the README id limits); nothing was looked up' },
+  id_too_long: { retry: false, http: 400, message: 'an id is longer than the limit for its kind (see the id limits in docs/security.md, Abuse limits); nothing was looked up' },
 
   // Batch failures: sent with the highest seq of the batch; nothing in it was acked.
   store_unavailable: { retry: true, http: 503, message: 'the location store did not confirm the write; the batch was not acked (it may or may not be stored), resend it' },
