@@ -3,6 +3,7 @@ import type { DriverStore } from '../geo/driver-store.js';
 import type { Backend } from '../backend/backend.js';
 import type { Config } from '../config/config-schema.js';
 import type { Metrics } from '../runtime/metrics.js';
+import type { ReplicatedOrigins } from '../tracking/replicated-origins.js';
 import { TrackingHub } from '../tracking/tracking-hub.js';
 import { TrackingMetrics } from '../tracking/tracking-metrics.js';
 
@@ -24,7 +25,7 @@ const SWEEP_MS_MIN = 10;
 /** Builds live tracking for one gateway and starts its timers. */
 export function createTracking(
   config: Config, backend: Backend, metrics: Metrics, log: Logger,
-  { drivers = backend.drivers }: { drivers?: Pick<DriverStore, 'get'> } = {},
+  { drivers = backend.drivers, origins }: { drivers?: Pick<DriverStore, 'get'>; origins?: ReplicatedOrigins } = {},
 ): Tracking {
   const { orders, positions, assignments } = backend;
   const trackingMetrics = new TrackingMetrics(metrics.registry);
@@ -35,6 +36,7 @@ export function createTracking(
     assignments,
     metrics: trackingMetrics,
     log,
+    origins,
     options: {
       degradedMs: config.degradedMs,
       offlineMs: config.offlineMs,

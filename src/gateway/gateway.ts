@@ -22,6 +22,7 @@ import { loadUws } from '../runtime/load-uws.js';
 import { Metrics } from '../runtime/metrics.js';
 import { configSnapshot } from '../audit/config-snapshot.js';
 import { lastPositions } from '../tracking/position-bus.js';
+import { ReplicatedOrigins } from '../tracking/replicated-origins.js';
 import { ReadIndex } from '../readindex/read-index.js';
 import { parseMarkets } from '../geo/market-area.js';
 import { parseRegionEndpoints } from '../config/region-endpoints.js';
@@ -104,8 +105,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     : undefined;
   const nearby = readIndex ?? store;
   const dispatch = createDispatch(config, backend, metrics, log, { nearby });
+  // Which last-known positions came from another region (issue 12): heard before tracking hears them, so it can show them.
+  const origins = new ReplicatedOrigins();
+  const unobserveOrigins = backend.positions.subscribe((p) => origins.observe(p));
   // A subscriber's first status reads the driver's last-known position from the read index too (no Redis round trip).
-  const tracking = createTracking(config, backend, metrics, log, { drivers: readIndex ?? store });
+  const tracking = createTracking(config, backend, metrics, log, { drivers: readIndex ?? store, origins });
   if (backend.log) log.info({ topics: backend.topics }, 'event log: Kafka; an ack means the pings are stored and in the log');
   const pipeline = new IngestPipeline(store, metrics, log, {
     maxPending: config.ingestMaxPending,
@@ -141,7 +145,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     registerTrackingRoutes(app, { guard: audit.guard, config, access, log, limiter });
     registerHealthRoutes(app, health, { kind: 'public', access, guard: audit.guard });
     registerRegionsRoutes(app, { regions, access, guard: audit.guard, log });
-    registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, log, limiter });
+    registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, origins, log, limiter });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
     registerAdminRoutes(app, { guard: audit.guard, tokens, access, revocations: backend.revocations, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
@@ -197,6 +201,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       trackers.closeAll();
       identity.close();
       await tracking.close();
+      unobserveOrigins();
       await readIndex?.close();
       // Also drops idle HTTP keep-alive connections, so no client keeps talking to a stopped gateway.
       listener.closeApps();

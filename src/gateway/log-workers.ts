@@ -61,7 +61,7 @@ export function startLogWorkers(config: Config, backend: Backend, metrics: Metri
       log: eventLog, topics: backend.topics, prefix: config.kafkaTopicPrefix, region: config.region, sources,
       drivers: backend.drivers, orders: backend.orders, partitions: config.kafkaPartitions,
       metrics: new ReplicationMetrics(metrics.registry), logger: log, orderRetentionMs: config.orderRetentionMs,
-      onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
+      onApplied: (batches, outcomes, from) => backend.positions.publish(lastPositions(batches, outcomes, from)),
     })
     : undefined;
   void applier?.start();

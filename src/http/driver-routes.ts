@@ -9,6 +9,7 @@ import { requireId } from '../protocol/id-limits.js';
 import { type HttpRateLimiter, nearbyCost } from './rate-limit.js';
 import { strictNumber } from './strict-number.js';
 import type { AccessGuard } from '../audit/access-guard.js';
+import type { ReplicatedOrigins } from '../tracking/replicated-origins.js';
 
 const STATUSES: readonly StoredStatus[] = ['available', 'busy', 'offline', 'unknown'];
 
@@ -42,8 +43,8 @@ export function parseNearby(query: string, config: Config) {
   return { lat, lng, radiusM, options };
 }
 
-function nearbyReply(drivers: NearbyDriver[]): HttpReply {
-  return { status: 200, body: { drivers } };
+function nearbyReply(drivers: NearbyDriver[], origins: ReplicatedOrigins | undefined): HttpReply {
+  return { status: 200, body: { drivers: origins ? drivers.map((d) => origins.annotate(d)) : drivers } };
 }
 
 /** The driver id of a path, checked against ID_LIMITS before any lookup. */
@@ -57,12 +58,17 @@ function decodeId(raw: string): string {
   return requireId('driverId', id, 'invalid_parameter', 'id');
 }
 
-/** `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (who may: RBAC_TABLE). */
-/** `nearby`: where nearby reads go (the read index, or the store); `store` answers the rest. */
+/**
+ * `GET /v1/drivers/nearby` and `GET /v1/drivers/:id` (who may: RBAC_TABLE).
+ * `nearby`: where nearby reads go (the read index, or the store); `store`
+ * answers the rest. `origins`: a driver whose position came from another
+ * region is answered with its `region` and `replicationAgeMs`.
+ */
 export function registerDriverRoutes(
-  app: TemplatedApp, deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; log: Logger; guard?: AccessGuard; limiter: HttpRateLimiter },
+  app: TemplatedApp,
+  deps: { config: Config; access: Authorizer; store: DriverStore; nearby?: NearbyReader; origins?: ReplicatedOrigins; log: Logger; guard?: AccessGuard; limiter: HttpRateLimiter },
 ): void {
-  const { config, access, store, log } = deps;
+  const { config, access, store, origins, log } = deps;
   const reader: NearbyReader = deps.nearby ?? store;
 
   app.get('/v1/drivers/nearby', (res, req) =>
@@ -74,7 +80,7 @@ export function registerDriverRoutes(
         deps.limiter.charge(call.principal, nearbyCost(radiusM));
         const now = Date.now();
         const drivers = reader.nearbyNow?.(lat, lng, radiusM, options, now);
-        return drivers ? nearbyReply(drivers) : reader.nearby(lat, lng, radiusM, options, now).then(nearbyReply);
+        return drivers ? nearbyReply(drivers, origins) : reader.nearby(lat, lng, radiusM, options, now).then((d) => nearbyReply(d, origins));
       }, deps.guard),
   );
 
@@ -84,7 +90,7 @@ export function registerDriverRoutes(
         call.principal = authorizeRequest(access, 'GET /v1/drivers/:id', auth, token, { driverId: id });
         deps.limiter.charge(call.principal, 1);
         const driver = await store.get(id, Date.now());
-        return driver ? { status: 200, body: driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
+        return driver ? { status: 200, body: origins ? origins.annotate(driver) : driver } : errorReply('not_found', `no driver "${id.slice(0, 128)}"`);
       }, deps.guard),
   );
 }

@@ -163,6 +163,23 @@ interface PositionFields {
   /** Heading in degrees and speed in m/s; `null` when the driver's ping did not carry them. */
   hdg: number | null;
   spd: number | null;
+  /**
+   * Set only on a position that came from another region (cross-region
+   * replication): the region whose gateway accepted it. A position accepted
+   * by this gateway's own region has neither field.
+   */
+  region?: string;
+  /** With `region`: ms from its acceptance there to its application here (the replication age; clock skew between regions adds to it). */
+  replicationAgeMs?: number;
+}
+
+/**
+ * Where a position came from when another region accepted it: what position
+ * frames and the last-known and nearby answers add to such a position.
+ */
+export interface ReplicatedOrigin {
+  region: string;
+  replicationAgeMs: number;
 }
 
 /** Server → client: the courier of an order moved. */

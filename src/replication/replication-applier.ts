@@ -4,6 +4,7 @@ import type { EventLog, LogBatch, LogConsumer, LoggedRecord } from '../eventlog/
 import { originRegionOf } from '../eventlog/origin-region.js';
 import { dlqOf, type Topics } from '../eventlog/topics.js';
 import type { ApplyOutcome, DriverBatch, DriverStore } from '../geo/driver-store.js';
+import type { ReplicatedWrite } from '../tracking/position-bus.js';
 import { decodePositionRecord } from '../ingest/position-records.js';
 import { decodeOrderEvent } from '../orders/order-events.js';
 import type { OrderStore } from '../orders/order-store.js';
@@ -33,8 +34,13 @@ export interface ReplicationApplierDeps {
   logger: Logger;
   /** HEXFLEET_ORDER_RETENTION_MS: a finished order is kept what remains of it, as replay does. */
   orderRetentionMs?: number;
-  /** Called with every store write's batches and outcomes (the gateway publishes the positions to its tracking and read index). Must not throw. */
-  onApplied?: (batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]) => void;
+  /**
+   * Called with every store write's batches and outcomes, and where they came
+   * from (the source region, each batch's append time there, the time of the
+   * write here): the gateway publishes the positions to its tracking and read
+   * index with their replication age. Must not throw.
+   */
+  onApplied?: (batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[], from: ReplicatedWrite) => void;
   /** Store attempts per batch before the batch is handed back to the consumer (which offers it again after `retryDelayMs`). */
   maxAttempts?: number;
   backoffMs?: number;
@@ -232,7 +238,8 @@ export class ReplicationApplier {
       try {
         const outcomes = await this.deps.drivers.applyBatches(pending.map((i) => batches[i]!), Date.now());
         const again: number[] = [];
-        const done: { b: DriverBatch[]; o: ApplyOutcome[] } = { b: [], o: [] };
+        const appliedAt = Date.now();
+        const done: { b: DriverBatch[]; o: ApplyOutcome[]; at: number[] } = { b: [], o: [], at: [] };
         outcomes.forEach((o, k) => {
           const i = pending[k]!;
           if (o.failed) {
@@ -243,8 +250,9 @@ export class ReplicationApplier {
           this.count(route, records[i]!, o.applied > 0 ? 'applied' : 'skipped_duplicate');
           done.b.push(batches[i]!);
           done.o.push(o);
+          done.at.push(records[i]!.timestamp);
         });
-        if (done.b.length > 0) this.deps.onApplied?.(done.b, done.o);
+        if (done.b.length > 0) this.deps.onApplied?.(done.b, done.o, { region: route.source, acceptedAt: done.at, appliedAt });
         if (again.length === 0) return this.succeeded(route);
         pending = again;
       } catch (err) {

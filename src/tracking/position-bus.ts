@@ -20,6 +20,10 @@ export interface DriverPosition {
   vehicle?: StoredVehicle;
   /** When the gateway that stored it published it (its clock, ms): set on positions from other gateways, for the read index's delay. */
   publishedAt?: number;
+  /** Set on a position applied by the replication applier: the region that accepted it (see ReplicatedOrigin). */
+  region?: string;
+  /** With `region`: applied here minus accepted there, ms. */
+  replicationAgeMs?: number;
 }
 
 /** `follow(ALL_AREAS)`: every area's positions (a gateway whose read index holds every market). */
@@ -93,13 +97,27 @@ export interface PositionBus {
 }
 
 /**
+ * Where the batches of a replicated store write came from: the region that
+ * accepted them, when (its log's append time, per batch) and when they were
+ * applied here.
+ */
+export interface ReplicatedWrite {
+  region: string;
+  acceptedAt: readonly number[];
+  appliedAt: number;
+}
+
+/**
  * The last applied position of each driver in one store write: the pings a
  * write applies for one driver arrive faster than anyone can watch them, so
  * only the newest is published (one message per write, not per ping).
  * Duplicates are the lowest seqs of a batch, so a batch with any applied ping
- * has its last ping applied.
+ * has its last ping applied. With `replicated` (the replication applier's
+ * writes), a position that one of the write's own pings put there carries
+ * the region and replication age; a stored position the write did not move
+ * (a newer local one) carries neither.
  */
-export function lastPositions(batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[]): DriverPosition[] {
+export function lastPositions(batches: readonly DriverBatch[], outcomes: readonly ApplyOutcome[], replicated?: ReplicatedWrite): DriverPosition[] {
   const last = new Map<string, DriverPosition>();
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i]!;
@@ -115,6 +133,7 @@ export function lastPositions(batches: readonly DriverBatch[], outcomes: readonl
       };
       if (record.hdg !== undefined) pos.hdg = record.hdg;
       if (record.spd !== undefined) pos.spd = record.spd;
+      if (replicated && batch.pings.some((p) => p.ts === record.ts)) stamp(pos, replicated, i);
       last.set(batch.driverId, pos);
       continue;
     }
@@ -125,7 +144,13 @@ export function lastPositions(batches: readonly DriverBatch[], outcomes: readonl
     const pos: DriverPosition = { driverId: batch.driverId, lat: newest.lat, lng: newest.lng, ts: newest.ts };
     if (newest.hdg !== undefined) pos.hdg = newest.hdg;
     if (newest.spd !== undefined) pos.spd = newest.spd;
+    if (replicated) stamp(pos, replicated, i);
     last.set(batch.driverId, pos);
   }
   return [...last.values()];
+}
+
+function stamp(pos: DriverPosition, w: ReplicatedWrite, batch: number): void {
+  pos.region = w.region;
+  pos.replicationAgeMs = Math.max(0, w.appliedAt - (w.acceptedAt[batch] ?? w.appliedAt));
 }

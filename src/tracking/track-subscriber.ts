@@ -170,6 +170,11 @@ export class TrackSubscriber {
     const frame: PositionFrame = 'orderId' in p
       ? { type: 'position', orderId: p.orderId, driverId: pos.driverId, lat: pos.lat, lng: pos.lng, ts: pos.ts, ageMs, hdg, spd }
       : { type: 'position', driverId: pos.driverId, lat: pos.lat, lng: pos.lng, ts: pos.ts, ageMs, hdg, spd, bbox: p.bbox };
+    // Only a position replicated from another region carries these (a local one keeps its shape).
+    if (pos.region !== undefined) {
+      frame.region = pos.region;
+      frame.replicationAgeMs = pos.replicationAgeMs ?? 0;
+    }
     this.transport.send(frame);
     this.metrics.deliveries.inc({ type: 'position' });
   }

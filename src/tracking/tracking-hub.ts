@@ -11,6 +11,7 @@ import { areaOfPoint } from '../geo/market-area.js';
 import { bboxAreas } from './bbox-areas.js';
 import type { AreaInterest, DriverPosition, PositionBus } from './position-bus.js';
 import { RecentAssignments } from './recent-assignments.js';
+import type { ReplicatedOrigins } from './replicated-origins.js';
 import type { TrackingMetrics } from './tracking-metrics.js';
 import type { TrackSubscriber } from './track-subscriber.js';
 
@@ -112,6 +113,8 @@ export class TrackingHub {
       metrics: TrackingMetrics;
       log: Logger;
       options: TrackingHubOptions;
+      /** Where replicated positions came from: positions read from the store, or published without it, get their region and replication age here. */
+      origins?: ReplicatedOrigins;
     },
   ) {}
 
@@ -277,7 +280,7 @@ export class TrackingHub {
     try {
       const view = await this.deps.drivers.get(track.driverId, now);
       if (view && (!track.pos || view.ts > track.pos.ts)) {
-        const pos = positionOf(view);
+        const pos = this.shown(positionOf(view));
         track.pos = pos;
         if (this.drivers.get(track.driverId) === track) this.followArea(track, pos);
       }
@@ -315,8 +318,14 @@ export class TrackingHub {
     before?.release();
   }
 
+  /** A position with its origin when it came from another region. */
+  private shown(pos: DriverPosition): DriverPosition {
+    return this.deps.origins ? this.deps.origins.annotate(pos) : pos;
+  }
+
   private onPositions(positions: readonly DriverPosition[], now: number): void {
-    for (const pos of positions) {
+    for (const heard of positions) {
+      const pos = this.shown(heard);
       const track = this.drivers.get(pos.driverId);
       if (track && (!track.pos || pos.ts >= track.pos.ts)) {
         track.pos = pos;

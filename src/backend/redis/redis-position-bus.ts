@@ -19,6 +19,8 @@ type Message = [publisher: string, n: number, publishedAt: number, rows: Row[]];
 type Row = [
   driverId: string, lat: number, lng: number, ts: number, hdg: number | null, spd: number | null,
   seq?: number | null, status?: number | null, vehicle?: number | null,
+  // Only on a replicated position (DriverPosition.region): local rows stay nine values long.
+  region?: string, replicationAgeMs?: number,
 ];
 
 /**
@@ -130,6 +132,7 @@ export class RedisPositionBus implements PositionBus {
         p.driverId, p.lat, p.lng, p.ts, p.hdg ?? null, p.spd ?? null,
         p.seq ?? null, p.status === undefined ? null : STATUS_CODE[p.status], p.vehicle === undefined ? null : VEHICLE_CODE[p.vehicle],
       ];
+      if (p.region !== undefined) row.push(p.region, p.replicationAgeMs ?? 0);
       const area = areaOfPoint(p.lat, p.lng, this.options.areaResolution);
       add(area, row);
       const before = this.lastArea.get(p.driverId) ?? this.lastAreaBefore.get(p.driverId);
@@ -251,6 +254,10 @@ export class RedisPositionBus implements PositionBus {
       if (r[6] !== null && r[6] !== undefined) p.seq = r[6];
       if (r[7] !== null && r[7] !== undefined) p.status = STATUS_NAME[r[7]] ?? 'unknown';
       if (r[8] !== null && r[8] !== undefined) p.vehicle = VEHICLE_NAME[r[8]] ?? 'unknown';
+      if (typeof r[9] === 'string' && typeof r[10] === 'number') {
+        p.region = r[9];
+        p.replicationAgeMs = r[10];
+      }
       positions.push(p);
     }
     this.listeners.deliver(positions);
