@@ -4,6 +4,7 @@ import type { Topics } from '../eventlog/topics.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { OrderStore } from '../orders/order-store.js';
+import type { OwnershipStore } from '../regions/ownership-store.js';
 import type { AssignmentBus } from '../tracking/assignment-bus.js';
 import type { PositionBus } from '../tracking/position-bus.js';
 
@@ -36,6 +37,8 @@ export interface Engine {
   readonly kind: BackendKind;
   readonly drivers: DriverStore;
   readonly orders: OrderStore;
+  /** The drivers' home regions and epochs (regions; the order store's reservation fence reads the same records). */
+  readonly ownership: OwnershipStore;
   /** Offers to a driver's socket on whichever gateway holds it. */
   readonly channel: DriverChannel;
   /** Applied positions, to every gateway's tracking. */

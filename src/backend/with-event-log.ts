@@ -55,6 +55,7 @@ export function withEventLog(engine: Engine, log: EventLog | undefined, topics: 
     kind: engine.kind,
     drivers: engine.drivers,
     orders: engine.orders,
+    ownership: engine.ownership,
     channel: engine.channel,
     positions: engine.positions,
     assignments: engine.assignments,

@@ -14,10 +14,10 @@ export interface SecondCommit {
  */
 export function secondCommits(order: NewOrder, now: number): SecondCommit[] {
   if ('commit' in order.then) return [order.then.commit];
-  const { picks, offerExpiresAt, leaseMs, staleMs, event } = order.then.offer;
+  const { picks, offerExpiresAt, leaseMs, staleMs, homeRegion, event } = order.then.offer;
   return picks.map((pick) => ({
     doc: offeredDoc(order.doc, pick, now, offerExpiresAt),
-    effects: { reserve: { driverId: pick.driverId, leaseMs, staleMs }, deadline: offerExpiresAt, event },
+    effects: { reserve: { driverId: pick.driverId, leaseMs, staleMs, ...(homeRegion !== undefined ? { homeRegion } : {}) }, deadline: offerExpiresAt, event },
   }));
 }
 

@@ -30,8 +30,13 @@ export interface CommitEffects {
    * commit applies, by the store's clock (see OrderStore), unless extended or
    * released, so a crashed writer cannot strand a driver. Allocates a new
    * fencing token (returned by commit).
+   *
+   * `homeRegion` (regions with ownership, see src/regions/ownership.ts): the
+   * driver is reserved only if its ownership record, read in the same atomic
+   * step, names this region; a driver another region owns, or nobody owns
+   * yet, is `driver_unavailable` (read-only here).
    */
-  reserve?: { driverId: string; leaseMs: number; staleMs: number };
+  reserve?: { driverId: string; leaseMs: number; staleMs: number; homeRegion?: string };
   /** Release the driver's reservation, but only if it is still this order's with this fence. */
   release?: { driverId: string; fence: number };
   /**
@@ -71,15 +76,15 @@ export interface RestoredEffects {
 }
 
 /** What restoring `doc` re-derives (see OrderStore.restore); throws on a doc whose version is not a positive integer. */
-export function restoredEffects(doc: OrderDoc): RestoredEffects {
+export function restoredEffects(doc: OrderDoc, o: RestoreOptions = {}): RestoredEffects {
   if (!Number.isInteger(doc.version) || doc.version < 1) {
     throw new Error(`cannot restore order ${doc.orderId} at version ${doc.version}: a restored order has a version ≥ 1`);
   }
   const holding = (doc.state === 'offered' || doc.state === 'accepted') && doc.driverId !== undefined && doc.fence !== undefined;
   const deadline = doc.state === 'searching' ? doc.leaseUntil : doc.state === 'offered' ? doc.offerExpiresAt : undefined;
   return {
-    holds: holding ? { driverId: doc.driverId!, fence: doc.fence! } : null,
-    deadline: deadline ?? null,
+    holds: holding && !o.foreign ? { driverId: doc.driverId!, fence: doc.fence! } : null,
+    deadline: o.foreign ? null : deadline ?? null,
     open: isOpen(doc.state),
   };
 }
@@ -99,6 +104,14 @@ export interface OrderStoreOptions {
 export interface RestoreOptions {
   /** Keep a restored terminal order readable this long from the restore (ms, by the store's clock); 0 or absent: forever, as a commit without retainMs. */
   retainMs?: number;
+  /**
+   * The order is another region's (replicated from its home region): it is
+   * written read-only, holding no reservation and with no deadline here. Its
+   * home region alone moves it on; its driver is fenced by the driver's
+   * ownership record, not by a reservation, so a replicated order (or a
+   * late one of a region that lost the driver) never holds a driver here.
+   */
+  foreign?: boolean;
 }
 
 export type CommitResult =
@@ -117,6 +130,8 @@ export interface FirstOffer {
   /** As CommitEffects.reserve's. */
   leaseMs: number;
   staleMs: number;
+  /** As CommitEffects.reserve's: only picks whose ownership record names this region are reservable. */
+  homeRegion?: string;
   /** Version 2's deadline is `offerExpiresAt`; its outbox event is this one. */
   event: CommitEvent;
 }

@@ -67,6 +67,13 @@ export interface OrderDoc {
   leaseUntil?: number;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The region that created the order and alone may match, offer, accept,
+   * cancel or complete it (regions with ownership, src/regions/ownership.ts);
+   * the other regions hold it read-only, replicated. Absent: a deployment
+   * without regions (every gateway may move it on).
+   */
+  homeRegion?: string;
   /** Managed by the store: bumped by every commit (compare-and-set). */
   version: number;
 }

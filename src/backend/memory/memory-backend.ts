@@ -9,6 +9,7 @@ import { MemoryDriverStore } from './memory-driver-store.js';
 import { MemoryOrderStore } from './memory-order-store.js';
 import { MemoryPositionBus } from './memory-position-bus.js';
 import { MemoryRevocationStore } from './memory-revocation-store.js';
+import { MemoryOwnershipStore } from '../../regions/ownership-memory-store.js';
 
 /**
  * Everything in this process: one gateway, nothing survives a restart. The
@@ -19,6 +20,7 @@ export class MemoryBackend implements Engine {
   readonly kind = 'memory' as const;
   readonly drivers: MemoryDriverStore;
   readonly orders: MemoryOrderStore;
+  readonly ownership = new MemoryOwnershipStore();
   readonly channel: LocalDriverChannel;
   readonly positions: MemoryPositionBus;
   readonly assignments: MemoryAssignmentBus;
@@ -32,7 +34,7 @@ export class MemoryBackend implements Engine {
    */
   constructor(options: { timing: StoreTiming; planner: RingPlanner; outbox: boolean }, log: Logger) {
     this.drivers = new MemoryDriverStore(options.planner, options.timing);
-    this.orders = new MemoryOrderStore(this.drivers, Date.now, { outbox: options.outbox });
+    this.orders = new MemoryOrderStore(this.drivers, Date.now, { outbox: options.outbox }, this.ownership);
     this.channel = new LocalDriverChannel(log);
     this.positions = new MemoryPositionBus(log);
     this.assignments = new MemoryAssignmentBus(log);

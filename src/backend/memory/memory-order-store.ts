@@ -1,4 +1,5 @@
 import type { MemoryDriverStore } from './memory-driver-store.js';
+import type { MemoryOwnershipStore } from '../../regions/ownership-memory-store.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';
@@ -40,6 +41,8 @@ export class MemoryOrderStore implements OrderStore {
     /** The store's clock (ms); tests move it forward instead of waiting. */
     private readonly clock: () => number = Date.now,
     private readonly options: OrderStoreOptions = {},
+    /** The drivers' home regions (CommitEffects.reserve.homeRegion's fence); absent: every such reservation is refused. */
+    private readonly ownership?: MemoryOwnershipStore,
   ) {}
 
   async get(orderId: string): Promise<OrderDoc | null> {
@@ -75,6 +78,8 @@ export class MemoryOrderStore implements OrderStore {
     if (fx.reserve) {
       const d = this.drivers.peek(fx.reserve.driverId);
       if (!d || d.status !== 'available' || !d.indexed || now - d.ts > fx.reserve.staleMs) return { ok: false, reason: 'driver_unavailable' };
+      const home = fx.reserve.homeRegion;
+      if (home !== undefined && this.ownership?.peek(fx.reserve.driverId)?.region !== home) return { ok: false, reason: 'driver_unavailable' };
       if (this.live(fx.reserve.driverId, at)) return { ok: false, reason: 'driver_reserved' };
       fence = ++this.fence;
       this.held.set(fx.reserve.driverId, { driverId: fx.reserve.driverId, orderId: doc.orderId, fence, expiresAt: at + fx.reserve.leaseMs });
@@ -173,7 +178,7 @@ export class MemoryOrderStore implements OrderStore {
   }
 
   async restore(doc: OrderDoc, o: RestoreOptions = {}): Promise<boolean> {
-    const fx = restoredEffects(doc);
+    const fx = restoredEffects(doc, o);
     const at = this.clock();
     const current = this.orders.get(doc.orderId);
     const stored = current && current.expiresAt > at ? current.doc : undefined;

@@ -19,12 +19,14 @@ const SCRIPTS = {
   restoreOrder: { command: 'hexfleetRestoreOrder', numberOfKeys: 0 },
   releaseReservation: { command: 'hexfleetReleaseReservation', numberOfKeys: 1 },
   // The Cluster engine's own steps (see src/backend/redis/cluster/cluster-layout.ts).
-  reserveDriver: { command: 'hexfleetReserveDriver', numberOfKeys: 1 },
+  reserveDriver: { command: 'hexfleetReserveDriver', numberOfKeys: 2 },
   holdReservation: { command: 'hexfleetHoldReservation', numberOfKeys: 1 },
   restoreReservation: { command: 'hexfleetRestoreReservation', numberOfKeys: 1 },
   raiseFence: { command: 'hexfleetRaiseFence', numberOfKeys: 1 },
   setHome: { command: 'hexfleetSetHome', numberOfKeys: 1 },
   leaveArea: { command: 'hexfleetLeaveArea', numberOfKeys: 1 },
+  // Regions (src/regions/ownership-redis-store.ts): the drivers' home regions and epochs.
+  applyOwnership: { command: 'hexfleetApplyOwnership', numberOfKeys: 1 },
 } satisfies Record<string, { command: string; numberOfKeys?: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;

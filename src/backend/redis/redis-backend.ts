@@ -19,6 +19,7 @@ import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPositionBus } from './redis-position-bus.js';
 import { RedisHaMetrics } from './redis-ha-metrics.js';
 import { ReplicaAck } from './replica-ack.js';
+import { ownershipKeyOf, RedisOwnershipStore } from '../../regions/ownership-redis-store.js';
 
 export interface RedisBackendOptions {
   /** One Redis by URL (the redis engine) or the primary Sentinels name (the sentinel engine). */
@@ -62,6 +63,7 @@ export class RedisBackend implements Engine {
   readonly keyPrefix: string;
   readonly drivers: RedisDriverStore;
   readonly orders: RedisOrderStore;
+  readonly ownership: RedisOwnershipStore;
   readonly channel: RedisDriverChannel;
   readonly positions: RedisPositionBus;
   readonly assignments: RedisAssignmentBus;
@@ -92,6 +94,7 @@ export class RedisBackend implements Engine {
     const replicaAck = minReplicas > 0 ? this.replicaAck : undefined;
     this.drivers = new RedisDriverStore({ redis: this.redis, keyPrefix: this.keyPrefix, timing: options.timing, planner: options.planner, replicaAck });
     this.orders = new RedisOrderStore(this.redis, this.keyPrefix, { outbox: options.outbox, replicaAck });
+    this.ownership = new RedisOwnershipStore(this.redis, ownershipKeyOf(this.keyPrefix));
     this.fanout = new RedisFanout(this.redis);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);
     this.positions = new RedisPositionBus(this.fanout, this.keyPrefix, log, { areaResolution: options.areaResolution ?? DEFAULT_AREA_RESOLUTION, registry: options.registry });

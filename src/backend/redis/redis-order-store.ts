@@ -73,7 +73,7 @@ export class RedisOrderStore implements OrderStore {
         fx.reserve?.driverId ?? '', fx.reserve ? bucketOf(fx.reserve.driverId) : 0, fx.reserve?.leaseMs ?? 0, fx.reserve?.staleMs ?? 0,
         fx.release?.driverId ?? '', fx.release?.fence ?? 0,
         fx.extend?.driverId ?? '', fx.extend?.fence ?? 0, fx.extend?.leaseMs ?? 0,
-        event.type, event.actor, event.reason ?? '', this.options.outbox === false ? 0 : 1,
+        event.type, event.actor, event.reason ?? '', this.options.outbox === false ? 0 : 1, '', fx.reserve?.homeRegion ?? '',
       ),
     );
     await this.options.replicaAck?.confirm();
@@ -110,7 +110,7 @@ export class RedisOrderStore implements OrderStore {
         JSON.stringify(body), order.effects.deadline ?? -1, e1.type, e1.actor, e1.reason ?? '',
         second.open ? 1 : 0, second.deadline ?? -1, second.retainMs, offer?.leaseMs ?? 0, offer?.staleMs ?? 0,
         second.event.type, second.event.actor, second.event.reason ?? '',
-        second.template, second.picks,
+        second.template, second.picks, offer?.homeRegion ?? '',
       ),
     );
     await this.options.replicaAck?.confirm();
@@ -183,7 +183,7 @@ export class RedisOrderStore implements OrderStore {
   }
 
   async restore(doc: OrderDoc, o: RestoreOptions = {}): Promise<boolean> {
-    const fx = restoredEffects(doc);
+    const fx = restoredEffects(doc, o);
     const { version, ...body } = doc;
     const wrote = await redisCall(() =>
       this.redis.hexfleetRestoreOrder(

@@ -19,6 +19,7 @@ import { ClusterDriverStore } from './cluster-driver-store.js';
 import { ClusterLayout } from './cluster-layout.js';
 import { ClusterOrderStore } from './cluster-order-store.js';
 import { keySlot } from './key-slot.js';
+import { RedisOwnershipStore } from '../../../regions/ownership-redis-store.js';
 
 export interface ClusterBackendOptions {
   /** Seed nodes; the rest of the cluster is discovered from them. */
@@ -64,6 +65,7 @@ export class RedisClusterBackend implements Engine {
   readonly layout: ClusterLayout;
   readonly drivers: ClusterDriverStore;
   readonly orders: ClusterOrderStore;
+  readonly ownership: RedisOwnershipStore;
   readonly channel: RedisDriverChannel;
   readonly positions: RedisPositionBus;
   readonly assignments: RedisAssignmentBus;
@@ -108,6 +110,7 @@ export class RedisClusterBackend implements Engine {
     this.drivers = new ClusterDriverStore({
       cluster: this.cluster, layout: this.layout, timing: options.timing, planner: options.planner, onMove: () => moves.inc(), ...(confirm ? { confirm } : {}),
     });
+    this.ownership = new RedisOwnershipStore(this.cluster, (driverId) => this.layout.ownershipKey(driverId));
     this.orders = new ClusterOrderStore({ cluster: this.cluster, layout: this.layout, drivers: this.drivers, outbox: options.outbox, ...(confirm ? { confirm } : {}) });
     this.fanout = new RedisFanout(this.cluster);
     this.channel = new RedisDriverChannel(this.fanout, this.keyPrefix, log);

@@ -15,7 +15,7 @@ import { scanAll } from './scan-all.js';
 interface OrderCluster extends Cluster {
   hexfleetCommitOrder(route: string, ...args: (string | number)[]): Promise<[number, number | string, number?]>;
   hexfleetRestoreOrder(route: string, ...args: (string | number)[]): Promise<[number, string?, number?]>;
-  hexfleetReserveDriver(reservation: string, orderId: string, fence: number, leaseMs: number, now: number): Promise<number>;
+  hexfleetReserveDriver(reservation: string, ownership: string, orderId: string, fence: number, leaseMs: number, now: number, homeRegion: string): Promise<number>;
   hexfleetHoldReservation(reservation: string, held: string, op: 'release' | 'extend', leaseMs: number): Promise<number>;
   hexfleetRestoreReservation(reservation: string, orderId: string, fence: number, now: number): Promise<number>;
   hexfleetRaiseFence(counter: string, fence: number): Promise<number>;
@@ -84,14 +84,15 @@ export class ClusterOrderStore implements OrderStore {
       // The version first, as one Redis does: a conflicting commit never takes a driver.
       const v = await redisCall(() => this.cluster.hget(this.orderKey(orderId), 'v'));
       if (Number(v ?? 0) !== expectedVersion) return { ok: false, reason: 'conflict' };
-      const { driverId, leaseMs, staleMs } = fx.reserve;
+      const { driverId, leaseMs, staleMs, homeRegion } = fx.reserve;
       const view = await this.options.drivers.get(driverId, now);
       if (!view || view.status !== 'available' || !view.indexed || now - view.ts > staleMs) return { ok: false, reason: 'driver_unavailable' };
       const key = this.layout.reservationKey(driverId);
       // A driver already reserved would waste a fence: look first (the script checks again).
       if (await redisCall(() => this.cluster.exists(key))) return { ok: false, reason: 'driver_reserved' };
       const next = await redisCall(() => this.cluster.incr(this.layout.fenceKey));
-      const taken = await redisCall(() => this.cluster.hexfleetReserveDriver(key, orderId, next, leaseMs, now));
+      const taken = await redisCall(() => this.cluster.hexfleetReserveDriver(key, this.layout.ownershipKey(driverId), orderId, next, leaseMs, now, homeRegion ?? ''));
+      if (taken === -1) return { ok: false, reason: 'driver_unavailable' };
       if (taken === 0) return { ok: false, reason: 'driver_reserved' };
       fence = next;
       touched.push(key, this.layout.fenceKey);
@@ -223,7 +224,7 @@ export class ClusterOrderStore implements OrderStore {
    * drivers' shards: the older one released (fenced), the restored one held.
    */
   async restore(doc: OrderDoc, o: RestoreOptions = {}): Promise<boolean> {
-    const fx = restoredEffects(doc);
+    const fx = restoredEffects(doc, o);
     const { version, ...body } = doc;
     const prefix = this.layout.orderPrefix(doc.orderId);
     const [wrote, oldDriver, oldFence] = await redisCall(() =>

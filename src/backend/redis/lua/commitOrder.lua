@@ -21,6 +21,10 @@
   ARGV[21] record the event in the outbox (1) or not (0: a store without an outbox)
   ARGV[22] a fence the caller already took (Cluster: reserveDriver.lua ran on
            the driver's shard first; ARGV[9] is then "") or "" / absent
+  ARGV[23] the reserving region or "" / absent: with one, the driver is
+           reserved only if its ownership record (prefix.."own:"..driver,
+           "epoch region", applyOwnership.lua) names that region; otherwise
+           driver_unavailable (another region's driver is read-only here)
   On Redis Cluster, KEYS[1] is ARGV[1] (the order shard's prefix P{o<k>}), only
   to route the call, and ARGV[9], ARGV[13], ARGV[15] are always "": the
   reservation lives on the driver's shard (see ClusterOrderStore).
@@ -53,6 +57,10 @@ if ARGV[9] ~= '' then
   if not raw then return { 0, 'driver_unavailable' } end
   local _, _, ts, _, _, _, _, status, _, indexed = struct.unpack(REC, raw)
   if status ~= 1 or indexed ~= 1 or now - ts > tonumber(ARGV[12]) then return { 0, 'driver_unavailable' } end
+  if ARGV[23] and ARGV[23] ~= '' then
+    local own = redis.call('GET', p .. 'own:' .. driver)
+    if not own or string.sub(own, string.find(own, ' ', 1, true) + 1) ~= ARGV[23] then return { 0, 'driver_unavailable' } end
+  end
   local rkey = p .. 'res:' .. driver
   if redis.call('EXISTS', rkey) == 1 then return { 0, 'driver_reserved' } end
   fence = redis.call('INCR', p .. 'fence')

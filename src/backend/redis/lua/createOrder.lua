@@ -25,6 +25,9 @@
   ARGV[19] msgpack { { driverId, bucket, v1, v2, v3, v4 }, … }: the picks,
            best first, with their values for the holes (JSON text); a
            driverId "" reserves nothing (a plain version 2).
+  ARGV[20] the reserving region or "" / absent: with one, a pick is
+           reservable only if its ownership record (prefix.."own:"..driver,
+           "epoch region") names that region (as commitOrder.lua's ARGV[23])
   Returns: { 0, "conflict" }  the order exists: nothing written
            { 1, version, fence or -1, picked (1-based) or 0, refused }
              version 2 with the first pick that could be reserved (or the
@@ -54,6 +57,12 @@ end
 
 local picks = cmsgpack.unpack(ARGV[19])
 local stale = tonumber(ARGV[14])
+local home = ARGV[20] or ''
+local function ownedHere(driver)
+  if home == '' then return true end
+  local own = redis.call('GET', p .. 'own:' .. driver)
+  return own ~= false and string.sub(own, string.find(own, ' ', 1, true) + 1) == home
+end
 local chosen, fence = nil, -1
 for i, pick in ipairs(picks) do
   local driver = pick[1]
@@ -62,7 +71,7 @@ for i, pick in ipairs(picks) do
   if raw then
     local _, _, ts, _, _, _, _, status, _, indexed = struct.unpack(REC, raw)
     local rkey = p .. 'res:' .. driver
-    if status == 1 and indexed == 1 and now - ts <= stale and redis.call('EXISTS', rkey) == 0 then
+    if status == 1 and indexed == 1 and now - ts <= stale and redis.call('EXISTS', rkey) == 0 and ownedHere(driver) then
       fence = redis.call('INCR', p .. 'fence')
       redis.call('SET', rkey, id .. ' ' .. fence, 'PX', ARGV[13])
       chosen = i

@@ -1,0 +1,42 @@
+import type { Cluster, Redis } from 'ioredis';
+import { loadScripts } from '../backend/redis/load-scripts.js';
+import { redisCall } from '../backend/redis/redis-call.js';
+import { checkOwnership, type Ownership, parseOwnership } from './ownership.js';
+import type { OwnershipApplied, OwnershipStore } from './ownership-store.js';
+
+interface OwnershipRedis {
+  get(key: string): Promise<string | null>;
+  hexfleetApplyOwnership(key: string, epoch: number, region: string): Promise<[number, string]>;
+}
+
+/**
+ * Ownership records in Redis (standalone, Sentinel, Cluster): one string per
+ * driver, "epoch region", written only by applyOwnership.lua. `keyOf` places
+ * it: `<prefix>own:<driverId>` on one Redis; on Cluster the driver's shard
+ * prefix, so that the reserving scripts read it with the reservation.
+ */
+export class RedisOwnershipStore implements OwnershipStore {
+  private readonly redis: OwnershipRedis;
+
+  constructor(redis: Redis | Cluster, private readonly keyOf: (driverId: string) => string) {
+    this.redis = redis as unknown as OwnershipRedis;
+    loadScripts(redis, ['applyOwnership']);
+  }
+
+  async get(driverId: string): Promise<Ownership | null> {
+    return parseOwnership(await redisCall(() => this.redis.get(this.keyOf(driverId))));
+  }
+
+  async apply(driverId: string, record: Ownership): Promise<OwnershipApplied> {
+    checkOwnership(record);
+    const [written, other] = await redisCall(() => this.redis.hexfleetApplyOwnership(this.keyOf(driverId), record.epoch, record.region));
+    if (written === 1) return { applied: true, previous: parseOwnership(other === '' ? null : other), current: { ...record } };
+    const held = parseOwnership(other)!;
+    return { applied: false, previous: held, current: held };
+  }
+}
+
+/** The ownership key of a driver on one Redis (standalone, Sentinel): `<prefix>own:<driverId>`. */
+export function ownershipKeyOf(prefix: string): (driverId: string) => string {
+  return (driverId) => `${prefix}own:${driverId}`;
+}
