@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_PATH, REPO_ROOT } from '../../kit/repo-root.js';
 
 /**
  * The README's command list (README › Commands) against the CLI itself:
  * every command `hexfleet --help` lists, and every flag and subcommand its
- * own help names, is in the command's row; the README never tells a reader
- * to run `hexfleet …`, which `npm ci` does not put on the PATH.
+ * own help names, is in the command's row; neither the README nor docs/
+ * ever tells a reader to run `hexfleet …`, which `npm ci` does not put on the PATH.
  */
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -57,17 +58,21 @@ describe('README › Commands lists what the CLI has', () => {
     expect(readme).toMatch(/\*\*Exit codes\*\*, every command: `0` done[^]*`1` a runtime failure[^]*`2` a configuration or usage error/);
   });
 
-  it('never says to run `hexfleet …` without npx (it is not on the PATH after npm ci)', () => {
-    const cmd = '(?:serve|token|reconcile|simulate|replay|dlq|backup|--help)\\b';
-    const bare: string[] = [];
-    // Code spans that start with the command.
-    for (const m of readme.matchAll(new RegExp(`\`hexfleet ${cmd}[^\`]*\``, 'g'))) bare.push(m[0]);
-    // Lines of sh blocks that run it.
-    let inSh = false;
-    for (const line of readme.split('\n')) {
-      if (line.startsWith('```')) inSh = !inSh && line.trim() === '```sh';
-      else if (inSh && new RegExp(`(?<!npx )(?<![\\w/.-])hexfleet ${cmd}`).test(line.replace(/#.*$/, ''))) bare.push(line);
-    }
-    expect(bare, bare.join('\n')).toEqual([]);
-  });
+  it.each(['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)])(
+    '%s never says to run `hexfleet …` without npx (it is not on the PATH after npm ci)',
+    (file) => {
+      const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+      const cmd = '(?:serve|token|reconcile|simulate|replay|dlq|backup|--help)\\b';
+      const bare: string[] = [];
+      // Code spans that start with the command.
+      for (const m of text.matchAll(new RegExp(`\`hexfleet ${cmd}[^\`]*\``, 'g'))) bare.push(m[0]);
+      // Lines of sh blocks that run it.
+      let inSh = false;
+      for (const line of text.split('\n')) {
+        if (line.startsWith('```')) inSh = !inSh && line.trim() === '```sh';
+        else if (inSh && new RegExp(`(?<!npx )(?<![\\w/.-])hexfleet ${cmd}`).test(line.replace(/#.*$/, ''))) bare.push(line);
+      }
+      expect(bare, bare.join('\n')).toEqual([]);
+    },
+  );
 });
