@@ -1,6 +1,6 @@
 /**
  * The figures of bench:nearby-http as report rows, and a one-line-per-side
- * summary for the README. Targets are issue 10's, for the hexfleet sides:
+ * summary for docs/benchmarks.md. Targets are issue 10's, for the hexfleet sides:
  * ≥ 36,000 queries/s, p99 ≤ 5 ms, ≥ 1.5× Tile38 in the same run.
  */
 import { fmtInt, fmtMs, fmtPct, type Row } from '../lib/report.js';
@@ -115,7 +115,7 @@ export function reportRows(ctx: NearbyHttpContext, sides: readonly Side[], talli
   return rows;
 }
 
-/** One line per side, the README's table. */
+/** One line per side, the table of docs/benchmarks.md. */
 export function summaryTable(sides: readonly Side[], tallies: Map<string, Tally>, pairs: PairAgreement[]): string {
   const tile38 = tallies.get('tile38');
   const agreeWith = (key: string, other: string): string => {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:resolution`: nearby() by H3 resolution and ring-search
  * strategy (scenarios/nearby-resolution.ts) on the run's redis-server; the
- * README's resolution table comes from it. Prints markdown, writes no file.
+ * resolution tables of docs/geo-store-design.md come from it. Prints markdown, writes no file.
  */
 import type { Suite } from '../lib/suite.js';
 import { runResolution } from '../scenarios/nearby-resolution.js';

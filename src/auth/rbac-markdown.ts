@@ -10,9 +10,9 @@ function cell(grant: Grant | undefined): string {
 }
 
 /**
- * RBAC_TABLE as the README's "who may do what" table: one row per action,
+ * RBAC_TABLE as the "who may do what" table of docs/security.md: one row per action,
  * one column per role (and one for requests without a token). Written into
- * README.md by scripts/readme-tables.mjs; test/docs checks they agree.
+ * docs/security.md by scripts/readme-tables.mjs; test/docs checks they agree.
  */
 export function rbacMarkdown(): string {
   const header = `| action | no token | ${ROLES.join(' | ')} | what |\n|---|---|${ROLES.map(() => '---|').join('')}---|`;

@@ -7,7 +7,7 @@ import { type ErrorCode, HexfleetError } from './error-codes.js';
  * and no error message quotes more of an id than its limit (ids that fail
  * are not quoted at all). All kinds share domain/ids.ts's character rule
  * (printable ASCII, no spaces): they become Redis hash fields, keys and log
- * fields. The README's id limits table is this one.
+ * fields. The id limits table of docs/security.md (Abuse limits) is this one.
  */
 export const ID_LIMITS = {
   driverId: { maxLength: ID_MAX_LENGTH, where: 'driver token `sub`; GET /v1/drivers/:id' },

@@ -50,7 +50,7 @@ export interface ReplicaAckOptions {
  * So after one short WAIT the barrier fails fast (see `degraded`) until the
  * primary reports enough fresh replicas again: one stall of `timeoutMs`,
  * not one per round. Figures: bench/scenarios/ha-wait-connection.ts and
- * the README's Sentinel section.
+ * docs/high-availability.md (Redis Sentinel).
  *
  * What a failure means: the write is on the primary but not confirmed on
  * enough replicas, so a failover now may or may not lose it. The caller
