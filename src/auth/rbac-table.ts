@@ -27,7 +27,7 @@ export interface RbacRow {
    * an action: it reads no token, on every port.)
    */
   public?: true;
-  /** What the row covers, for the README. */
+  /** What the row covers, for the table of docs/security.md. */
   doc: string;
   roles: Partial<Record<Role, Grant>>;
 }
@@ -45,7 +45,7 @@ const WATCHERS = { customer: OWN_ORDERS, tracker: OWN_ORDERS, admin: OPERATOR };
  * Who may do what: role × HTTP route or WebSocket frame type → denied, or
  * allowed with its scope and whether it needs MFA. The one source of the
  * gateway's permissions: every route and frame handler asks `authorize()`
- * with its row's key, and the README's table is generated from this one.
+ * with its row's key, and the table of docs/security.md is generated from this one.
  * A new route or frame type adds its row here first (its handler cannot name
  * an action that is not a key), and test/auth iterates every cell.
  */
@@ -75,7 +75,7 @@ export const RBAC_TABLE = {
 /** An action of the table: `METHOD /path` for HTTP, `WS /path` for a connect, `WS /path type` for a frame. */
 export type Action = keyof typeof RBAC_TABLE;
 
-/** The table's actions in README order. */
+/** The table's actions in the order docs/security.md lists them. */
 export const ACTIONS = Object.keys(RBAC_TABLE) as Action[];
 
 /** The row of an action (typed as the general row shape). */

@@ -4,7 +4,7 @@
  * Every option has a type, a documented default and a validation whose error
  * names the environment variable. Variable names derive from the option key
  * (`staleMs` → `HEXFLEET_STALE_MS`) except for the two conventional names
- * `PORT` and `REDIS_URL`. `hexfleet --help` and the README table are generated
+ * `PORT` and `REDIS_URL`. `hexfleet --help` and the table of docs/configuration.md are generated
  * from this list, so the three can never disagree.
  */
 

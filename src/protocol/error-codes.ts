@@ -3,7 +3,7 @@
  *
  * `retry` tells a client what to do: `true` — send the same thing again later
  * (with backoff); `false` — sending it again will fail the same way, fix it.
- * The README table is generated from this file; codes are stable API.
+ * The tables of docs/error-codes.md are generated from this file; codes are stable API.
  */
 export const ErrorCodes = {
   // Ping rejections: sent with the seq of the rejected ping.

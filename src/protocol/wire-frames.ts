@@ -2,7 +2,7 @@
  * Every frame of `/v1/driver` and `/v1/track`, in both directions: the one
  * definition the gateway builds its frames against and the SDK reads them
  * with. Both endpoints accept JSON text or msgpack binary frames of the same
- * shape and answer in kind; see the README for the full protocol.
+ * shape and answer in kind; see docs/driver-protocol.md and docs/tracking-protocol.md.
  */
 
 /** Driver status as the gateway stores it (sticky until changed). */
