@@ -169,6 +169,7 @@ export const configSchema = {
   regionEndpoints: str('', 'The regions of the deployment and their public base URLs, name=https://host:port comma-separated (a name may repeat: several endpoints, several DNS names). GET /v1/regions lists them; the gateway probes every other region\'s endpoints (GET /v1/regions there) and shows a region that does not answer as unreachable with the age of its last good probe. Unset: GET /v1/regions lists this region only.'),
   regionProbeIntervalMs: int(5000, 100, 10 * MINUTE, 'How often the other regions of HEXFLEET_REGION_ENDPOINTS are probed (one timer for all).'),
   regionProbeTimeoutMs: int(2000, 50, 60 * SECOND, 'A region probe that has not answered by then fails; 3 failures in a row open that region\'s breaker (probed again after HEXFLEET_REGION_PROBE_INTERVAL_MS x 3).'),
+  opsTileUrl: str('', 'Base map of the operations map (/ops): a raster tile URL with {z}, {x} and {y} (e.g. https://tile.example.com/{z}/{x}/{y}.png), loaded by the operator\'s browser. Unset: no base map; the page draws drivers, H3 cells and orders on a grid with a scale.'),
   logLevel: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'pino log level.'),
   allowUwsFallback: bool(false, 'Start even when the native uWebSockets.js binding did not load (slow JS imitation).'),
 } as const;

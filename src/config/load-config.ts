@@ -106,6 +106,9 @@ function crossCheck(c: Config): void {
   if (c.searchLeaseMs <= c.batchWindowMs) {
     throw new ConfigError(`${envName('searchLeaseMs')} (${c.searchLeaseMs}) must exceed ${envName('batchWindowMs')} (${c.batchWindowMs}): a batched order is owned while it waits`);
   }
+  if (c.opsTileUrl && (!/^https?:\/\//.test(c.opsTileUrl) || !['{z}', '{x}', '{y}'].every((p) => c.opsTileUrl.includes(p)))) {
+    throw new ConfigError(`${envName('opsTileUrl')} must be an http:// or https:// URL with {z}, {x} and {y} in it, got "${c.opsTileUrl.slice(0, 100)}"`);
+  }
   if (c.osrmUrl && !/^https?:\/\//.test(c.osrmUrl)) {
     throw new ConfigError(`${envName('osrmUrl')} must start with http:// or https://`);
   }

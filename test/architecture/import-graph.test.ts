@@ -33,6 +33,7 @@ const LAYERS = [
   'backup', // encrypted snapshots of a Redis engine, restore and point-in-time recovery (with replay)
   'regions', // the gateway's view of the regions (GET /v1/regions): its own state, probes of the others
   'http', // routes
+  'ops-map', // the live operations map (/ops): its page and files, the orders feed it polls
   'gateway', // endpoints and the composition of one gateway
   'sdk', // client SDK: imports protocol only (it runs in browsers)
   'simulator',
