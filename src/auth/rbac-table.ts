@@ -62,6 +62,8 @@ export const RBAC_TABLE = {
   'POST /v1/orders/:id/tracking-token': { kind: 'http', doc: 'issue a tracker token for one order', roles: SERVICE_API },
   'POST /v1/admin/revocations': { kind: 'http', doc: 'revoke a token (jti) or every token of a subject (sub)', roles: { admin: OPERATOR } },
   'GET /v1/admin/revocations': { kind: 'http', doc: 'the revocations in force', roles: { admin: OPERATOR } },
+  'GET /ops': { kind: 'http', public: true, doc: 'the live operations map page and its files (/ops/*): public, they hold no data; the page uses an admin token (typed in, or in its URL fragment) for GET /v1/ops/orders and the area subscription of /v1/track', roles: { driver: ANY, customer: ANY, tracker: ANY, service: ANY, admin: OPERATOR } },
+  'GET /v1/ops/orders': { kind: 'http', doc: 'the operations map\'s orders: open orders with their driver and ETA, and the saga transitions (offers, acceptances…) heard since ?since=', roles: { admin: OPERATOR } },
   'WS /v1/driver': { kind: 'ws', doc: "open a driver's stream (the token's sub is the driver id); an auth frame with a fresh token is checked as this connect again", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver pings': { kind: 'frame', doc: "positions, stored as the socket's driver", roles: { driver: OWN_DRIVER } },
   'WS /v1/driver offer_reply': { kind: 'frame', doc: 'accept or reject an offer (one made to this driver, else not_offered)', roles: { driver: OWN_DRIVER } },

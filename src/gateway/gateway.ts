@@ -16,6 +16,9 @@ import { registerMatchRoutes } from '../http/match-routes.js';
 import { HttpRateLimiter } from '../http/rate-limit.js';
 import { registerRegionsRoutes } from '../http/regions-routes.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
+import { loadOpsAssets } from '../ops-map/ops-map-assets.js';
+import { registerOpsMapRoutes } from '../ops-map/ops-map-routes.js';
+import { OpsOrderFeed } from '../ops-map/ops-order-feed.js';
 import { IngestPipeline, logJournal } from '../ingest/ingest-pipeline.js';
 import { PingIntake } from '../ingest/ping-intake.js';
 import { loadUws } from '../runtime/load-uws.js';
@@ -37,6 +40,11 @@ import { type LogWorkers, startLogWorkers } from './log-workers.js';
 import { tlsFilesOf } from './tls-files.js';
 import { TlsListener } from './tls-listener.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
+
+/** Open orders one /v1/ops/orders answer reads: a city's worth (each is one order read). */
+const OPS_MAX_ORDERS = 500;
+/** Saga transitions the operations map can catch up on: a page polling every second misses none below ~1,000/s. */
+const OPS_MAX_EVENTS = 1000;
 
 export interface Gateway {
   /** The port it listens on (useful with PORT=0). */
@@ -134,6 +142,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       pingsApplied: async () => (await metrics.pingsApplied.get()).values[0]?.value ?? 0,
     },
   }, metrics.registry, log);
+  // The operations map (/ops): its page and files, read once here, and the orders it polls.
+  const opsAssets = loadOpsAssets({ degradedMs: config.degradedMs, offlineMs: config.offlineMs, tileUrl: config.opsTileUrl, region: config.region });
+  const opsFeed = new OpsOrderFeed({ orders: backend.orders, assignments: backend.assignments, options: { maxOrders: OPS_MAX_ORDERS, maxEvents: OPS_MAX_EVENTS } });
   // Set once the log workers run (after the admin listener opens): until then readiness shows no replication.
   let logWorkers: LogWorkers | undefined;
   const health = { ...healthBase, regions: () => regions.reachable(), replication: () => logWorkers?.replication() };
@@ -148,6 +159,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, origins, log, limiter });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
     registerAdminRoutes(app, { guard: audit.guard, tokens, access, revocations: backend.revocations, log });
+    registerOpsMapRoutes(app, { assets: opsAssets, feed: opsFeed, access, guard: audit.guard, log });
     app.any('/*', (res) => writeReply(res, errorReply('not_found', 'no such endpoint')));
   };
 
@@ -169,6 +181,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   audit.log.record({ action: 'config.start', outcome: 'success', details: { port, config: configSnapshot(config) } });
   sweeper.start();
   regions.start();
+  opsFeed.start();
   // After dispatch is built: the relay publishes what its commits record.
   logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
   // The message stays the same with or without TLS (log searches and the CLI tests match it); `protocols` says which.
@@ -190,6 +203,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       shuttingDown = true;
       listener.stopListening();
       regions.stop();
+      opsFeed.stop();
       // First: a backup in progress is abandoned (its partial file deleted), not waited for.
       await backups?.stop();
       await sweeper.stop();
