@@ -23,11 +23,11 @@ const DRIVER_LINE = 'driver d1 got';
 /** How long a step may keep answering otherwise before it fails (an offer accepted a moment after the match answered). */
 const SETTLE_MS = 15_000;
 
-function section(heading: string, text = readme, file = 'README.md'): string {
-  const at = text.indexOf(`\n## ${heading}`);
-  if (at < 0) throw new Error(`${file} has no section "## ${heading}"`);
-  const end = text.indexOf('\n## ', at + 1);
-  return text.slice(at, end < 0 ? undefined : end);
+function section(heading: string): string {
+  const at = readme.indexOf(`\n## ${heading}`);
+  if (at < 0) throw new Error(`README has no section "## ${heading}"`);
+  const end = readme.indexOf('\n## ', at + 1);
+  return readme.slice(at, end < 0 ? undefined : end);
 }
 
 function shBlocks(text: string): string[] {
@@ -158,7 +158,7 @@ describe('README quick start, run as written', () => {
   });
 
   it('every example answers as the README shows, in the order it gives them (then the match example of docs/dispatch.md)', async () => {
-    const blocks = [...shBlocks(section('Quick start')).slice(1), shBlocks(section('Dispatch: the match API', dispatchDoc, 'docs/dispatch.md'))[0]!];
+    const blocks = [...shBlocks(section('Quick start')).slice(1), shBlocks(dispatchDoc)[0]!];
     const all = blocks.flatMap(steps);
     expect(all.filter((s) => s.expected.length > 0).length).toBeGreaterThanOrEqual(8);
     const local = (s: string): string => s.replaceAll('localhost:8080', `127.0.0.1:${gateway.port}`).replaceAll('localhost:9091', `127.0.0.1:${gateway.adminPort}`);
