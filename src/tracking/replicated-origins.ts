@@ -29,7 +29,11 @@ interface Held extends ReplicatedOrigin {
  * drivers of the areas it follows (every area with the read index on, the
  * default), from when it started; a replicated position stored before it
  * started is shown without its origin until the driver's next replicated
- * position. Single-threaded, no I/O; one Map operation per position.
+ * position. A read straight from the store (GET /v1/drivers/:id on a Redis
+ * engine) may also meet a replicated fix in the moment between its store
+ * write and its publication, and show it without its origin; reads through
+ * the read index, and tracking, get both from the same bus message.
+ * Single-threaded, no I/O; one Map operation per position.
  */
 export class ReplicatedOrigins {
   private readonly drivers = new Map<string, Held>();
