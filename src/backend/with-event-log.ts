@@ -28,7 +28,7 @@ export function withEventLog(engine: Engine, log: EventLog | undefined, topics: 
   let topicsReady = false;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
-  const specs: TopicSpec[] = [topics.positions, topics.orders].flatMap((name) => [
+  const specs: TopicSpec[] = [topics.positions, topics.orders, topics.ownership].flatMap((name) => [
     { name, partitions: o.partitions },
     // Dead letters are rare and read by operators: one partition keeps them in one order.
     { name: dlqOf(name), partitions: 1 },

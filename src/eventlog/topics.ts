@@ -4,10 +4,12 @@ export interface Topics {
   positions: string;
   /** Key orderId: one record per order transition (see src/orders/order-events.ts). */
   orders: string;
+  /** Key driverId: one record per ownership record a region wrote (a claim or a move; see src/regions/ownership-records.ts). */
+  ownership: string;
 }
 
 export function topicsOf(prefix: string): Topics {
-  return { positions: `${prefix}.positions`, orders: `${prefix}.orders` };
+  return { positions: `${prefix}.positions`, orders: `${prefix}.orders`, ownership: `${prefix}.ownership` };
 }
 
 /** The dead-letter topic of a consumed topic. */

@@ -18,6 +18,7 @@ import { OrderSaga } from '../orders/order-saga.js';
 import type { OrderStore } from '../orders/order-store.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { ReservedDrivers } from '../orders/reserved-drivers.js';
+import { ownershipRegionOf } from '../regions/ownership-region.js';
 
 export interface Dispatch {
   orders: OrderStore;
@@ -84,7 +85,10 @@ export function createDispatch(
   const offGap = backend.positions.onGap((area?: string) => {
     if (area === undefined) reserved.clear();
   });
+  // Regions: orders are homed here and only drivers this region owns are reserved (src/regions/ownership.ts).
+  const home = ownershipRegionOf(config);
   const saga = new OrderSaga({
+    ...(home !== undefined ? { home: { region: home, ownership: backend.ownership } } : {}),
     orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource, { rankInThreadMax: config.dispatchRankInThreadMax, reserved }), channel, events, metrics: dispatchMetrics, log,
     options: {
       offerTimeoutMs: config.offerTimeoutMs,

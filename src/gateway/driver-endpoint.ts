@@ -9,7 +9,7 @@ import type { VehicleType } from '../domain/vehicle.js';
 import type { PingIntake } from '../ingest/ping-intake.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { OrderSaga } from '../orders/order-saga.js';
-import { HexfleetError } from '../protocol/error-codes.js';
+import { detailOf, HexfleetError } from '../protocol/error-codes.js';
 import { requireId } from '../protocol/id-limits.js';
 import { encodeReply } from '../protocol/frame-codec.js';
 import type { DriverServerFrame } from '../protocol/wire-frames.js';
@@ -45,6 +45,8 @@ export interface DriverEndpointDeps {
   channel: DriverChannel;
   metrics: Metrics;
   log: Logger;
+  /** Regions: claims the driver for this region when it connects (or moves it here when its home is unreachable). */
+  ownership?: { onConnect(driverId: string): Promise<unknown> };
 }
 
 /**
@@ -152,6 +154,10 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
       const data = ws.getUserData();
       data.detach = channel.attach(data.driverId, (frame) => later(ws, frame));
       log.info({ driverId: data.driverId, remote: data.remote }, 'driver connected');
+      // Not awaited: pings are served meanwhile; until the claim lands this region only refuses to reserve the driver.
+      deps.ownership?.onConnect(data.driverId).catch((err: unknown) => {
+        log.error({ driverId: data.driverId, err: detailOf(err) }, 'driver ownership not claimed; this region will not offer it orders until it reconnects');
+      });
     },
 
     gone(ws, code) {

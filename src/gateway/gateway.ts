@@ -37,6 +37,7 @@ import { createTracking, type Tracking } from './create-tracking.js';
 import { type DriverSocketData, driverEndpoint } from './driver-endpoint.js';
 import { Identity } from './identity.js';
 import { type LogWorkers, startLogWorkers } from './log-workers.js';
+import { startOwnership } from './start-ownership.js';
 import { tlsFilesOf } from './tls-files.js';
 import { TlsListener } from './tls-listener.js';
 import { type TrackSocketData, trackEndpoint } from './track-endpoint.js';
@@ -126,7 +127,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     onApplied: (batches, outcomes) => backend.positions.publish(lastPositions(batches, outcomes)),
   }, backend.log ? logJournal(backend.log, backend.topics.positions) : undefined);
   const intake = new PingIntake(pipeline, metrics, { maxBatch: config.maxBatch, maxFutureMs: config.maxFutureMs, maxAgeMs: config.maxAgeMs });
-  const drivers = driverEndpoint({ guard: audit.guard, config, access, intake, saga: dispatch.saga, channel: backend.channel, metrics, log });
+  // Regions: a connecting driver is claimed for this region, or moved here when its home is unreachable (src/regions/ownership-claimer.ts).
+  const ownership = startOwnership(config, backend, dispatch.saga, (region) => regions.isUnreachable(region), metrics.registry, log);
+  const drivers = driverEndpoint({
+    guard: audit.guard, config, access, intake, saga: dispatch.saga, channel: backend.channel, metrics, log, ...(ownership.claimer ? { ownership: ownership.claimer } : {}),
+  });
   const trackers = trackEndpoint({ guard: audit.guard, config, access, hub: tracking.hub, metrics, trackingMetrics: tracking.metrics, log });
   let shuttingDown = false;
   const healthBase = { backend, metrics, log, shuttingDown: () => shuttingDown };
@@ -184,6 +189,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   opsFeed.start();
   // After dispatch is built: the relay publishes what its commits record.
   logWorkers = startLogWorkers(config, backend, metrics, logMetrics, log);
+  ownership.start();
   // The message stays the same with or without TLS (log searches and the CLI tests match it); `protocols` says which.
   log.info({ port, host: config.host, protocols: listener.secure ? 'https, wss' : 'http, ws', tls: listener.certificate ?? false }, 'hexfleet gateway listening');
 
@@ -210,6 +216,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await dispatch.close();
       // After dispatch: its last commits' events are relayed by this gateway, or by the next relay that runs.
       await logWorkers?.stop();
+      await ownership.stop();
       await pipeline.drain();
       drivers.closeAll();
       trackers.closeAll();

@@ -7,6 +7,7 @@ import type { DriverChannel } from './driver-channel.js';
 import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
 import type { CommitEffects, CommitEvent, NewOrder, OrderStore } from './order-store.js';
 import { offeredDoc } from './offered-doc.js';
+import type { OwnershipStore } from '../regions/ownership-store.js';
 
 export interface SagaOptions {
   offerTimeoutMs: number;
@@ -28,6 +29,14 @@ export interface SagaDeps {
   metrics: DispatchMetrics;
   log: Logger;
   options: SagaOptions;
+  /**
+   * Regions with ownership (src/regions/ownership.ts): this region's name and
+   * the drivers' ownership records. New orders are homed here; a reservation
+   * takes only a driver this region owns (the store's fence); an order homed
+   * elsewhere is read-only (`not_home_region`), and so is an accept from a
+   * driver this region no longer owns. Absent: no regions, nothing fenced.
+   */
+  home?: { region: string; ownership: OwnershipStore };
 }
 
 /**
@@ -41,9 +50,10 @@ type Change = { doc: OrderDoc; effects: Omit<CommitEffects, 'event'>; event: Log
 /**
  * Who caused a transition, as its outbox event names it: `service` (the
  * match API), `driver:<id>` (an offer reply), `deadline` (a deadline
- * poller), `reconciler`, `operator`.
+ * poller), `reconciler`, `operator`, `ownership` (the driver's home
+ * moved to another region: yieldDriver).
  */
-export type Actor = 'service' | 'deadline' | 'reconciler' | 'operator' | `driver:${string}`;
+export type Actor = 'service' | 'deadline' | 'reconciler' | 'operator' | 'ownership' | `driver:${string}`;
 
 function isAssignmentEvent(type: LoggedType): type is AssignmentEventType {
   return type.startsWith('assignment.');
@@ -75,6 +85,58 @@ export class OrderSaga {
     return this.d.orders.get(orderId);
   }
 
+  /** Whether `doc` is another region's order, read-only here (see SagaDeps.home). */
+  isForeign(doc: OrderDoc): boolean {
+    return this.d.home !== undefined && doc.homeRegion !== undefined && doc.homeRegion !== this.d.home.region;
+  }
+
+  private refuseForeign(doc: OrderDoc): void {
+    if (!this.isForeign(doc)) return;
+    throw new HexfleetError('not_home_region', `order "${doc.orderId.slice(0, 128)}" is homed in region "${doc.homeRegion}": only that region may change it (read-only in region "${this.d.home!.region}"); send the request there`);
+  }
+
+  /** An accept needs the driver to be this region's (its home may have moved since the offer). */
+  private async refuseDriverNotOwned(driverId: string): Promise<void> {
+    if (!this.d.home) return;
+    const owner = await this.d.home.ownership.get(driverId);
+    if (owner?.region === this.d.home.region) return;
+    throw new HexfleetError('not_home_region', `driver "${driverId}" is homed in region "${owner?.region ?? '(none yet)'}" (epoch ${owner?.epoch ?? 0}), not "${this.d.home.region}": accept there`);
+  }
+
+  /** The home of a new order, and the fence of a reservation: this region (none without regions). */
+  private homeRegion(): { homeRegion?: string } {
+    return this.d.home ? { homeRegion: this.d.home.region } : {};
+  }
+
+  /**
+   * Compensates what this region holds for a driver whose ownership moved to
+   * another region (a higher epoch was applied here: this region's late
+   * writes lose). The order holding the driver's reservation, if it is this
+   * region's: offered goes back to searching and is offered to someone else
+   * (assignment.expired), accepted is cancelled (assignment.cancelled), both
+   * with reason `ownership_moved` and the reservation released, so the
+   * driver is never assigned here and in its new region at once. Returns
+   * the order as compensated, or null when nothing here held the driver.
+   */
+  async yieldDriver(driverId: string, now: number): Promise<OrderDoc | null> {
+    const held = await this.d.orders.reservationOf(driverId);
+    if (!held) return null;
+    const reason = 'ownership_moved';
+    const out = await this.transition(held.orderId, now, 'ownership', (d) => {
+      if (d.driverId !== driverId || d.fence !== held.fence) return null;
+      if (d.state === 'offered') return { ...this.releaseToSearch(d, 'expired', now), reason };
+      if (d.state !== 'accepted') return null;
+      const next: OrderDoc = { ...d, state: 'cancelled', updatedAt: now, history: [...d.history, { at: now, event: 'cancelled', attempt: d.attempt, driverId, reason }] };
+      return { doc: next, effects: { ...this.releaseOf(d), deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.cancelled', reason };
+    }).catch((err: unknown) => {
+      // Another region's order holding the driver here is its home's to compensate.
+      if (err instanceof HexfleetError && err.code === 'not_home_region') return null;
+      throw err;
+    });
+    if (out?.state === 'searching') return this.search(out, now, undefined, 'ownership');
+    return out;
+  }
+
   /**
    * Starts matching an order, or tells what is already there. Returns the
    * document in `searching` state owned by this process (`claimed`), or the
@@ -90,13 +152,14 @@ export class OrderSaga {
       if (race > 0) {
         doc = await this.d.orders.get(request.orderId);
         if (doc && doc.requestHash !== requestHash) return { kind: 'conflict' };
+        if (doc) this.refuseForeign(doc);
         if (doc?.state === 'searching' && (doc.leaseUntil ?? 0) > now) return { kind: 'in_flight' };
         if (doc && doc.state !== 'searching' && doc.state !== 'failed') return { kind: 'existing', doc };
       }
       const leaseUntil = now + this.d.options.searchLeaseMs;
       const next: OrderDoc = doc
         ? { ...doc, state: 'searching', leaseUntil, updatedAt: now, history: [...doc.history, { at: now, event: 'search_resumed', attempt: doc.attempt }] }
-        : { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0 };
+        : { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0, ...this.homeRegion() };
       delete next.failReason;
       const event = commitEvent(doc ? 'order.search_resumed' : 'order.created', 'service');
       const r = await this.d.orders.commit(next, doc?.version ?? 0, { deadline: leaseUntil, event }, now);
@@ -130,7 +193,7 @@ export class OrderSaga {
   > {
     const { offerTimeoutMs, leaseMarginMs, staleMs, searchLeaseMs, orderRetentionMs } = this.d.options;
     const leaseUntil = now + searchLeaseMs;
-    const doc: OrderDoc = { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0 };
+    const doc: OrderDoc = { orderId: request.orderId, state: 'searching', request, requestHash, attempt: 0, tried: [], history: [], leaseUntil, createdAt: now, updatedAt: now, version: 0, ...this.homeRegion() };
     let ranked: RankedCandidate[] = [];
     let error: unknown;
     try {
@@ -148,7 +211,7 @@ export class OrderSaga {
       then: picks.length > 0
         ? {
           offer: {
-            picks, offerExpiresAt, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs, event: commitEvent('assignment.offered', 'service'),
+            picks, offerExpiresAt, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs, ...this.homeRegion(), event: commitEvent('assignment.offered', 'service'),
           },
         }
         : { commit: { doc: failed, effects: { deadline: null, retainMs: orderRetentionMs, event: commitEvent('assignment.failed', 'service', failReason) } } },
@@ -231,7 +294,7 @@ export class OrderSaga {
     const offerExpiresAt = now + offerTimeoutMs;
     const next = offeredDoc(doc, { driverId, distanceM: c.distanceM, etaS: c.etaS, etaSource: c.etaSource }, now, offerExpiresAt);
     const r = await this.d.orders.commit(next, doc.version, {
-      reserve: { driverId, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs },
+      reserve: { driverId, leaseMs: offerTimeoutMs + leaseMarginMs, staleMs, ...this.homeRegion() },
       deadline: offerExpiresAt,
       event: commitEvent('assignment.offered', actor),
     }, now);
@@ -284,6 +347,7 @@ export class OrderSaga {
   async reply(orderId: string, driverId: string, accept: boolean, now: number): Promise<OrderDoc> {
     let refusal: 'offer_expired' | 'not_offered' | undefined;
     const actor: Actor = `driver:${driverId}`;
+    if (accept) await this.refuseDriverNotOwned(driverId);
     const out = await this.transition(orderId, now, actor, (d) => {
       refusal = undefined;
       if (d.state !== 'offered' || d.driverId !== driverId) {
@@ -429,6 +493,7 @@ export class OrderSaga {
     for (let race = 0; race < MAX_RACES; race++) {
       const d = await this.d.orders.get(orderId);
       if (!d) return null;
+      this.refuseForeign(d);
       const change = decide(d);
       if (!change) return null;
       const r = await this.d.orders.commit(change.doc, d.version, { ...change.effects, event: commitEvent(change.event, actor, change.reason) }, now);

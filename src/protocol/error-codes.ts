@@ -44,6 +44,7 @@ export const ErrorCodes = {
   order_closed: { retry: false, http: 409, message: 'the order is no longer open for this change' },
   offer_expired: { retry: false, http: 409, message: 'the offer expired or was withdrawn; it changed nothing' },
   not_offered: { retry: false, http: 409, message: 'this order was not offered to you; it changed nothing' },
+  not_home_region: { retry: false, http: 409, message: 'another region is home to this order or driver (the message names it) and alone may match, offer, accept, cancel or complete it; send the request there. Here it is read-only' },
 
   // Live tracking (/v1/track): sent with the orderId or bbox of the refused frame.
   not_allowed: { retry: false, http: 403, message: 'the token does not cover this order (its orders claim, or the tracker token\'s order); nothing about it is sent' },

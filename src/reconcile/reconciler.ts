@@ -100,7 +100,8 @@ export class Reconciler {
     const silentDrivers = { found: 0, flagged: 0 };
     for (const orderId of await this.d.orders.openOrders()) {
       const doc = await this.d.orders.get(orderId);
-      if (!doc) continue;
+      // Another region's order (replicated, read-only here) is its home region's to move on.
+      if (!doc || this.d.saga.isForeign(doc)) continue;
       if (this.isStuck(doc, now)) {
         stuckOrders.found++;
         if (await this.moveOn(doc, now)) stuckOrders.fixed++;

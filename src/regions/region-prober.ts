@@ -110,6 +110,17 @@ export class RegionProber {
     return Object.fromEntries(this.others.map((p) => [p.name, p.ok]));
   }
 
+  /**
+   * Whether `region` is known to be unreachable: probed, and its last probe
+   * failed. A region not probed yet, or not among HEXFLEET_REGION_ENDPOINTS,
+   * is not: ownership moves (src/regions/ownership-claimer.ts) need a failed
+   * probe, never the absence of news.
+   */
+  isUnreachable(region: string): boolean {
+    const p = this.others.find((o) => o.name === region);
+    return p !== undefined && p.probedAt > 0 && !p.ok;
+  }
+
   /** The body of GET /v1/regions. */
   async answer(): Promise<RegionsAnswer> {
     const now = Date.now();

@@ -47,9 +47,11 @@ export class NewestOrders {
  * (`retentionMs` after its last transition, as the saga's commit kept it);
  * one whose retention is over is still written, for a moment, so that an
  * older open version the store may hold (a backup) is closed and its driver
- * released rather than left stranded.
+ * released rather than left stranded. `foreign`: another region's order,
+ * replicated (RestoreOptions.foreign: read-only, no reservation, no deadline).
  */
-export function restoreOrder(store: OrderStore, doc: OrderDoc, retentionMs: number | undefined, now: number): Promise<boolean> {
-  if (isOpen(doc.state) || retentionMs === undefined) return store.restore(doc);
-  return store.restore(doc, { retainMs: Math.max(1, doc.updatedAt + retentionMs - now) });
+export function restoreOrder(store: OrderStore, doc: OrderDoc, retentionMs: number | undefined, now: number, o: { foreign?: boolean } = {}): Promise<boolean> {
+  const foreign = o.foreign ? { foreign: true } : {};
+  if (isOpen(doc.state) || retentionMs === undefined) return store.restore(doc, foreign);
+  return store.restore(doc, { retainMs: Math.max(1, doc.updatedAt + retentionMs - now), ...foreign });
 }

@@ -9,7 +9,7 @@ import type { Topics } from '../eventlog/topics.js';
  *   region a's Kafka: hexfleet.positions ──MM2 a->b──▶ region b's Kafka: a.hexfleet.positions
  */
 export function mirroredTopicsOf(source: string, topics: Topics): Topics {
-  return { positions: `${source}.${topics.positions}`, orders: `${source}.${topics.orders}` };
+  return { positions: `${source}.${topics.positions}`, orders: `${source}.${topics.orders}`, ownership: `${source}.${topics.ownership}` };
 }
 
 /** The consumer group of the replication applier of one region: one per region, shared by its gateways (partitions spread over them). */

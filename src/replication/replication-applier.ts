@@ -275,7 +275,8 @@ export class ReplicationApplier {
       }
       const d = doc;
       const outcome = await this.retrying(route, async (): Promise<ReplicationOutcome> => {
-        if (await restoreOrder(this.deps.orders, d, this.deps.orderRetentionMs, Date.now())) return 'applied';
+        // Read-only here: its home region alone moves it on, and its driver is fenced by ownership, not by a reservation here.
+        if (await restoreOrder(this.deps.orders, d, this.deps.orderRetentionMs, Date.now(), { foreign: true })) return 'applied';
         // Not written: this version was here already (a redelivery, or both regions saw it), or a newer one is.
         const held = await this.deps.orders.get(d.orderId);
         return held !== null && held.version > d.version ? 'skipped_stale' : 'skipped_duplicate';

@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import type { EventLog } from '../eventlog/event-log.js';
+import type { Ownership } from './ownership.js';
+import type { OwnershipMetrics } from './ownership-metrics.js';
+import { ownershipLogRecord } from './ownership-records.js';
+import type { OwnershipStore } from './ownership-store.js';
+
+export interface OwnershipClaimerDeps {
+  /** This region (HEXFLEET_REGION). */
+  region: string;
+  store: OwnershipStore;
+  /** Whether a region is known to be unreachable (RegionProber.isUnreachable: probed and failed, never "not probed yet"). */
+  isUnreachable: (region: string) => boolean;
+  /** This region's event log and its `<prefix>.ownership` topic; absent: nothing is published (no other region would learn of the record). */
+  log?: { eventLog: EventLog; topic: string };
+  metrics: OwnershipMetrics;
+  logger: Logger;
+}
+
+/**
+ * Claims a driver for this region when it connects here:
+ *
+ *   no record                         → claim at epoch 1
+ *   home here                         → nothing
+ *   home elsewhere, that region up    → nothing: it stays the home; this region serves the driver read-only
+ *   home elsewhere, that region down  → move: this region at epoch + 1 (one log line, hexfleet_ownership_moves_total)
+ *
+ * "Down" is a failed probe of that region (RegionProber), never the absence
+ * of one. Every record written goes to the event log, so the other regions
+ * converge through OwnershipStore.apply; nothing moves a driver back by
+ * itself (a returning region only learns the higher epoch). Two regions
+ * claiming at once write the same epoch: the store keeps the first and the
+ * other's record loses everywhere (an equal epoch never changes the region).
+ */
+export class OwnershipClaimer {
+  constructor(private readonly d: OwnershipClaimerDeps) {}
+
+  /** What a connecting driver's home is after this call. Rejects when the store or the log fails (the caller logs; the next connect tries again). */
+  async onConnect(driverId: string): Promise<Ownership> {
+    const { region, store } = this.d;
+    const held = await store.get(driverId);
+    if (held && (held.region === region || !this.d.isUnreachable(held.region))) return held;
+    const want: Ownership = { region, epoch: held ? held.epoch + 1 : 1 };
+    const r = await store.apply(driverId, want);
+    if (!r.applied) return r.current;
+    // Published before the caller goes on: a move that never reaches the log would never fence the old home.
+    await this.d.log?.eventLog.append(this.d.log.topic, [ownershipLogRecord({ driverId, ...want, at: Date.now() })]);
+    if (!r.previous) {
+      this.d.metrics.claims.inc();
+      return r.current;
+    }
+    this.d.metrics.moves.inc({ from: r.previous.region, to: region });
+    this.d.logger.warn({ driverId, from: r.previous.region, to: region, epoch: want.epoch }, 'driver ownership moved here: its home region is unreachable');
+    return r.current;
+  }
+}
