@@ -30,7 +30,12 @@ export type TrackingClientEvents = {
   state: (state: ConnectionState, info: StateInfo) => void;
   /** Connected to a region other than before (with `endpoints`): the first choice, or the move after losing one. */
   region: (info: RegionInfo) => void;
-  /** A courier position, never older than one already emitted for that order. */
+  /**
+   * A courier position, never older than one already emitted for that order.
+   * `region` and `replicationAgeMs` are set when another region accepted it
+   * (the socket's region shows it from replicated data): show them, e.g.
+   * "via eu, 80 ms"; a position of the socket's own region has neither.
+   */
   position: (p: OrderPositionFrame) => void;
   /** The tracking state of an order, as the server sent it (with the server's `ageMs`). */
   status: (s: StatusFrame) => void;
