@@ -79,12 +79,13 @@ async function waitOnPage(what: string, fn: string): Promise<void> {
   try {
     await page.waitForFunction(fn, undefined, { timeout: WAIT_MS, polling: 100 });
   } catch (err) {
-    const body = await page.evaluate(() => ({ ...document.body.dataset, error: document.getElementById('error')?.textContent }));
+    // Expressions as strings: they run in the page, and this project's compiler knows no DOM.
+    const body = await page.evaluate(`({ ...document.body.dataset, error: document.getElementById('error')?.textContent })`);
     throw new Error(`${what}: not seen in ${WAIT_MS} ms (${(err as Error).message.split('\n')[0]}); page ${JSON.stringify(body)}; simulator:\n${simOutput.slice(-1500)}`);
   }
 }
 
-const attr = (name: string): Promise<string | undefined> => page.evaluate((n) => document.body.dataset[n], name);
+const attr = (name: string): Promise<string | undefined> => page.evaluate(`document.body.dataset[${JSON.stringify(name)}]`);
 
 describe('the operations map at /ops in Chromium, with the simulator driving', () => {
   it('draws drivers moving live on the admin area subscription, with H3 cells and their counts', async () => {
@@ -109,10 +110,10 @@ describe('the operations map at /ops in Chromium, with the simulator driving', (
   it('shows offers as they happen and an open order with its assigned driver and ETA', async () => {
     await waitOnPage('an offer in the feed', `Number(document.body.dataset.offersSeen) >= 1 && document.querySelector('#ops-events li[data-type="offered"]') !== null`);
     await waitOnPage('an accepted order whose driver is drawn', `document.querySelector('#ops-orders li[data-state="accepted"][data-driver-drawn="true"]') !== null`);
-    const row = await page.evaluate(() => {
-      const li = document.querySelector<HTMLElement>('#ops-orders li[data-state="accepted"][data-driver-drawn="true"]')!;
-      return { orderId: li.dataset.orderId!, driverId: li.dataset.driverId!, etaS: li.dataset.etaS, text: li.textContent! };
-    });
+    const row = await page.evaluate<{ orderId: string; driverId: string; etaS: string | undefined; text: string }>(`(() => {
+      const li = document.querySelector('#ops-orders li[data-state="accepted"][data-driver-drawn="true"]');
+      return { orderId: li.dataset.orderId, driverId: li.dataset.driverId, etaS: li.dataset.etaS, text: li.textContent };
+    })()`);
     expect(row.text).toContain(row.driverId);
     expect(row.text).toMatch(/ETA \d+:\d\d/);
     expect(Number(row.etaS)).toBeGreaterThanOrEqual(0);
