@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../kit/repo-root.js';
 import { stopAllGateways, TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
 import { httpRequest } from '../support/http-request.js';
+import { launchChromium } from '../support/launch-chromium.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -17,24 +17,17 @@ import { waitFor } from '../support/wait-for.js';
  * the packed package resolves to this entry under the browser condition.
  */
 
-const CHROMIUM = process.env.HEXFLEET_CHROMIUM ?? '/usr/bin/chromium';
-/** As in test/ops/ops-map.browser.test.ts (../shared/platform-facts.md): no sandbox (root in CI), no GPU, no background traffic. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
 let browser: Browser | undefined;
 let bundle: string;
 let page: Page | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium; .ci/run does) or point HEXFLEET_CHROMIUM at one`);
-  }
+  browser = await launchChromium();
   const out = await build({
     entryPoints: [join(REPO_ROOT, 'src/sdk/index.ts')], bundle: true, platform: 'browser', format: 'iife', globalName: 'hexfleet',
     target: 'es2022', write: false, logLevel: 'silent',
   });
   bundle = out.outputFiles[0]!.text;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 afterEach(async () => {
