@@ -53,6 +53,8 @@ export const RBAC_TABLE = {
   'GET /readyz': { kind: 'http', public: true, doc: 'readiness: without a token the status only (200/503); an admin token also gets the details (store, failing dependencies), as the admin port does', roles: { admin: OPERATOR } },
   'GET /metrics': { kind: 'http', doc: 'Prometheus text on the public port (the admin port serves it without a token)', roles: { admin: OPERATOR } },
   'GET /v1/regions': { kind: 'http', public: true, doc: 'the regions, their endpoints, health (with the probe\'s age) and load: public (the SDKs ask it before choosing a region); a token, when given, is checked and gets the same answer', roles: { driver: ANY, customer: ANY, tracker: ANY, service: ANY, admin: OPERATOR } },
+  'GET /openapi.json': { kind: 'http', public: true, doc: 'the HTTP API described (OpenAPI 3.1, with this gateway\'s limits): public; a token, when given, is checked', roles: { driver: ANY, customer: ANY, tracker: ANY, service: ANY, admin: OPERATOR } },
+  'GET /asyncapi.json': { kind: 'http', public: true, doc: 'the WebSocket protocols described frame by frame (AsyncAPI 3.0): public; a token, when given, is checked', roles: { driver: ANY, customer: ANY, tracker: ANY, service: ANY, admin: OPERATOR } },
   'GET /v1/drivers/nearby': { kind: 'http', doc: 'nearest drivers', roles: SERVICE_API },
   'GET /v1/drivers/:id': { kind: 'http', doc: "a driver's last-known record", roles: SERVICE_API },
   'POST /v1/match': { kind: 'http', doc: 'match an order', roles: SERVICE_API },

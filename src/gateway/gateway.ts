@@ -15,6 +15,7 @@ import { errorReply, writeReply } from '../http/http-reply.js';
 import { registerMatchRoutes } from '../http/match-routes.js';
 import { HttpRateLimiter } from '../http/rate-limit.js';
 import { registerRegionsRoutes } from '../http/regions-routes.js';
+import { registerApiDocsRoutes } from '../http/api-docs-routes.js';
 import { registerTrackingRoutes } from '../http/tracking-routes.js';
 import { loadOpsAssets } from '../ops-map/ops-map-assets.js';
 import { registerOpsMapRoutes } from '../ops-map/ops-map-routes.js';
@@ -161,6 +162,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     registerTrackingRoutes(app, { guard: audit.guard, config, access, log, limiter });
     registerHealthRoutes(app, health, { kind: 'public', access, guard: audit.guard });
     registerRegionsRoutes(app, { regions, access, guard: audit.guard, log });
+    registerApiDocsRoutes(app, { config, access, guard: audit.guard, log });
     registerDriverRoutes(app, { guard: audit.guard, config, access, store, nearby, origins, log, limiter });
     registerMatchRoutes(app, { guard: audit.guard, config, access, match: dispatch.match, saga: dispatch.saga, log, limiter });
     registerAdminRoutes(app, { guard: audit.guard, tokens, access, revocations: backend.revocations, log });

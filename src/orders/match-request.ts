@@ -34,7 +34,7 @@ export function parseMatchRequest(body: unknown, limits: { defaultRadiusM: numbe
     request.radiusM = b.radiusM;
   }
   if (b.requirements !== undefined) {
-    if (typeof b.requirements !== 'object' || b.requirements === null) throw bad('requirements', 'must be an object');
+    if (typeof b.requirements !== 'object' || b.requirements === null || Array.isArray(b.requirements)) throw bad('requirements', 'must be an object');
     const vehicle = (b.requirements as Record<string, unknown>).vehicle;
     if (vehicle !== undefined) {
       if (!Array.isArray(vehicle) || !vehicle.every(isVehicleType)) throw bad('requirements.vehicle', 'must be an array of walk, bike, scooter, car');

@@ -156,6 +156,8 @@ const PROBES: Record<Action, (token: string | undefined, target: Target) => Prom
   },
   'GET /metrics': (t) => http('GET', '/metrics', t),
   'GET /v1/regions': (t) => http('GET', '/v1/regions', t),
+  'GET /openapi.json': (t) => http('GET', '/openapi.json', t),
+  'GET /asyncapi.json': (t) => http('GET', '/asyncapi.json', t),
   'GET /ops': (t) => http('GET', '/ops', t),
   'GET /v1/ops/orders': (t) => http('GET', '/v1/ops/orders', t),
   'GET /v1/drivers/nearby': (t) => http('GET', '/v1/drivers/nearby?lat=10&lng=10&radius=1000', t),

@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
+import { checkApiResponse } from './api-response-check.js';
 
 /** A gateway's answer to one HTTP request. */
 export interface ApiResult {
@@ -13,7 +14,9 @@ export interface ApiResult {
  * One request to the gateway on `port` on loopback, on its own connection (no
  * keep-alive socket outlives a gateway that a test stops or kills): the tests'
  * one HTTP client. `body` is sent as JSON unless it is a string; `token` as
- * `Authorization: Bearer …`.
+ * `Authorization: Bearer …`. Every answer to a route /openapi.json describes
+ * must be one it documents (status, media type, body schema: see
+ * api-response-check.ts); one that is not rejects with what disagrees.
  */
 export function httpRequest(
   port: number,
@@ -39,6 +42,12 @@ export function httpRequest(
           json = JSON.parse(text);
         } catch {
           json = undefined;
+        }
+        try {
+          checkApiResponse(method, path, res.statusCode ?? 0, res.headers['content-type'], text);
+        } catch (err) {
+          reject(err);
+          return;
         }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
