@@ -163,6 +163,7 @@ describe('tracking across regions: replication age, and a region that becomes un
 
   afterAll(async () => {
     for (const c of couriers) await c.stop();
+    await Promise.all([onA, onB].filter(Boolean).map((c) => c.terminate()));
   });
 
   it('a courier of a, seen from b: positions, last-known and nearby carry region a and the replication age; from a they carry neither', async () => {
@@ -191,6 +192,14 @@ describe('tracking across regions: replication age, and a region that becomes un
       expect(f).not.toHaveProperty('region');
       expect(f).not.toHaveProperty('replicationAgeMs');
     }
+    // An operator's area subscription on b sees both couriers: a's with its origin, b's own without.
+    const ops = await openTrack(b.port, await b.token('admin', 'ops'));
+    ops.send({ type: 'subscribe_area', bbox: [13.3, 52.4, 13.5, 52.6] });
+    const areaOf = (id: string) => framesOf(ops, 'position').filter((f) => f.driverId === id);
+    await waitFor(() => areaOf(courierA).length >= 2 && areaOf(courierB).length >= 2, { timeoutMs: 30_000, what: 'area positions of both couriers on b' });
+    for (const f of areaOf(courierA)) expect(f, 'a\'s courier in b\'s area stream').toMatchObject({ region: 'a' });
+    for (const f of areaOf(courierB)) expect(f, 'b\'s courier in b\'s area stream').not.toHaveProperty('region');
+    await ops.terminate();
     const ages = positionsOf(onB, orderId).map((f) => f.replicationAgeMs as number).sort((x, y) => x - y);
     console.log(`replication age of a's courier on b's tracking: min ${ages[0]} ms, median ${ages[Math.floor(ages.length / 2)]} ms, max ${ages[ages.length - 1]} ms (${ages.length} frames)`);
 
