@@ -1,13 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplyOutcome, DriverBatch, DriverRecord } from '../../src/geo/driver-store.js';
+import type { OrderDoc } from '../../src/orders/order.js';
 import { type DriverPosition, lastPositions } from '../../src/tracking/position-bus.js';
 import { ReplicatedOrigins } from '../../src/tracking/replicated-origins.js';
+import { ping, startTestGateway, stopAllGateways, type TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
+import { frameAfter, openTrack, type TrackClient, type TrackFrame } from './track-client.js';
 
 /**
  * The origin of a replicated position (issue 12): the replication applier's
  * writes publish positions with their region and replication age, and the
  * gateway's ReplicatedOrigins table answers for the stored position with
- * that fix time only. The two-region run is test/tracking/replication-age.kafka.test.ts.
+ * that fix time only; a gateway shows both on tracking frames, last-known
+ * and nearby. The two-region run is test/tracking/replication-age.kafka.test.ts.
  */
 
 function record(driverId: string, seq: number, ts: number): DriverRecord {
@@ -97,3 +101,70 @@ describe('ReplicatedOrigins', () => {
     expect(o.originOf('d3', 1)).toBeDefined();
   });
 });
+
+describe('a gateway shows what its replication applier applied (memory engine, the applier\'s store write and publication made by hand)', () => {
+  let g: TestGateway;
+  beforeAll(async () => {
+    g = await startTestGateway('memory');
+  });
+  afterAll(() => stopAllGateways());
+
+  /** What ReplicationApplier.applyChunk does with a batch of region `region` appended there at `acceptedAt`. */
+  async function replicate(batch: DriverBatch, region: string, acceptedAt: number): Promise<void> {
+    const outcomes = await g.gateway.backend.drivers.applyBatches([batch], Date.now());
+    g.gateway.backend.positions.publish(lastPositions([batch], outcomes, { region, acceptedAt: [acceptedAt], appliedAt: Date.now() }));
+  }
+
+  async function local(driverId: string, seq: number, lng: number): Promise<void> {
+    const client = await g.connectDriver(driverId);
+    expect((await client.sendBatch([ping(seq, { lng, status: 'available' })])).type).toBe('ack');
+    await client.terminate();
+  }
+
+  it('tracking frames, last-known and nearby carry region and replicationAgeMs for the replicated fix, none once a local ping moves the driver', async () => {
+    const driverId = uniqueDriverId('repl');
+    const orderId = `o-${driverId}`;
+    const now = Date.now();
+    const store = g.gateway.backend.orders;
+    const doc: OrderDoc = {
+      orderId, state: 'searching', request: { orderId, pickup: { lat: 52.52, lng: 13.405 }, radiusM: 2000, mode: 'immediate' },
+      requestHash: 'h', attempt: 0, tried: [], history: [], leaseUntil: now + 60_000, createdAt: now, updatedAt: now, version: 0,
+    };
+    expect((await store.commit(doc, 0, { deadline: now + 60_000 }, now)).ok).toBe(true);
+    expect((await store.commit({ ...doc, state: 'accepted', driverId, attempt: 1, leaseUntil: undefined, version: 1 }, 1, { deadline: null }, now)).ok).toBe(true);
+
+    await replicate({ driverId, pings: [{ seq: 1, ts: now - 500, lat: 52.52, lng: 13.405, status: 'available' }] }, 'eu', now - 200);
+    const customer = await openTrack(g.port, await g.tokens.sign({ role: 'customer', sub: 'c', orders: [orderId] }));
+    // The first position comes from the store, its origin from the table.
+    const first = await subscribeAndPosition(customer, orderId);
+    expect(first).toMatchObject({ driverId, region: 'eu' });
+    expect(first.replicationAgeMs).toBeGreaterThanOrEqual(200);
+    const view = (await g.driver(driverId)).json as Record<string, unknown>;
+    expect(view).toMatchObject({ driverId, region: 'eu', replicationAgeMs: first.replicationAgeMs });
+    const near = async () => ((await g.get('/v1/drivers/nearby?lat=52.52&lng=13.405&radius=500', await g.serviceToken())).json as { drivers: Record<string, unknown>[] })
+      .drivers.find((d) => d.driverId === driverId);
+    expect(await near()).toMatchObject({ region: 'eu', replicationAgeMs: first.replicationAgeMs });
+
+    // A newer replicated fix comes as a frame with its own age.
+    const from = customer.replies.length;
+    await replicate({ driverId, pings: [{ seq: 2, ts: Date.now(), lat: 52.52, lng: 13.406 }] }, 'eu', Date.now() - 30);
+    const second = await frameAfter(customer, from, (f) => f.type === 'position' && f.lng === 13.406, 'the second replicated position');
+    expect(second).toMatchObject({ region: 'eu' });
+
+    // A local ping moves the driver: nothing says eu any more.
+    const after = customer.replies.length;
+    await local(driverId, 3, 13.407);
+    const third = await frameAfter(customer, after, (f) => f.type === 'position' && f.lng === 13.407, 'the local position');
+    expect(third).not.toHaveProperty('region');
+    expect(third).not.toHaveProperty('replicationAgeMs');
+    expect((await g.driver(driverId)).json).not.toHaveProperty('region');
+    expect(await near()).not.toHaveProperty('region');
+    await customer.terminate();
+  });
+});
+
+async function subscribeAndPosition(c: TrackClient, orderId: string): Promise<TrackFrame> {
+  const from = c.replies.length;
+  c.send({ type: 'subscribe', orderId });
+  return frameAfter(c, from, (f) => f.type === 'position' && f.orderId === orderId, `the first position of ${orderId}`);
+}
