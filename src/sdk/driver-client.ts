@@ -44,12 +44,13 @@ export interface DriverClientOptions extends EndpointOptions {
   connectTimeoutMs?: number;
   /** How long `accept`/`reject` wait for the gateway's answer (default 15 000 ms). */
   offerReplyTimeoutMs?: number;
-  /** The WebSocket class; default `globalThis.WebSocket` (in Node.js < 22 pass the `ws` package's class). */
+  /** The WebSocket class; default `globalThis.WebSocket`, and the `ws` package's class in the Node.js entry of `@hexfleet/sdk`. */
   WebSocket?: WebSocketConstructor;
   /**
    * CA certificate(s), PEM, trusted for wss:// instead of the platform's (a
-   * gateway whose certificate a private CA signed). Needs `WebSocket` (the
-   * `ws` package's class); browsers use their own CA store.
+   * gateway whose certificate a private CA signed). Needs a `WebSocket` that
+   * takes the `ws` package's options (the Node.js entry's default); browsers
+   * use their own CA store.
    */
   ca?: string | readonly string[];
 }

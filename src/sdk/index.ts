@@ -1,6 +1,8 @@
 /**
- * hexfleet client SDK: runs in browsers and Node.js (pass the `ws` package's
- * WebSocket class as `options.WebSocket` where there is no global one).
+ * hexfleet client SDK, the browser entry of `@hexfleet/sdk` (packages/sdk):
+ * runs in browsers and Node.js (pass the `ws` package's WebSocket class as
+ * `options.WebSocket` where there is no global one; node-index.ts, the
+ * Node.js entry, does). Imports no Node.js module.
  */
 export { DriverClient, type DriverClientEvents, type DriverClientOptions, type PingInput } from './driver-client.js';
 export { TrackingClient, type TrackingClientEvents, type TrackingClientOptions } from './tracking-client.js';

@@ -16,12 +16,13 @@ export interface TrackingClientOptions extends EndpointOptions {
   backoff?: BackoffOptions;
   /** A socket not open after this long is given up for the next URL (default 10 000 ms). */
   connectTimeoutMs?: number;
-  /** The WebSocket class; default `globalThis.WebSocket` (in Node.js < 22 pass the `ws` package's class). */
+  /** The WebSocket class; default `globalThis.WebSocket`, and the `ws` package's class in the Node.js entry of `@hexfleet/sdk`. */
   WebSocket?: WebSocketConstructor;
   /**
    * CA certificate(s), PEM, trusted for wss:// instead of the platform's (a
-   * gateway whose certificate a private CA signed). Needs `WebSocket` (the
-   * `ws` package's class); browsers use their own CA store.
+   * gateway whose certificate a private CA signed). Needs a `WebSocket` that
+   * takes the `ws` package's options (the Node.js entry's default); browsers
+   * use their own CA store.
    */
   ca?: string | readonly string[];
 }

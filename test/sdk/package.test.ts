@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -131,6 +131,17 @@ describe('@hexfleet/sdk package', () => {
       bundle: true, platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent', external: ['ws', 'msgpackr'],
     });
     expect(Object.keys(nodeEntry.metafile.inputs).some((i) => i.endsWith('node-index.js'))).toBe(true);
+  });
+
+  it('package-lock.json is in step with the workspace: npm ci (dry run, offline) from a clean copy succeeds, and fails once the SDK asks for a dependency the lock lacks', async () => {
+    const copy = join(sdk.dir, 'clean-copy');
+    await mkdir(join(copy, 'packages/sdk'), { recursive: true });
+    for (const f of ['package.json', 'package-lock.json', 'packages/sdk/package.json']) await cp(join(REPO_ROOT, f), join(copy, f));
+    const ci = () => run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: copy });
+    await ci();
+    const pkg = JSON.parse(await readFile(join(copy, 'packages/sdk/package.json'), 'utf8'));
+    await writeFile(join(copy, 'packages/sdk/package.json'), JSON.stringify({ ...pkg, dependencies: { ...pkg.dependencies, ws: '^99.0.0' } }));
+    await expect(ci()).rejects.toThrow();
   });
 
   it('ships the repository\'s license and a README whose examples are the packed example files', async () => {
