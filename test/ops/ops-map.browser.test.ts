@@ -1,12 +1,13 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedFixedPort } from '../../kit/free-port.js';
 import { BERLIN_BBOX } from '../../src/simulator/city-area.js';
 import { stopAllGateways, TEST_JWT_SECRET, TestGateway } from '../support/gateway-harness.js';
+import { launchChromium } from '../support/launch-chromium.js';
 import type { RawDriverClient } from '../support/raw-driver-client.js';
 
 /**
@@ -18,9 +19,6 @@ import type { RawDriverClient } from '../support/raw-driver-client.js';
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.HEXFLEET_CHROMIUM ?? '/usr/bin/chromium';
-/** Flags that work on these machines (../shared/platform-facts.md): no sandbox (root in CI), no GPU, no background traffic. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT = `${ROOT}docs/ops-map.png`;
 /** A tracked driver is degraded after this much silence: short, so the test sees one turn amber. */
 const DEGRADED_MS = 4000;
@@ -35,9 +33,8 @@ let page: Page;
 let silent: RawDriverClient | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium; .ci/run does) or point HEXFLEET_CHROMIUM at one`);
-  }
+  // Fails at once, saying how to get it, without Chromium.
+  browser = await launchChromium();
   // A second region that never answers: the page lists both, the other one unreachable.
   const deadPort = await unusedFixedPort();
   gw = await TestGateway.start({
@@ -57,7 +54,6 @@ beforeAll(async () => {
   ], { cwd: ROOT, env });
   sim.stdout.on('data', (d: Buffer) => (simOutput += d.toString()));
   sim.stderr.on('data', (d: Buffer) => (simOutput += d.toString()));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const admin = await gw.token('admin', 'ops-map-test');
   await page.goto(`${gw.httpUrl}/ops#token=${encodeURIComponent(admin)}&bbox=${BERLIN_BBOX.join(',')}`);
