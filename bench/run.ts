@@ -36,8 +36,9 @@ import { trackingSuite } from './suites/tracking.js';
 import { tokensSuite } from './suites/tokens.js';
 import { floodSuite } from './suites/flood.js';
 import { tlsSuite } from './suites/tls.js';
+import { regionsSuite } from './suites/regions.js';
 
-const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite, tokensSuite, tlsSuite];
+const SUITES: readonly Suite[] = [ingestSuite, matchSuite, trackingSuite, logSuite, haSuite, resolutionSuite, nearbySuite, nearbyHttpSuite, solverSuite, backupSuite, clusterSuite, fanoutSuite, floodSuite, tokensSuite, tlsSuite, regionsSuite];
 
 const USAGE = [
   'node dist/bench/run.js <suite> [flags]   (npm run bench:<suite> [-- flags])',

@@ -29,6 +29,13 @@ export interface MirrorMakerOptions {
   libsDir?: string;
   /** Extra or overriding mm2.properties entries. */
   properties?: Record<string, string | number | boolean>;
+  /**
+   * Run only the flows INTO these clusters (MirrorMaker's `--clusters`): the
+   * deployment MM2 recommends, one mirror in each target region consuming
+   * remotely and producing locally, so a region's loss takes its inbound
+   * mirror with it and leaves the other direction running. Default: every flow.
+   */
+  targets?: readonly string[];
 }
 
 /** The directories of the MirrorMakers still running, removed if this process exits without stopping them (their JVMs die with it: killOnExit). */
@@ -68,6 +75,7 @@ export class MirrorMaker {
   private constructor(
     readonly dir: string,
     private readonly libsDir: string,
+    private readonly targets: readonly string[],
   ) {}
 
   /** Writes mm2.properties, starts the JVM and resolves once MirrorMaker logged that it started; fails at once when Java or the jars are missing. */
@@ -80,7 +88,7 @@ export class MirrorMaker {
     if (options.clusters.length < 2) throw new Error('MirrorMaker.start needs at least two clusters');
     const dir = mkdtempSync(join(tmpdir(), 'hexfleet-mm2-'));
     ownedDirs.add(dir);
-    const mm = new MirrorMaker(dir, libsDir);
+    const mm = new MirrorMaker(dir, libsDir, options.targets ?? []);
     writeFileSync(mm.propertiesFile, mm2Properties(options));
     try {
       await mm.launch();
@@ -121,6 +129,7 @@ export class MirrorMaker {
   async stop(): Promise<void> {
     if (this.running) {
       const p = this.proc!;
+      p.kill('SIGCONT'); // a paused JVM would not act on SIGTERM
       p.kill('SIGTERM');
       const timer = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS);
       await this.exited;
@@ -130,12 +139,31 @@ export class MirrorMaker {
     ownedDirs.delete(this.dir);
   }
 
+  /** SIGSTOP: the mirror hangs (the link between two regions cut) until resume(); records appended meanwhile are not mirrored. */
+  pause(): void {
+    if (this.running) this.proc!.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(): the mirror goes on from where it was. */
+  resume(): void {
+    if (this.running) this.proc!.kill('SIGCONT');
+  }
+
+  /** SIGKILL, the way a lost region's mirror goes (its offsets stay in the target cluster's mm2-offsets topic); removes its directory. */
+  async kill(): Promise<void> {
+    if (this.running) this.proc!.kill('SIGKILL');
+    await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+    ownedDirs.delete(this.dir);
+  }
+
   private async launch(): Promise<void> {
     const fd = openSync(this.logFile, 'a');
     const proc = spawn(
       'java',
       ['-Xms128m', '-Xmx512m', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`,
-        '-cp', `${this.libsDir}/*`, 'org.apache.kafka.connect.mirror.MirrorMaker', this.propertiesFile],
+        '-cp', `${this.libsDir}/*`, 'org.apache.kafka.connect.mirror.MirrorMaker', this.propertiesFile,
+        ...(this.targets.length > 0 ? ['--clusters', ...this.targets] : [])],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
