@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayProcess } from '../../kit/gateway-process.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import type { OrderDoc } from '../../src/orders/order.js';
 import { opsOrderOf, type OpsSnapshot } from '../../src/ops-map/ops-order-feed.js';
@@ -66,6 +67,19 @@ describe('GET /ops and its files', () => {
     expect(r.status).toBe(404);
     expect(r.json).toMatchObject({ code: 'not_found' });
     expect(r.json.message).toContain('/ops/ops-map.js');
+  });
+});
+
+describe('hexfleet serve from dist/ (as deployed)', () => {
+  it('serves the page and its files: the build copies src/ops-map/assets next to the compiled module', async () => {
+    const served = await GatewayProcess.start({ name: 'ops-map-dist', env: { HEXFLEET_STORE: 'memory', HEXFLEET_JWT_SECRET: TEST_JWT_SECRET, HEXFLEET_ADMIN_PORT: '-1' } });
+    try {
+      for (const path of ['/ops', '/ops/ops-map.js', '/ops/ops-map.css', '/ops/h3-js.es.js']) {
+        expect((await httpRequest(served.port, 'GET', path)).status, path).toBe(200);
+      }
+    } finally {
+      await served.stop();
+    }
   });
 });
 
