@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../../kit/repo-root.js';
 import { stopAllGateways, TestGateway, uniqueDriverId } from '../support/gateway-harness.js';
 import { httpRequest } from '../support/http-request.js';
 import { waitFor } from '../support/wait-for.js';
-import { packSdk, type PackedSdk, SDK_DIR, tsc } from './packed-sdk.js';
+import { npmEnv, packSdk, type PackedSdk, SDK_DIR, tsc } from './packed-sdk.js';
 
 /**
  * @hexfleet/sdk as a user gets it: packed by npm, installed from the tarball
@@ -137,7 +137,7 @@ describe('@hexfleet/sdk package', () => {
     const copy = join(sdk.dir, 'clean-copy');
     await mkdir(join(copy, 'packages/sdk'), { recursive: true });
     for (const f of ['package.json', 'package-lock.json', 'packages/sdk/package.json']) await cp(join(REPO_ROOT, f), join(copy, f));
-    const ci = () => run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: copy });
+    const ci = () => run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: copy, env: npmEnv });
     await ci();
     const pkg = JSON.parse(await readFile(join(copy, 'packages/sdk/package.json'), 'utf8'));
     await writeFile(join(copy, 'packages/sdk/package.json'), JSON.stringify({ ...pkg, dependencies: { ...pkg.dependencies, ws: '^99.0.0' } }));

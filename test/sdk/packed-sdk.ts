@@ -10,6 +10,16 @@ const run = promisify(execFile);
 export const SDK_DIR = join(REPO_ROOT, 'packages/sdk');
 const TSC = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
 
+/**
+ * The environment for the npm commands of these tests: without the npm_*
+ * variables an enclosing `npm test` sets (npm_config_local_prefix names the
+ * repository; each command here must act on the directory it runs in).
+ */
+export const npmEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_'))),
+  npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false',
+};
+
 /** The SDK as a user gets it: packed by npm, installed from the tarball into an app of its own. */
 export interface PackedSdk {
   /** Temp directory holding everything below; the caller removes it. */
@@ -38,7 +48,6 @@ export async function packSdk(): Promise<PackedSdk> {
   await mkdir(stage);
   for (const f of ['package.json', 'README.md', 'LICENSE', 'examples']) await cp(join(SDK_DIR, f), join(stage, f), { recursive: true });
   await run(process.execPath, [TSC, '-p', join(SDK_DIR, 'tsconfig.json'), '--outDir', join(stage, 'dist')], { cwd: REPO_ROOT });
-  const npmEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
   const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: stage, env: npmEnv });
   const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
   if (!packed) throw new Error(`npm pack printed no package: ${stdout}`);
