@@ -124,7 +124,11 @@ export class OrderSaga {
     const reason = 'ownership_moved';
     const out = await this.transition(held.orderId, now, 'ownership', (d) => {
       if (d.driverId !== driverId || d.fence !== held.fence) return null;
-      if (d.state === 'offered') return { ...this.releaseToSearch(d, 'expired', now), reason };
+      if (d.state === 'offered') {
+        const change = this.releaseToSearch(d, 'expired', now);
+        change.doc.history[change.doc.history.length - 1]!.reason = reason;
+        return { ...change, reason };
+      }
       if (d.state !== 'accepted') return null;
       const next: OrderDoc = { ...d, state: 'cancelled', updatedAt: now, history: [...d.history, { at: now, event: 'cancelled', attempt: d.attempt, driverId, reason }] };
       return { doc: next, effects: { ...this.releaseOf(d), deadline: null, retainMs: this.d.options.orderRetentionMs }, event: 'assignment.cancelled', reason };

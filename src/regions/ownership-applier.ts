@@ -54,8 +54,8 @@ export function ownershipGroupOf(prefix: string, region: string): string {
  * region is skipped; offsets are committed after the batch is applied and
  * compensated; an undecodable record goes to `<mirrored topic>.dlq`. A
  * driver whose move was applied while its compensation failed is retried
- * with the batch, and the reconciler's fenced commits refuse any new
- * reservation of it meanwhile.
+ * with the batch, and the reservation fence refuses any new reservation of
+ * it meanwhile.
  */
 export class OwnershipApplier {
   private readonly sources = new Map<string, string>();
