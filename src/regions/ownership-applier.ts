@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EventLog, LogBatch, LogConsumer } from '../eventlog/event-log.js';
 import { originRegionOf } from '../eventlog/origin-region.js';
@@ -6,6 +5,7 @@ import { dlqOf, type Topics } from '../eventlog/topics.js';
 import { deadLetterRecord } from '../notify/dlq.js';
 import { detailOf } from '../protocol/error-codes.js';
 import { mirroredTopicsOf } from '../replication/mirrored-topics.js';
+import { joinWithRetry } from '../runtime/join-with-retry.js';
 import type { OwnershipMetrics } from './ownership-metrics.js';
 import { decodeOwnershipRecord } from './ownership-records.js';
 import type { OwnershipStore } from './ownership-store.js';
@@ -69,18 +69,9 @@ export class OwnershipApplier {
 
   /** Joins the group in the background, trying again every `joinRetryMs` (a Kafka that is down delays ownership, not the gateway). */
   start(): Promise<void> {
-    this.joining ??= (async () => {
-      while (!this.stopping.signal.aborted) {
-        try {
-          await this.join();
-          return;
-        } catch (err) {
-          if (this.stopping.signal.aborted) return;
-          this.d.logger.error({ err: detailOf(err) }, `ownership applier did not start; trying again in ${this.d.joinRetryMs ?? 5_000} ms`);
-          await sleep(this.d.joinRetryMs ?? 5_000, undefined, { signal: this.stopping.signal }).catch(() => {});
-        }
-      }
-    })();
+    this.joining ??= joinWithRetry(() => this.join(), {
+      signal: this.stopping.signal, retryMs: this.d.joinRetryMs ?? 5_000, log: this.d.logger, what: 'ownership applier',
+    });
     return this.joining;
   }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { joinWithRetry } from '../runtime/join-with-retry.js';
 import type { Logger } from 'pino';
 import type { EventLog, LogBatch, LogConsumer, LoggedRecord } from '../eventlog/event-log.js';
 import { originRegionOf } from '../eventlog/origin-region.js';
@@ -138,18 +139,9 @@ export class ReplicationApplier {
    * Resolves once joined, or once stopped.
    */
   start(): Promise<void> {
-    this.joining ??= (async () => {
-      while (!this.stopping.signal.aborted) {
-        try {
-          await this.join();
-          return;
-        } catch (err) {
-          if (this.stopping.signal.aborted) return;
-          this.deps.logger.error({ err: detailOf(err), group: this.group }, `replication applier did not start; trying again in ${this.joinRetryMs} ms`);
-          await sleep(this.joinRetryMs, undefined, { signal: this.stopping.signal }).catch(() => {});
-        }
-      }
-    })();
+    this.joining ??= joinWithRetry(() => this.join(), {
+      signal: this.stopping.signal, retryMs: this.joinRetryMs, log: this.deps.logger, what: 'replication applier', fields: { group: this.group },
+    });
     return this.joining;
   }
 
