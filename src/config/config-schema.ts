@@ -147,7 +147,7 @@ export const configSchema = {
   kafkaSaslMechanism: oneOf('none', ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, 'SASL mechanism for Kafka.'),
   kafkaSaslUsername: str('', 'SASL user name for Kafka.'),
   kafkaSaslPassword: str('', 'SASL password for Kafka.', { secret: true }),
-  replicateFrom: str('', 'Cross-region replication: the other regions whose event logs MirrorMaker 2 mirrors into this region\'s Kafka (comma-separated names, as their HEXFLEET_REGION). The gateways apply their mirrored <region>.<prefix>.positions and .orders to this region\'s store (one consumer group per region); needs HEXFLEET_REGION and HEXFLEET_KAFKA_BROKERS. Unset: nothing is replicated in.'),
+  replicateFrom: str('', 'Cross-region replication: the other regions whose event logs MirrorMaker 2 mirrors into this region\'s Kafka (comma-separated names, as their HEXFLEET_REGION). The gateways apply their mirrored <region>.<prefix>.positions, .orders and .ownership to this region\'s store (one consumer group per region), and region ownership is on: each driver and order has one home region that alone dispatches it (docs/regions.md); needs HEXFLEET_REGION and HEXFLEET_KAFKA_BROKERS. Unset: nothing is replicated in, and every driver may be dispatched here.'),
   outboxRelayIntervalMs: int(100, 5, 60 * SECOND, 'How often the outbox relay looks for order events to publish when it found none (it keeps going while there are).'),
   webhookUrl: str('', 'Where order events are POSTed (the order service); unset: no notifications. Needs HEXFLEET_KAFKA_BROKERS.'),
   webhookSecret: str('', 'Key of the HMAC-SHA256 signature of every webhook body (X-Hexfleet-Signature header); required with HEXFLEET_WEBHOOK_URL.', { secret: true }),
