@@ -112,6 +112,11 @@ export class OwnershipApplier {
       }
       const { driverId, region, epoch } = record;
       const applied = await this.d.store.apply(driverId, { region, epoch });
+      if (!applied.applied && applied.current.epoch === epoch && applied.current.region !== region) {
+        this.d.metrics.conflicts.inc({ held: applied.current.region, incoming: region });
+        this.d.logger.error({ driverId, held: applied.current, incoming: { region, epoch } },
+          'ownership conflict: another region claimed this driver at the same epoch; each keeps its own claim until a higher epoch (a move) settles it');
+      }
       if (applied.applied && applied.previous && applied.previous.region !== region) {
         this.d.metrics.moves.inc({ from: applied.previous.region, to: region });
         if (applied.previous.region === this.d.region) {

@@ -3,6 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedFixedPort } from '../../kit/free-port.js';
 import { KafkaBroker } from '../../kit/kafka-broker.js';
 import { MirrorMaker } from '../../kit/mirror-maker.js';
+import { pino } from 'pino';
+import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
+import { HEADERS, topicsOf } from '../../src/eventlog/topics.js';
+import { ownershipLogRecord } from '../../src/regions/ownership-records.js';
+import { mirroredTopicsOf } from '../../src/replication/mirrored-topics.js';
 import type { OrderDoc, Point } from '../../src/orders/order.js';
 import type { WirePing } from '../../src/protocol/wire-frames.js';
 import { MatchApi, OfferDriver } from '../support/dispatch-client.js';
@@ -219,4 +224,21 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     expect(await gw('b').gateway.backend.orders.reservationOf(COURIER)).toMatchObject({ orderId: `ob2-${PREFIX}` });
     expect(await gw('a').gateway.backend.orders.reservationOf(COURIER)).toBeNull();
   }, 300_000);
+
+  it('a record of another region at the epoch held here for another home is a conflict: not applied, counted and logged', async () => {
+    const other = `courier2-${PREFIX}`;
+    const d = new OfferDriver(other, await gw('b').connectDriver(other));
+    await d.ping(AT);
+    await waitFor(async () => (await gw('b').gateway.backend.ownership.get(other))?.region === 'b', { what: 'b claiming the second courier' });
+    // As if a had claimed it at epoch 1 too before either claim crossed: its record, mirrored into b's Kafka.
+    const log = new KafkaEventLog({ brokers: [regions.b.broker.brokers], clientId: `own-test-${PREFIX}`, timeoutMs: 15_000, replicationFactor: 1 }, pino({ level: 'silent' }));
+    try {
+      const r = ownershipLogRecord({ driverId: other, region: 'a', epoch: 1, at: Date.now() });
+      await log.append(mirroredTopicsOf('a', topicsOf(PREFIX)).ownership, [{ ...r, headers: { ...r.headers, [HEADERS.originRegion]: 'a' } }]);
+      await waitFor(async () => (await gw('b').metric('hexfleet_ownership_conflicts_total', { held: 'b', incoming: 'a' })) === 1, { timeoutMs: 60_000, what: 'b counting the conflict' });
+    } finally {
+      await log.close();
+    }
+    expect(await gw('b').gateway.backend.ownership.get(other)).toEqual({ region: 'b', epoch: 1 });
+  }, 120_000);
 });
