@@ -141,7 +141,7 @@ async function pingsIn(r: Region, topic: string): Promise<Map<string, number>> {
 }
 
 describe('region-loss drill: two regions, two gateways each, MirrorMaker 2 both ways; region a killed mid-stream, then back', () => {
-  it('couriers and customers move to b; RTO and RPO measured, RPO within the replication lag and recovered when a returns; orders in flight read-only in b and compensated by a when it returns, the couriers' next orders in b, no courier assigned twice; a catches up, ownership stays in b', async () => {
+  it('couriers and customers move to b; RTO and RPO measured, RPO within the replication lag and recovered when a returns; orders in flight read-only in b and compensated by a when it returns, the couriers next orders in b, no courier assigned twice; a catches up, ownership stays in b', async () => {
     const [a, b] = [set.region('a'), set.region('b')];
     const topics = topicsOf(PREFIX);
     // a first, with both mirrors; b's gateways only once the clients are in a (the SDK takes the nearest healthy region).
