@@ -5,7 +5,7 @@ import type { Revocation } from '../auth/revocation-store.js';
 import type { DriverView, NearbyDriver } from '../geo/driver-store.js';
 import type { HistoryEntry, OrderDoc, OrderRequest } from '../orders/order.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
-import { ID_SCHEMA, POINT_SCHEMA } from '../protocol/frame-schemas.js';
+import { ID_SCHEMA, POINT_SCHEMA, REPLICATED_ORIGIN_FIELDS } from '../protocol/frame-schemas.js';
 import { enumOf, type Fields, type JsonSchema, numberIn, objectSchema, opt } from '../protocol/json-schema.js';
 import type { RegionEntry, RegionLoad, RegionsAnswer } from '../protocol/regions-answer.js';
 
@@ -49,10 +49,6 @@ const MS: JsonSchema = { type: 'number', description: 'ms since the epoch' };
 const ANY_OBJECT: JsonSchema = { type: 'object' };
 const STORED_STATUS = enumOf(['available', 'busy', 'offline', 'unknown']);
 const STORED_VEHICLE = enumOf(['unknown', ...VEHICLE_TYPES]);
-const REPLICATED = {
-  region: opt({ type: 'string', description: 'only for a position another region accepted: that region' }),
-  replicationAgeMs: opt({ type: 'number', description: 'with region: ms from its acceptance there to its application here' }),
-};
 
 /** Errors of a route that reads an id from its path. */
 const ID_PATH: ErrorCode[] = ['invalid_parameter', 'id_too_long'];
@@ -63,6 +59,8 @@ const idParam = (what: string): Parameter => ({ name: 'id', in: 'path', required
 
 const ORDER_STATE = enumOf(['searching', 'offered', 'accepted', 'completed', 'failed', 'cancelled']);
 
+/** match-routes.ts' assignmentView: the order's fields an API answer shows (`reason` is the doc's failReason). */
+type AssignmentView = Pick<OrderDoc, 'orderId' | 'state' | 'attempt' | 'driverId' | 'distanceM' | 'etaS' | 'etaSource' | 'offerExpiresAt'> & { reason?: string };
 /** What match-routes.ts' assignmentView answers. */
 const ASSIGNMENT_FIELDS: Fields<AssignmentView> = {
   orderId: ID_SCHEMA,
@@ -75,8 +73,6 @@ const ASSIGNMENT_FIELDS: Fields<AssignmentView> = {
   offerExpiresAt: opt(MS),
   reason: opt({ type: 'string', description: 'why the order failed' }),
 };
-/** match-routes.ts' assignmentView: the order's fields an API answer shows (`reason` is the doc's failReason). */
-type AssignmentView = Pick<OrderDoc, 'orderId' | 'state' | 'attempt' | 'driverId' | 'distanceM' | 'etaS' | 'etaSource' | 'offerExpiresAt'> & { reason?: string };
 const ASSIGNMENT = objectSchema<AssignmentView>(ASSIGNMENT_FIELDS, { closed: true });
 
 function matchRequestSchema(config: Config): JsonSchema {
@@ -123,13 +119,13 @@ const DRIVER_VIEW = objectSchema<DriverView>({
   acc: opt({ type: 'number', minimum: 0 }), spd: opt({ type: 'number', minimum: 0 }), hdg: opt(numberIn(0, 360)),
   indexed: { type: 'boolean', description: 'still in the cell index (false once silent past HEXFLEET_OFFLINE_MS)' },
   ageMs: { type: 'number', minimum: 0 }, stale: { type: 'boolean', description: 'ageMs > HEXFLEET_STALE_MS' },
-  ...REPLICATED,
+  ...REPLICATED_ORIGIN_FIELDS,
 }, { closed: true });
 
 const NEARBY_DRIVER = objectSchema<NearbyDriver>({
   driverId: ID_SCHEMA, lat: numberIn(-90, 90), lng: numberIn(-180, 180), ts: MS, status: STORED_STATUS, vehicle: STORED_VEHICLE,
   distanceM: { type: 'number', minimum: 0 }, ageMs: { type: 'number', minimum: 0 }, stale: { type: 'boolean' },
-  ...REPLICATED,
+  ...REPLICATED_ORIGIN_FIELDS,
 }, { closed: true });
 
 const REGIONS = objectSchema<RegionsAnswer>({
@@ -209,7 +205,7 @@ export function openApiOperations(config: Config): Operation[] {
       parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, description: 'the same key with the same body answers the same order', schema: ID_SCHEMA }],
       body: { schema: matchRequestSchema(config), description: 'the order' },
       answers: { 200: { description: 'the assignment (offered, or the existing order for a repeated request)', schema: ASSIGNMENT } },
-      errors: ['invalid_body', 'invalid_parameter', 'id_too_long', 'no_driver', 'match_in_flight', 'idempotency_conflict', ...LIMITED, 'overloaded', 'shutting_down', 'internal'],
+      errors: ['invalid_body', 'invalid_parameter', 'id_too_long', 'no_driver', 'match_in_flight', 'idempotency_conflict', 'not_home_region', ...LIMITED, 'overloaded', 'shutting_down', 'internal'],
     },
     {
       method: 'get', path: '/v1/orders/{id}/assignment', action: 'GET /v1/orders/:id/assignment', summary: "an order's assignment and history", parameters: [orderId],
@@ -218,7 +214,7 @@ export function openApiOperations(config: Config): Operation[] {
     ...(['cancel', 'complete'] as const).map((verb): Operation => ({
       method: 'post', path: `/v1/orders/{id}/${verb}`, action: `POST /v1/orders/:id/${verb}`,
       summary: verb === 'cancel' ? 'cancel an open order (its driver is released)' : 'complete an accepted order', parameters: [orderId],
-      answers: { 200: { description: 'the order after the change', schema: ASSIGNMENT } }, errors: [...ID_PATH, 'not_found', 'order_closed', ...LIMITED, 'internal'],
+      answers: { 200: { description: 'the order after the change', schema: ASSIGNMENT } }, errors: [...ID_PATH, 'not_found', 'order_closed', 'not_home_region', ...LIMITED, 'internal'],
     })),
     {
       method: 'post', path: '/v1/orders/{id}/tracking-token', action: 'POST /v1/orders/:id/tracking-token', summary: 'a tracker token that may watch this one order on /v1/track', parameters: [orderId],

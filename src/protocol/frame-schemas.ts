@@ -1,9 +1,9 @@
 import { ID_MAX_LENGTH } from '../domain/ids.js';
 import { ErrorCodes } from './error-codes.js';
-import { enumOf, type JsonSchema, nullable, numberIn, objectSchema, opt } from './json-schema.js';
+import { enumOf, type Fields, type JsonSchema, nullable, numberIn, objectSchema, opt } from './json-schema.js';
 import type {
   AckFrame, AreaPositionFrame, AreaSubscribedFrame, AreaSubscriptionFrame, AssignmentFrame, AuthFrame, AuthOkFrame, ErrorFrame,
-  OfferFrame, OfferReplyFrame, OfferResultFrame, OrderPositionFrame, PingsFrame, PingsRejectedFrame, StatusFrame, SubscriptionFrame,
+  OfferFrame, OfferReplyFrame, OfferResultFrame, OrderPositionFrame, PingsFrame, PingsRejectedFrame, ReplicatedOrigin, StatusFrame, SubscriptionFrame,
   TrackingErrorFrame, UnsubscribedFrame, WirePing, WirePoint,
 } from './wire-frames.js';
 
@@ -53,6 +53,12 @@ export const PING_SCHEMA = objectSchema<WirePing>({
   hdg: opt(numberIn(0, 360, 'heading, degrees')),
   status: opt(STATUS),
 });
+
+/** What a position another region accepted carries (ReplicatedOrigin), on position frames and the last-known and nearby answers; absent on local ones. */
+export const REPLICATED_ORIGIN_FIELDS: Fields<Partial<ReplicatedOrigin>> = {
+  region: opt({ type: 'string', description: 'only on a position another region accepted (cross-region replication): that region' }),
+  replicationAgeMs: opt({ type: 'number', description: 'with region: ms from its acceptance there to its application here (clock skew between regions adds to it)' }),
+};
 
 const ERROR_FIELDS = { type: { const: 'error' }, code: ERROR_CODE_SCHEMA, message: { type: 'string' } } as const;
 
@@ -106,8 +112,7 @@ const POSITION_FIELDS = {
   ageMs: { type: 'number', minimum: 0, description: 'now - ts when the frame was sent' },
   hdg: nullable(numberIn(0, 360)),
   spd: nullable({ type: 'number', minimum: 0 }),
-  region: opt({ type: 'string', description: 'only on a position another region accepted (cross-region replication): that region' }),
-  replicationAgeMs: opt({ type: 'number', description: 'with region: ms from its acceptance there to its application here' }),
+  ...REPLICATED_ORIGIN_FIELDS,
 } as const;
 
 /** Server → client frames of /v1/track, by name. */

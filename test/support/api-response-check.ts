@@ -37,6 +37,26 @@ function documentOperations(): OperationResponses[] {
   return operations;
 }
 
+/**
+ * Ports of admin listeners (test gateways register theirs while they run):
+ * the document describes the public port; an admin listener serves only
+ * /healthz, /readyz and /metrics (the same handlers, so the same answers) and
+ * 404 to everything else, which is not checked.
+ */
+const adminPorts = new Set<number>();
+const ADMIN_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Marks `port` as an admin listener's until the returned function is called. */
+export function registerAdminPort(port: number): () => void {
+  adminPorts.add(port);
+  return () => adminPorts.delete(port);
+}
+
+/** Is the answer of `port` to `url` one the document describes? */
+export function describedAt(port: number, url: string): boolean {
+  return !adminPorts.has(port) || ADMIN_ROUTES.has(url.split('?')[0]!);
+}
+
 /** The documented operation a request goes to, or undefined (a path the document does not describe). */
 export function documentedOperation(method: string, url: string): OperationResponses | undefined {
   const path = url.split('?')[0]!;

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { metricValue, type Scrape, scrapeMetrics } from '../../kit/metrics-scrape.js';
 import { type BackendTarget, deleteKeysAt, redisTarget, uniquePrefix } from './backends.js';
+import { registerAdminPort } from './api-response-check.js';
 import { type ApiResult, httpRequest } from './http-request.js';
 import { type ConnectOptions, type Encoding, RawDriverClient } from './raw-driver-client.js';
 
@@ -62,6 +63,8 @@ export async function startTestGateway(kind: BackendKind, o: TestGatewayOptions 
   const ownKeys = kind !== 'memory' && o.prefix === undefined ? { target: target!, prefix } : undefined;
   const tg = new TestGateway(gateway, config, kind, kind === 'memory' ? undefined : prefix, ownKeys);
   running.add(tg);
+  // Its admin port answers 404 to the API: not the public port the OpenAPI document describes.
+  if (gateway.adminPort !== undefined) tg.onStop(registerAdminPort(gateway.adminPort));
   if (o.waitReady ?? true) {
     try {
       await gateway.backend.waitUntilReady(20_000);
@@ -91,6 +94,7 @@ export class TestGateway {
   readonly clients = new Set<RawDriverClient>();
   private serviceJwt: string | undefined;
   private stopped: Promise<void> | undefined;
+  private readonly stopHooks: (() => unknown)[] = [];
 
   /** Use `startTestGateway` or `TestGateway.start`. */
   constructor(
@@ -187,6 +191,11 @@ export class TestGateway {
     await Promise.all(all.map((c) => c.terminate()));
   }
 
+  /** Runs `fn` once this gateway has stopped. */
+  onStop(fn: () => unknown): void {
+    this.stopHooks.push(fn);
+  }
+
   /** Closes the clients, then the gateway, then deletes the keys it owns (idempotent). */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
@@ -196,6 +205,7 @@ export class TestGateway {
         if (this.ownKeys) await deleteKeysAt(this.ownKeys.target, this.ownKeys.prefix);
       } finally {
         running.delete(this);
+        for (const fn of this.stopHooks.splice(0)) fn();
       }
     })();
     return this.stopped;

@@ -1,5 +1,5 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
-import { checkApiResponse } from './api-response-check.js';
+import { checkApiResponse, describedAt } from './api-response-check.js';
 
 /** A gateway's answer to one HTTP request. */
 export interface ApiResult {
@@ -44,7 +44,7 @@ export function httpRequest(
           json = undefined;
         }
         try {
-          checkApiResponse(method, path, res.statusCode ?? 0, res.headers['content-type'], text);
+          if (describedAt(port, path)) checkApiResponse(method, path, res.statusCode ?? 0, res.headers['content-type'], text);
         } catch (err) {
           reject(err);
           return;
