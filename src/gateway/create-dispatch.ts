@@ -89,7 +89,10 @@ export function createDispatch(
   const home = ownershipRegionOf(config);
   const saga = new OrderSaga({
     ...(home !== undefined ? { home: { region: home, ownership: backend.ownership } } : {}),
-    orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource, { rankInThreadMax: config.dispatchRankInThreadMax, reserved }), channel, events, metrics: dispatchMetrics, log,
+    orders, candidates: new CandidateSearch(nearby, eta, pool, dispatchMetrics.etaSource, {
+      rankInThreadMax: config.dispatchRankInThreadMax, reserved,
+      ...(home !== undefined ? { ownership: { region: home, regionsOf: (ids: readonly string[]) => backend.ownership.regionsOf(ids) } } : {}),
+    }), channel, events, metrics: dispatchMetrics, log,
     options: {
       offerTimeoutMs: config.offerTimeoutMs,
       leaseMarginMs: config.reservationMarginMs,

@@ -37,6 +37,14 @@ export interface CandidateTuning {
   rankInThreadMax?: number;
   /** Drivers to skip as reserved; absent: none skipped. */
   reserved?: ReservationHint;
+  /**
+   * Regions with ownership: only drivers whose ownership record names
+   * `region` are candidates, read from the backend with each batch of nearby
+   * drivers (one read per batch). Unlike the reservation hint this is no
+   * guess to fall back from: another region's driver is never offered (the
+   * reservation's fence refuses it anyway; this saves the refused commits).
+   */
+  ownership?: { region: string; regionsOf(driverIds: readonly string[]): Promise<(string | null)[]> };
 }
 
 /**
@@ -98,23 +106,38 @@ export class CandidateSearch {
     }));
   }
 
-  /** The drivers to rank: nearest first, `exclude` left out, reserved ones skipped while others remain (see find). */
+  /** The drivers to rank: nearest first, other regions' drivers and `exclude` left out, reserved ones skipped while others remain (see find). */
   private async nearest(q: CandidateQuery, now: number): Promise<NearbyDriver[]> {
     const options = { status: 'available' as const, ...(q.vehicles?.length ? { vehicles: q.vehicles } : {}) };
     const hint = this.tuning.reserved;
     const open = (d: NearbyDriver): boolean => !q.exclude.includes(d.driverId);
     let limit = q.limit;
     for (;;) {
-      const near = await this.drivers.nearby(q.pickup.lat, q.pickup.lng, q.radiusM, { ...options, limit }, now);
-      if (!hint) return near.filter(open);
+      const read = await this.drivers.nearby(q.pickup.lat, q.pickup.lng, q.radiusM, { ...options, limit }, now);
+      const near = await this.ownedHere(read);
+      if (!hint && near.length === read.length) return near.filter(open);
+      if (!hint) {
+        // Other regions' drivers left out: read further while they crowd out this region's.
+        if (near.length >= q.limit || read.length < limit || limit >= q.limit + MAX_EXTRA_READ) return near.slice(0, q.limit).filter(open);
+        limit = Math.min(q.limit + MAX_EXTRA_READ, 2 * limit);
+        continue;
+      }
       const free = near.filter((d) => !hint.isReserved(d.driverId, now));
       const skipped = near.length - free.length;
       // Enough free ones, or nobody further away, or read far enough: answer with what is here.
-      if (free.length >= q.limit || near.length < limit || limit >= q.limit + MAX_EXTRA_READ) {
+      if (free.length >= q.limit || read.length < limit || limit >= q.limit + MAX_EXTRA_READ) {
         const candidates = free.slice(0, q.limit).filter(open);
         return candidates.length > 0 || skipped === 0 ? candidates : near.slice(0, q.limit).filter(open);
       }
-      limit = Math.min(q.limit + MAX_EXTRA_READ, Math.max(2 * limit, q.limit + skipped));
+      limit = Math.min(q.limit + MAX_EXTRA_READ, Math.max(2 * limit, q.limit + skipped + read.length - near.length));
     }
+  }
+
+  /** `drivers` without those another region owns (all of them without ownership). */
+  private async ownedHere(drivers: NearbyDriver[]): Promise<NearbyDriver[]> {
+    const own = this.tuning.ownership;
+    if (!own || drivers.length === 0) return drivers;
+    const regions = await own.regionsOf(drivers.map((d) => d.driverId));
+    return drivers.filter((_, i) => regions[i] === own.region);
   }
 }

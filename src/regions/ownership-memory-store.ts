@@ -15,6 +15,10 @@ export class MemoryOwnershipStore implements OwnershipStore {
     return this.peek(driverId);
   }
 
+  async regionsOf(driverIds: readonly string[]): Promise<(string | null)[]> {
+    return driverIds.map((id) => this.records.get(id)?.region ?? null);
+  }
+
   async apply(driverId: string, record: Ownership): Promise<OwnershipApplied> {
     checkOwnership(record);
     const previous = this.peek(driverId);

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { loadScripts } from '../backend/redis/load-scripts.js';
 import { redisCall } from '../backend/redis/redis-call.js';
 import { checkOwnership, type Ownership, parseOwnership } from './ownership.js';
@@ -6,6 +6,7 @@ import type { OwnershipApplied, OwnershipStore } from './ownership-store.js';
 
 interface OwnershipRedis {
   get(key: string): Promise<string | null>;
+  mget(keys: string[]): Promise<(string | null)[]>;
   hexfleetApplyOwnership(key: string, epoch: number, region: string): Promise<[number, string]>;
 }
 
@@ -17,14 +18,26 @@ interface OwnershipRedis {
  */
 export class RedisOwnershipStore implements OwnershipStore {
   private readonly redis: OwnershipRedis;
+  /** Redis Cluster: one MGET may not span slots, so each driver's key is read on its own (in parallel). */
+  private readonly sharded: boolean;
 
   constructor(redis: Redis | Cluster, private readonly keyOf: (driverId: string) => string) {
     this.redis = redis as unknown as OwnershipRedis;
+    this.sharded = redis instanceof Cluster;
     loadScripts(redis, ['applyOwnership']);
   }
 
   async get(driverId: string): Promise<Ownership | null> {
     return parseOwnership(await redisCall(() => this.redis.get(this.keyOf(driverId))));
+  }
+
+  async regionsOf(driverIds: readonly string[]): Promise<(string | null)[]> {
+    if (driverIds.length === 0) return [];
+    const keys = driverIds.map(this.keyOf);
+    const values = this.sharded
+      ? await Promise.all(keys.map((k) => redisCall(() => this.redis.get(k))))
+      : await redisCall(() => this.redis.mget(keys));
+    return values.map((v) => parseOwnership(v)?.region ?? null);
   }
 
   async apply(driverId: string, record: Ownership): Promise<OwnershipApplied> {

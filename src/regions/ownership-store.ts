@@ -26,5 +26,7 @@ export interface OwnershipApplied {
  */
 export interface OwnershipStore {
   get(driverId: string): Promise<Ownership | null>;
+  /** The home region of each driver, in the order given (null: no record); one read, not atomic across drivers (candidate search's filter). */
+  regionsOf(driverIds: readonly string[]): Promise<(string | null)[]>;
   apply(driverId: string, record: Ownership): Promise<OwnershipApplied>;
 }

@@ -82,6 +82,14 @@ describe.each(TEST_BACKENDS)('ownership on the %s engine', (kind: BackendKind) =
     expect(await tb.backend.ownership.get(driverId)).toEqual(held);
   });
 
+  it('regionsOf reads many drivers\' homes at once, in order, null for a driver without a record', async () => {
+    const tb = await backendOf(kind);
+    const ids = Array.from({ length: 40 }, (_, i) => `own-many-${++n}-${i}`);
+    for (const [i, id] of ids.entries()) if (i % 3 !== 2) await tb.backend.ownership.apply(id, { region: i % 3 === 0 ? 'a' : 'b', epoch: 1 + (i % 2) });
+    expect(await tb.backend.ownership.regionsOf(ids)).toEqual(ids.map((_, i) => (i % 3 === 2 ? null : i % 3 === 0 ? 'a' : 'b')));
+    expect(await tb.backend.ownership.regionsOf([])).toEqual([]);
+  });
+
   it('refuses records that are not ones (epoch 0, fractional, a region with a space), naming the field', async () => {
     const tb = await backendOf(kind);
     await expect(tb.backend.ownership.apply('d', { region: 'a', epoch: 0 })).rejects.toThrow(/epoch must be a positive integer/);

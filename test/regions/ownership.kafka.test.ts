@@ -133,10 +133,13 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
       { timeoutMs: 120_000, intervalMs: 200, what: 'the courier\'s claim and position in b' });
     expect(await ownerIn('b')).toEqual({ region: 'a', epoch: 1 });
 
+    const refusedBefore = await gw('b').metric('hexfleet_offers_total', { outcome: 'refused' });
     const inB = await (await api('b')).match({ orderId: `ob1-${PREFIX}`, pickup: AT, radiusM: 2000 });
     expect(inB.status, 'b offers no driver it does not own').toBe(404);
     expect(inB.json).toMatchObject({ code: 'no_driver', reason: 'no_driver' });
     expect(await orderIn('b', `ob1-${PREFIX}`)).toMatchObject({ state: 'failed', homeRegion: 'b' });
+    // Left out by candidate search (it reads the drivers' homes), not refused by a reservation's fence.
+    expect(await gw('b').metric('hexfleet_offers_total', { outcome: 'refused' })).toBe(refusedBefore);
     expect(await gw('b').gateway.backend.orders.reservationOf(COURIER)).toBeNull();
 
     const inAOrder = await (await api('a')).match({ orderId: `oa1-${PREFIX}`, pickup: AT, radiusM: 2000 });
