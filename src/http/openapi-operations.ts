@@ -54,6 +54,10 @@ const STORED_VEHICLE = enumOf(['unknown', ...VEHICLE_TYPES]);
 const ID_PATH: ErrorCode[] = ['invalid_parameter', 'id_too_long'];
 /** Errors of a route charged to its principal's request budget. */
 const LIMITED: ErrorCode[] = ['too_many_requests'];
+/** Errors of a route that reads or writes the store (Redis down or failing over: 503, retry). */
+const STORE: ErrorCode[] = ['store_unavailable', 'internal'];
+/** Errors of a route whose change is committed through the event log too (HEXFLEET_KAFKA_BROKERS). */
+const LOGGED: ErrorCode[] = [...STORE, 'log_unavailable'];
 
 const idParam = (what: string): Parameter => ({ name: 'id', in: 'path', required: true, description: `${what} (percent-encoded)`, schema: ID_SCHEMA });
 
@@ -194,27 +198,27 @@ export function openApiOperations(config: Config): Operation[] {
         { name: 'status', in: 'query', required: false, description: 'only drivers with this status', schema: STORED_STATUS },
       ],
       answers: { 200: { description: 'the drivers', schema: objectSchema<{ drivers: unknown }>({ drivers: { type: 'array', items: NEARBY_DRIVER } }, { closed: true }) } },
-      errors: ['invalid_parameter', ...LIMITED, 'internal'],
+      errors: ['invalid_parameter', ...LIMITED, ...STORE],
     },
     {
       method: 'get', path: '/v1/drivers/{id}', action: 'GET /v1/drivers/:id', summary: "a driver's last-known record", parameters: [idParam('the driver id')],
-      answers: { 200: { description: 'the record', schema: DRIVER_VIEW } }, errors: [...ID_PATH, 'not_found', ...LIMITED, 'internal'],
+      answers: { 200: { description: 'the record', schema: DRIVER_VIEW } }, errors: [...ID_PATH, 'not_found', ...LIMITED, ...STORE],
     },
     {
       method: 'post', path: '/v1/match', action: 'POST /v1/match', summary: 'match an order: offer it to the best driver nearby (idempotent by orderId and Idempotency-Key)',
       parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, description: 'the same key with the same body answers the same order', schema: ID_SCHEMA }],
       body: { schema: matchRequestSchema(config), description: 'the order' },
       answers: { 200: { description: 'the assignment (offered, or the existing order for a repeated request)', schema: ASSIGNMENT } },
-      errors: ['invalid_body', 'invalid_parameter', 'id_too_long', 'no_driver', 'match_in_flight', 'idempotency_conflict', 'not_home_region', ...LIMITED, 'overloaded', 'shutting_down', 'internal'],
+      errors: ['invalid_body', 'invalid_parameter', 'id_too_long', 'no_driver', 'match_in_flight', 'idempotency_conflict', 'not_home_region', ...LIMITED, 'overloaded', 'shutting_down', ...LOGGED],
     },
     {
       method: 'get', path: '/v1/orders/{id}/assignment', action: 'GET /v1/orders/:id/assignment', summary: "an order's assignment and history", parameters: [orderId],
-      answers: { 200: { description: 'the order', schema: ASSIGNMENT_DETAIL } }, errors: [...ID_PATH, 'not_found', ...LIMITED, 'internal'],
+      answers: { 200: { description: 'the order', schema: ASSIGNMENT_DETAIL } }, errors: [...ID_PATH, 'not_found', ...LIMITED, ...STORE],
     },
     ...(['cancel', 'complete'] as const).map((verb): Operation => ({
       method: 'post', path: `/v1/orders/{id}/${verb}`, action: `POST /v1/orders/:id/${verb}`,
       summary: verb === 'cancel' ? 'cancel an open order (its driver is released)' : 'complete an accepted order', parameters: [orderId],
-      answers: { 200: { description: 'the order after the change', schema: ASSIGNMENT } }, errors: [...ID_PATH, 'not_found', 'order_closed', 'not_home_region', ...LIMITED, 'internal'],
+      answers: { 200: { description: 'the order after the change', schema: ASSIGNMENT } }, errors: [...ID_PATH, 'not_found', 'order_closed', 'not_home_region', ...LIMITED, ...LOGGED],
     })),
     {
       method: 'post', path: '/v1/orders/{id}/tracking-token', action: 'POST /v1/orders/:id/tracking-token', summary: 'a tracker token that may watch this one order on /v1/track', parameters: [orderId],
@@ -225,12 +229,12 @@ export function openApiOperations(config: Config): Operation[] {
       method: 'post', path: '/v1/admin/revocations', action: 'POST /v1/admin/revocations', summary: 'revoke a token (jti) or every token of a subject (sub, optionally until a time)',
       body: { schema: REVOCATION_REQUEST, description: '{"jti":…} or {"sub":…,"until"?:ms}' },
       answers: { 200: { description: 'stored; every gateway refuses the tokens within a second', schema: objectSchema<{ revocation: unknown }>({ revocation: REVOCATION }, { closed: true }) } },
-      errors: ['invalid_body', 'internal'],
+      errors: ['invalid_body', ...STORE],
     },
     {
       method: 'get', path: '/v1/admin/revocations', action: 'GET /v1/admin/revocations', summary: 'the revocations in force',
       answers: { 200: { description: 'the revocations', schema: objectSchema<{ revocations: unknown }>({ revocations: { type: 'array', items: REVOCATION } }, { closed: true }) } },
-      errors: ['internal'],
+      errors: STORE,
     },
     { method: 'get', path: '/openapi.json', action: 'GET /openapi.json', summary: 'this document (public)', answers: { 200: { description: 'OpenAPI 3.1', schema: ANY_OBJECT } }, errors: [] },
     ...opsMapOperations(),
@@ -287,7 +291,7 @@ function opsMapOperations(): Operation[] {
           },
         },
       },
-      errors: ['invalid_parameter', 'internal'],
+      errors: ['invalid_parameter', ...STORE],
     },
   ];
 }
