@@ -1,4 +1,5 @@
 import { HEADERS } from '../eventlog/topics.js';
+import { parseJsonRecord } from '../eventlog/json-record.js';
 import type { LogRecord } from '../eventlog/event-log.js';
 import type { OrderDoc } from './order.js';
 
@@ -38,14 +39,7 @@ export function orderEventRecord(event: OrderEvent): LogRecord {
 
 /** The event of an orders record. Throws (with the reason) for a record that is not one: a consumer dead-letters it. */
 export function decodeOrderEvent(value: Buffer, headers: Record<string, string>): OrderEvent {
-  const schema = headers[HEADERS.schema];
-  if (schema !== ORDERS_SCHEMA) throw new Error(`unknown orders schema "${schema ?? '(none)'}"`);
-  let e: Partial<OrderEvent>;
-  try {
-    e = JSON.parse(value.toString('utf8')) as Partial<OrderEvent>;
-  } catch {
-    throw new Error('an orders record is not JSON');
-  }
+  const e = parseJsonRecord<OrderEvent>(value, headers, ORDERS_SCHEMA, 'orders');
   if (typeof e?.orderId !== 'string' || typeof e.version !== 'number' || typeof e.type !== 'string' || typeof e.doc !== 'object' || e.doc === null) {
     throw new Error('not an order event: needs orderId, version, type and doc');
   }

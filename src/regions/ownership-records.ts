@@ -1,5 +1,6 @@
 import type { LogRecord } from '../eventlog/event-log.js';
 import { HEADERS } from '../eventlog/topics.js';
+import { parseJsonRecord } from '../eventlog/json-record.js';
 import { checkOwnership, type Ownership } from './ownership.js';
 
 /** Version 1: the JSON of an OwnershipRecord. */
@@ -24,14 +25,7 @@ export function ownershipLogRecord(r: OwnershipRecord): LogRecord {
 
 /** The record of an ownership log record. Throws (with the reason) for one that is not: a consumer dead-letters it. */
 export function decodeOwnershipRecord(value: Buffer, headers: Readonly<Record<string, string>>): OwnershipRecord {
-  const schema = headers[HEADERS.schema];
-  if (schema !== OWNERSHIP_SCHEMA) throw new Error(`unknown ownership schema "${schema ?? '(none)'}"`);
-  let r: Partial<OwnershipRecord>;
-  try {
-    r = JSON.parse(value.toString('utf8')) as Partial<OwnershipRecord>;
-  } catch {
-    throw new Error('an ownership record is not JSON');
-  }
+  const r = parseJsonRecord<OwnershipRecord>(value, headers, OWNERSHIP_SCHEMA, 'ownership');
   if (typeof r?.driverId !== 'string' || r.driverId === '' || typeof r.at !== 'number') throw new Error('not an ownership record: needs driverId, region, epoch and at');
   checkOwnership(r as OwnershipRecord);
   return { driverId: r.driverId, region: r.region!, epoch: r.epoch!, at: r.at };
