@@ -61,6 +61,8 @@ export const REPLICATED_ORIGIN_FIELDS: Fields<Partial<ReplicatedOrigin>> = {
 };
 
 const ERROR_FIELDS = { type: { const: 'error' }, code: ERROR_CODE_SCHEMA, message: { type: 'string' } } as const;
+/** An error names the rejected ping by its seq as sent: any number (invalid_seq's is the one that was wrong: -1, 1.5). */
+const ECHOED_SEQ = opt({ type: 'number', description: 'the seq of the rejected ping as sent, or the highest seq of a failed batch' });
 
 // ── /v1/driver ──────────────────────────────────────────────────────────────
 
@@ -71,7 +73,7 @@ export const DRIVER_CLIENT_FRAMES = {
   auth: objectSchema<AuthFrame>({ type: { const: 'auth' }, token: { type: 'string', description: 'a fresh JWT of the same subject and role' } }),
 } as const satisfies Record<string, JsonSchema>;
 
-const errorFrame = objectSchema<ErrorFrame>({ ...ERROR_FIELDS, seq: opt(NON_NEGATIVE_INT), orderId: opt(ID_SCHEMA) }, { closed: true });
+const errorFrame = objectSchema<ErrorFrame>({ ...ERROR_FIELDS, seq: ECHOED_SEQ, orderId: opt(ID_SCHEMA) }, { closed: true });
 
 /** Server → client frames of /v1/driver, by name (an `error` frame is either a plain error or `pings_rejected`). */
 export const DRIVER_SERVER_FRAMES = {
@@ -80,10 +82,10 @@ export const DRIVER_SERVER_FRAMES = {
   pings_rejected: objectSchema<PingsRejectedFrame>({
     ...ERROR_FIELDS,
     code: { const: 'pings_rejected' },
-    seq: opt(NON_NEGATIVE_INT),
+    seq: ECHOED_SEQ,
     orderId: opt(ID_SCHEMA),
     counts: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, description: 'rejected pings by code' },
-    rejected: { type: 'array', maxItems: 10, items: objectSchema<{ seq: number; code: string }>({ seq: NON_NEGATIVE_INT, code: ERROR_CODE_SCHEMA }, { closed: true }) },
+    rejected: { type: 'array', maxItems: 10, items: objectSchema<{ seq: number; code: string }>({ seq: { type: 'number', description: 'as sent' }, code: ERROR_CODE_SCHEMA }, { closed: true }) },
     retryFromSeq: opt(NON_NEGATIVE_INT),
     accepted: NON_NEGATIVE_INT,
   }, { closed: true }),
@@ -131,6 +133,6 @@ export const TRACKING_SERVER_FRAMES = {
   }, { closed: true }),
   unsubscribed: objectSchema<UnsubscribedFrame>({ type: { const: 'unsubscribed' }, orderId: ID_SCHEMA }, { closed: true }),
   area_subscribed: objectSchema<AreaSubscribedFrame>({ type: enumOf(['area_subscribed', 'area_unsubscribed']), bbox: BBOX_SCHEMA }, { closed: true }),
-  error: objectSchema<TrackingErrorFrame>({ ...ERROR_FIELDS, seq: opt(NON_NEGATIVE_INT), orderId: opt(ID_SCHEMA), bbox: opt(BBOX_SCHEMA) }, { closed: true }),
+  error: objectSchema<TrackingErrorFrame>({ ...ERROR_FIELDS, seq: ECHOED_SEQ, orderId: opt(ID_SCHEMA), bbox: opt(BBOX_SCHEMA) }, { closed: true }),
   auth_ok: DRIVER_SERVER_FRAMES.auth_ok,
 } as const satisfies Record<string, JsonSchema>;

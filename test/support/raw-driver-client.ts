@@ -1,5 +1,6 @@
 import { pack, unpack } from 'msgpackr';
 import WebSocket, { type RawData } from 'ws';
+import { channelAt, checkFrame } from './frame-check.js';
 
 /**
  * The tests' one raw WebSocket client (the `ws` package) of the gateway's
@@ -14,6 +15,10 @@ import WebSocket, { type RawData } from 'ws';
  * library: it reconnects, batches and resends, and is what behaviour-level
  * tests drive (test/sdk). Use this one where the test is about the wire: the
  * exact frame, its encoding, its reply.
+ *
+ * Every frame it receives on /v1/driver or /v1/track must be one the
+ * AsyncAPI document describes (frame-check.ts): one that is not fails the
+ * waiting test and is thrown, so no suite passes with an undescribed frame.
  */
 
 /** How a driver app encodes its frames: JSON text frames or msgpack binary frames. */
@@ -77,11 +82,14 @@ export class RawDriverClient {
   readonly closed: Promise<CloseEvent>;
   private waiters: Waiter[] = [];
   private readonly listeners = new Set<(r: Reply) => void>();
+  /** The AsyncAPI channel of the socket's path (undefined elsewhere: nothing is checked). */
+  private readonly channel: string | undefined;
 
   private constructor(
     readonly ws: WebSocket,
     readonly encoding: Encoding,
   ) {
+    this.channel = channelAt(new URL(ws.url).pathname);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err) => this.errors.push(err));
     this.closed = new Promise((resolve) => {
@@ -223,6 +231,20 @@ export class RawDriverClient {
   private onMessage(data: RawData, isBinary: boolean): void {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data));
     const decoded = (isBinary ? unpack(buf) : JSON.parse(buf.toString('utf8'))) as Omit<Reply, 'binary'>;
+    if (this.channel !== undefined) {
+      try {
+        checkFrame(this.channel, 'gateway', decoded);
+      } catch (err) {
+        for (const w of this.waiters.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(err as Error);
+        }
+        // Thrown outside the socket's handler too: a test that waits for nothing still fails.
+        setImmediate(() => {
+          throw err;
+        });
+      }
+    }
     const reply: Reply = { ...decoded, binary: isBinary };
     const index = this.replies.push(reply) - 1;
     for (const w of this.waiters.slice()) {
