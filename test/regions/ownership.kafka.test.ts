@@ -10,7 +10,7 @@ import { ownershipLogRecord } from '../../src/regions/ownership-records.js';
 import { mirroredTopicsOf } from '../../src/replication/mirrored-topics.js';
 import type { OrderDoc, Point } from '../../src/orders/order.js';
 import type { WirePing } from '../../src/protocol/wire-frames.js';
-import { MatchApi, OfferDriver } from '../support/dispatch-client.js';
+import { MatchApi, OfferDriver, offset } from '../support/dispatch-client.js';
 import { startTestGateway, stopAllGateways, type TestGateway } from '../support/gateway-harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
@@ -20,6 +20,10 @@ import { waitFor } from '../support/wait-for.js';
  * each with its own Kafka broker, Redis and gateway (HEXFLEET_REGION,
  * HEXFLEET_REPLICATE_FROM the other, HEXFLEET_REGION_ENDPOINTS both, so
  * each probes the other), and one MirrorMaker 2 both ways.
+ *
+ * A second courier of `a` has accepted an order of `a` when `a` is lost; it
+ * moves to `b` too, and once `a` learns of it that order is cancelled
+ * (ownership_moved).
  *
  * One courier, homed in `a` (claimed at epoch 1 when it connected there):
  * `b` serves it read-only and never offers it an order while `a` is up.
@@ -38,6 +42,9 @@ const PREFIX = `own-${randomUUID().slice(0, 8)}`;
 const PARTITIONS = 2;
 const COURIER = `courier-${PREFIX}`;
 const AT: Point = { lat: 48.8566, lng: 2.3522 };
+/** A second courier of a, 3 km away, who has accepted an order of a when a is lost. */
+const ASSIGNED = `assigned-${PREFIX}`;
+const AT2: Point = offset(AT, 3000);
 
 type Name = 'a' | 'b';
 interface Region {
@@ -85,20 +92,20 @@ function startMirror(): Promise<MirrorMaker> {
   });
 }
 
-/** The courier's app connected to `name`, pinging from AT with its next seq. */
-async function courierIn(name: Name): Promise<OfferDriver> {
-  const d = new OfferDriver(COURIER, await gw(name).connectDriver(COURIER));
-  await pingFrom(d);
+/** A courier's app connected to `name`, pinging from `at` with its next seq. */
+async function courierIn(name: Name, id = COURIER, at = AT): Promise<OfferDriver> {
+  const d = new OfferDriver(id, await gw(name).connectDriver(id));
+  await pingFrom(d, at);
   return d;
 }
 
-async function pingFrom(d: OfferDriver): Promise<void> {
-  const p: WirePing = { seq: ++seq, lat: AT.lat, lng: AT.lng, ts: Date.now(), status: 'available' };
+async function pingFrom(d: OfferDriver, at: Point): Promise<void> {
+  const p: WirePing = { seq: ++seq, lat: at.lat, lng: at.lng, ts: Date.now(), status: 'available' };
   const r = await d.client.sendBatch([p]);
   if (r.type !== 'ack') throw new Error(`ping ${p.seq} refused: ${JSON.stringify(r)}`);
 }
 
-const ownerIn = (name: Name) => gw(name).gateway.backend.ownership.get(COURIER);
+const ownerIn = (name: Name, id = COURIER) => gw(name).gateway.backend.ownership.get(id);
 const orderIn = (name: Name, orderId: string): Promise<OrderDoc | null> => gw(name).gateway.backend.orders.get(orderId);
 async function api(name: Name): Promise<MatchApi> {
   return new MatchApi(gw(name).port, await gw(name).serviceToken());
@@ -155,6 +162,12 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     expect(cancel.json).toMatchObject({ code: 'not_home_region' });
     expect((cancel.json as { message: string }).message).toMatch(/homed in region "a"/);
     expect(await orderIn('a', `oa1-${PREFIX}`)).toMatchObject({ state: 'offered', version: 2 });
+
+    // A second courier of a accepts an order of a.
+    const assigned = await courierIn('a', ASSIGNED, AT2);
+    expect((await (await api('a')).match({ orderId: `oa3-${PREFIX}`, pickup: AT2, radiusM: 500 })).json).toMatchObject({ state: 'offered', driverId: ASSIGNED });
+    expect(await assigned.answerOffer(`oa3-${PREFIX}`, true)).toMatchObject({ type: 'offer_result', state: 'accepted' });
+    await waitFor(async () => (await ownerIn('b', ASSIGNED))?.region === 'a', { timeoutMs: 60_000, intervalMs: 200, what: 'the second courier\'s claim in b' });
   }, 180_000);
 
   it('region a lost: the courier reconnects to b, which takes it at epoch 2 (one move) and offers it an order it accepts', async () => {
@@ -168,11 +181,14 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     await waitFor(async () => (await ownerIn('b'))?.epoch === 2, { what: 'b taking the courier' });
     expect(await ownerIn('b')).toEqual({ region: 'b', epoch: 2 });
     expect(await moves('b')).toBe(1);
+    await courierIn('b', ASSIGNED, AT2);
+    await waitFor(async () => (await ownerIn('b', ASSIGNED))?.epoch === 2, { what: 'b taking the second courier' });
+    expect(await moves('b')).toBe(2);
     // Reconnecting again moves nothing more.
     await inB.terminate();
     const again = await courierIn('b');
     expect(await ownerIn('b')).toEqual({ region: 'b', epoch: 2 });
-    expect(await moves('b')).toBe(1);
+    expect(await moves('b')).toBe(2);
 
     const r = await (await api('b')).match({ orderId: `ob2-${PREFIX}`, pickup: AT, radiusM: 2000 });
     expect(r.json).toMatchObject({ state: 'offered', driverId: COURIER });
@@ -191,7 +207,11 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     const oa1 = (await orderIn('a', `oa1-${PREFIX}`))!;
     expect(oa1.history.map((h) => [h.event, h.reason])).toEqual([['offered', undefined], ['expired', 'ownership_moved'], ['failed', 'no_driver']]);
     expect(await gw('a').gateway.backend.orders.reservationOf(COURIER)).toBeNull();
-    expect(await moves('a')).toBe(1);
+    // The order the second courier had accepted in a is cancelled: the courier now works for b.
+    await waitFor(async () => (await orderIn('a', `oa3-${PREFIX}`))?.state === 'cancelled', { timeoutMs: 30_000, what: 'a\'s accepted order compensated' });
+    expect((await orderIn('a', `oa3-${PREFIX}`))!.history.at(-1)).toMatchObject({ event: 'cancelled', driverId: ASSIGNED, reason: 'ownership_moved' });
+    expect(await gw('a').gateway.backend.orders.reservationOf(ASSIGNED)).toBeNull();
+    await waitFor(async () => (await moves('a')) === 2, { what: 'a counting both moves' });
 
     // A late reserve in a loses to the epoch: a's new order finds no driver it may offer.
     const late = await (await api('a')).match({ orderId: `oa2-${PREFIX}`, pickup: AT, radiusM: 2000 });
@@ -207,7 +227,7 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     expect(await ownerIn('b')).toEqual({ region: 'b', epoch: 2 });
 
     // Converged: each region's orders at the same version in both; the courier is the driver of one open order, in b.
-    const ids = [`oa1-${PREFIX}`, `oa2-${PREFIX}`, `ob1-${PREFIX}`, `ob2-${PREFIX}`];
+    const ids = [`oa1-${PREFIX}`, `oa2-${PREFIX}`, `oa3-${PREFIX}`, `ob1-${PREFIX}`, `ob2-${PREFIX}`];
     await waitFor(async () => {
       for (const id of ids) {
         const [x, y] = await Promise.all([orderIn('a', id), orderIn('b', id)]);
@@ -220,10 +240,11 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
       for (const id of ids) {
         const doc = (await orderIn(name, id))!;
         // Each region's own orders: what it may still change.
-        if (doc.homeRegion === name && (doc.state === 'offered' || doc.state === 'accepted') && doc.driverId === COURIER) held.push(`${name}:${id}`);
+        if (doc.homeRegion === name && (doc.state === 'offered' || doc.state === 'accepted') && doc.driverId !== undefined) held.push(`${name}:${id}:${doc.driverId}`);
       }
     }
-    expect(held, 'open orders holding the courier, by home region').toEqual([`b:ob2-${PREFIX}`]);
+    expect(held, 'open orders holding a courier, by home region').toEqual([`b:ob2-${PREFIX}:${COURIER}`]);
+    expect(await ownerIn('a', ASSIGNED)).toEqual({ region: 'b', epoch: 2 });
     expect(await gw('b').gateway.backend.orders.reservationOf(COURIER)).toMatchObject({ orderId: `ob2-${PREFIX}` });
     expect(await gw('a').gateway.backend.orders.reservationOf(COURIER)).toBeNull();
   }, 300_000);
