@@ -39,18 +39,36 @@ export class OwnershipClaimer {
   async onConnect(driverId: string): Promise<Ownership> {
     const { region, store } = this.d;
     const held = await store.get(driverId);
-    if (held && (held.region === region || !this.d.isUnreachable(held.region))) return held;
+    if (held?.region === region) {
+      if (this.unpublished.has(driverId)) await this.publish(driverId, held);
+      return held;
+    }
+    if (held && !this.d.isUnreachable(held.region)) return held;
     const want: Ownership = { region, epoch: held ? held.epoch + 1 : 1 };
     const r = await store.apply(driverId, want);
     if (!r.applied) return r.current;
-    // Published before the caller goes on: a move that never reaches the log would never fence the old home.
-    await this.d.log?.eventLog.append(this.d.log.topic, [ownershipLogRecord({ driverId, ...want, at: Date.now() })]);
     if (!r.previous) {
       this.d.metrics.claims.inc();
-      return r.current;
+    } else {
+      this.d.metrics.moves.inc({ from: r.previous.region, to: region });
+      this.d.logger.warn({ driverId, from: r.previous.region, to: region, epoch: want.epoch }, 'driver ownership moved here: its home region is unreachable');
     }
-    this.d.metrics.moves.inc({ from: r.previous.region, to: region });
-    this.d.logger.warn({ driverId, from: r.previous.region, to: region, epoch: want.epoch }, 'driver ownership moved here: its home region is unreachable');
+    await this.publish(driverId, want);
     return r.current;
+  }
+
+  /**
+   * Drivers whose record this process wrote but could not append (the log
+   * failed): appended again when the driver next connects here, since a
+   * move that never reaches the log never fences the old home. In memory:
+   * a gateway that dies first leaves it to the driver's next claim.
+   */
+  private readonly unpublished = new Set<string>();
+
+  private async publish(driverId: string, o: Ownership): Promise<void> {
+    if (!this.d.log) return;
+    this.unpublished.add(driverId);
+    await this.d.log.eventLog.append(this.d.log.topic, [ownershipLogRecord({ driverId, ...o, at: Date.now() })]);
+    this.unpublished.delete(driverId);
   }
 }
