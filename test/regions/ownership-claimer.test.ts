@@ -1,4 +1,6 @@
 import { pino } from 'pino';
+import { freePort } from '../../kit/free-port.js';
+import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { OwnershipClaimer } from '../../src/regions/ownership-claimer.js';
@@ -44,6 +46,24 @@ describe('OwnershipClaimer in region b', () => {
     expect(await count('hexfleet_ownership_moves_total')).toBe(moves);
     if (moves > 0) expect(await count('hexfleet_ownership_moves_total', { from: held!.region, to: 'b' })).toBe(moves);
     expect(await count('hexfleet_ownership_claims_total')).toBe(claims);
+  });
+
+  it('a claim whose record the log did not take is appended again on the next connect, not silently kept local', async () => {
+    // A Kafka that refuses connections (nothing listens on the port): every append fails with log_unavailable.
+    const eventLog = new KafkaEventLog({ brokers: [`127.0.0.1:${await freePort()}`], clientId: 'own-claimer-test', timeoutMs: 500, replicationFactor: 1 }, pino({ level: 'silent' }));
+    try {
+      const store = new MemoryOwnershipStore();
+      const claimer = new OwnershipClaimer({
+        region: 'b', store, isUnreachable: () => false, log: { eventLog, topic: 'x.ownership' },
+        metrics: new OwnershipMetrics(new Registry()), logger: pino({ level: 'silent' }),
+      });
+      await expect(claimer.onConnect('d1')).rejects.toThrow();
+      // The claim stands here; the record is still owed to the log, so the next connect tries again (and says so by failing).
+      expect(await store.get('d1')).toEqual({ region: 'b', epoch: 1 });
+      await expect(claimer.onConnect('d1')).rejects.toThrow(/log|Kafka|connect/i);
+    } finally {
+      await eventLog.close();
+    }
   });
 
   it('two regions claiming one driver at once: the first record stays, the other loses (equal epochs never change the region)', async () => {
