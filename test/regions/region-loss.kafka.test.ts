@@ -47,8 +47,9 @@ import { waitFor } from '../support/wait-for.js';
  * orders in two regions); nobody moves back, a matches none of b's
  * couriers, the SDKs stay in b.
  *
- * Figures go to bench/results/regions-drill-latest.md; assertions are
- * invariants, never wall-clock speed.
+ * Figures are printed, and written to bench/results/regions-drill-latest.md
+ * with HEXFLEET_WRITE_DRILL_RESULTS=1 (other runs leave the tree as it was);
+ * assertions are invariants, never wall-clock speed.
  */
 
 const quiet = pino({ level: 'silent' });
@@ -342,7 +343,7 @@ describe('region-loss drill: two regions, two gateways each, MirrorMaker 2 both 
         rpo: missing.length, rpoBeforeCut: missing.length - afterCut, ackedInA: [...lastAckInA.values()].reduce((n, x) => n + x, 0),
         cutMs: lostAt - cutAt, lagP50S, lagP99S, lagMaxS, restoreMs,
       };
-      writeFileSync(RESULTS, drillMarkdown(figures));
+      if (process.env.HEXFLEET_WRITE_DRILL_RESULTS === '1') writeFileSync(RESULTS, drillMarkdown(figures));
       console.log(drillMarkdown(figures));
     } finally {
       clearInterval(stream);
