@@ -7,7 +7,7 @@ import { type Encoding, RawDriverClient, type Reply } from '../support/raw-drive
  */
 export type TrackClient = RawDriverClient;
 
-/** A frame of /v1/track, decoded (fields by frame type, see README "Live tracking"). */
+/** A frame of /v1/track, decoded (fields by frame type, see docs/tracking-protocol.md). */
 export type TrackFrame = Reply & {
   orderId?: string;
   driverId?: string;
@@ -21,6 +21,9 @@ export type TrackFrame = Reply & {
   hdg?: number | null;
   spd?: number | null;
   bbox?: number[];
+  /** Only on a position another region accepted: that region, and applied here minus its append time there. */
+  region?: string;
+  replicationAgeMs?: number;
 };
 
 export function trackUrl(port: number): string {
