@@ -4,7 +4,7 @@ import type { Topics } from '../eventlog/topics.js';
 import type { DriverStore } from '../geo/driver-store.js';
 import type { DriverChannel } from '../orders/driver-channel.js';
 import type { OrderStore } from '../orders/order-store.js';
-import type { OwnershipStore } from '../regions/ownership-store.js';
+import type { OwnershipStore } from '../ownership/ownership-store.js';
 import type { AssignmentBus } from '../tracking/assignment-bus.js';
 import type { PositionBus } from '../tracking/position-bus.js';
 

@@ -4,7 +4,7 @@ export interface Topics {
   positions: string;
   /** Key orderId: one record per order transition (see src/orders/order-events.ts). */
   orders: string;
-  /** Key driverId: one record per ownership record a region wrote (a claim or a move; see src/regions/ownership-records.ts). */
+  /** Key driverId: one record per ownership record a region wrote (a claim or a move; see src/ownership/ownership-records.ts). */
   ownership: string;
 }
 

@@ -85,7 +85,7 @@ export function createDispatch(
   const offGap = backend.positions.onGap((area?: string) => {
     if (area === undefined) reserved.clear();
   });
-  // Regions: orders are homed here and only drivers this region owns are reserved (src/regions/ownership.ts).
+  // Regions: orders are homed here and only drivers this region owns are reserved (src/ownership/ownership.ts).
   const home = ownershipRegionOf(config);
   const saga = new OrderSaga({
     ...(home !== undefined ? { home: { region: home, ownership: backend.ownership } } : {}),

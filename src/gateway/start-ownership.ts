@@ -18,7 +18,7 @@ export interface OwnershipParts {
 }
 
 /**
- * Ownership in a gateway (src/regions/ownership.ts): the claimer for
+ * Ownership in a gateway (src/ownership/ownership.ts): the claimer for
  * connecting drivers, and the applier of the other regions' records whose
  * moves away from this region compensate through `saga.yieldDriver`. The
  * saga's fence itself is set by createDispatch from the same config.

@@ -7,7 +7,7 @@ import type { DriverChannel } from './driver-channel.js';
 import { type HistoryEvent, isOpen, type OrderDoc, type OrderRequest } from './order.js';
 import type { CommitEffects, CommitEvent, NewOrder, OrderStore } from './order-store.js';
 import { offeredDoc } from './offered-doc.js';
-import type { OwnershipStore } from '../regions/ownership-store.js';
+import type { OwnershipStore } from '../ownership/ownership-store.js';
 
 export interface SagaOptions {
   offerTimeoutMs: number;
@@ -30,7 +30,7 @@ export interface SagaDeps {
   log: Logger;
   options: SagaOptions;
   /**
-   * Regions with ownership (src/regions/ownership.ts): this region's name and
+   * Regions with ownership (src/ownership/ownership.ts): this region's name and
    * the drivers' ownership records. New orders are homed here; a reservation
    * takes only a driver this region owns (the store's fence); an order homed
    * elsewhere is read-only (`not_home_region`), and so is an accept from a

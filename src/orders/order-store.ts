@@ -31,7 +31,7 @@ export interface CommitEffects {
    * released, so a crashed writer cannot strand a driver. Allocates a new
    * fencing token (returned by commit).
    *
-   * `homeRegion` (regions with ownership, see src/regions/ownership.ts): the
+   * `homeRegion` (regions with ownership, see src/ownership/ownership.ts): the
    * driver is reserved only if its ownership record, read in the same atomic
    * step, names this region; a driver another region owns, or nobody owns
    * yet, is `driver_unavailable` (read-only here).

@@ -69,7 +69,7 @@ export interface OrderDoc {
   updatedAt: number;
   /**
    * The region that created the order and alone may match, offer, accept,
-   * cancel or complete it (regions with ownership, src/regions/ownership.ts);
+   * cancel or complete it (regions with ownership, src/ownership/ownership.ts);
    * the other regions hold it read-only, replicated. Absent: a deployment
    * without regions (every gateway may move it on).
    */

@@ -7,8 +7,8 @@ import { detailOf } from '../protocol/error-codes.js';
 import { mirroredTopicsOf } from '../replication/mirrored-topics.js';
 import { joinWithRetry } from '../runtime/join-with-retry.js';
 import type { OwnershipMetrics } from './ownership-metrics.js';
-import { decodeOwnershipRecord } from './ownership-records.js';
-import type { OwnershipStore } from './ownership-store.js';
+import { decodeOwnershipRecord } from '../ownership/ownership-records.js';
+import type { OwnershipStore } from '../ownership/ownership-store.js';
 
 export interface OwnershipApplierDeps {
   /** This region's event log: MirrorMaker 2 writes the other regions' `<source>.<prefix>.ownership` into it. */

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { EventLog } from '../eventlog/event-log.js';
-import type { Ownership } from './ownership.js';
+import type { Ownership } from '../ownership/ownership.js';
 import type { OwnershipMetrics } from './ownership-metrics.js';
-import { ownershipLogRecord } from './ownership-records.js';
-import type { OwnershipStore } from './ownership-store.js';
+import { ownershipLogRecord } from '../ownership/ownership-records.js';
+import type { OwnershipStore } from '../ownership/ownership-store.js';
 
 export interface OwnershipClaimerDeps {
   /** This region (HEXFLEET_REGION). */

@@ -16,6 +16,7 @@ const LAYERS = [
   'config',
   'auth',
   'eventlog', // the EventLog contract and topic names (codecs live with their areas)
+  'ownership', // a driver's home region and epoch: the record, its OwnershipStore contract, its log record
   'audit', // the audit trail (file, stdout, Kafka sinks) and the failed-authentication monitor
   'geo', // the DriverStore contract, H3 rings, nearby search
   'eta',

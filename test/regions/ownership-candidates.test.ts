@@ -6,7 +6,7 @@ import { RingPlanner } from '../../src/geo/ring-planner.js';
 import { CandidateSearch } from '../../src/matching/candidate-search.js';
 import { DispatchPool } from '../../src/matching/dispatch-pool.js';
 import { ReservedDrivers } from '../../src/orders/reserved-drivers.js';
-import { MemoryOwnershipStore } from '../../src/regions/ownership-memory-store.js';
+import { MemoryOwnershipStore } from '../../src/backend/memory/memory-ownership-store.js';
 import { offset } from '../support/dispatch-client.js';
 
 /**

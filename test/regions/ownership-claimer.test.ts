@@ -4,9 +4,9 @@ import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { OwnershipClaimer } from '../../src/regions/ownership-claimer.js';
-import { MemoryOwnershipStore } from '../../src/regions/ownership-memory-store.js';
+import { MemoryOwnershipStore } from '../../src/backend/memory/memory-ownership-store.js';
 import { OwnershipMetrics } from '../../src/regions/ownership-metrics.js';
-import type { Ownership } from '../../src/regions/ownership.js';
+import type { Ownership } from '../../src/ownership/ownership.js';
 
 /**
  * What a connecting driver's home becomes in region `b` (OwnershipClaimer),

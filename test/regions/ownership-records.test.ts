@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HEADERS } from '../../src/eventlog/topics.js';
 import { decodeOrderEvent } from '../../src/orders/order-events.js';
-import { decodeOwnershipRecord, OWNERSHIP_SCHEMA, ownershipLogRecord } from '../../src/regions/ownership-records.js';
+import { decodeOwnershipRecord, OWNERSHIP_SCHEMA, ownershipLogRecord } from '../../src/ownership/ownership-records.js';
 
 /** The `<prefix>.ownership` record: what a region appends, and what an applier refuses (dead-letters) with the reason. */
 describe('ownership log records', () => {
@@ -14,7 +14,7 @@ describe('ownership log records', () => {
 
   const schema = { [HEADERS.schema]: OWNERSHIP_SCHEMA };
   const json = (o: unknown) => Buffer.from(JSON.stringify(o));
-  it.each([
+  it.each<{ what: string; value: Buffer; headers: Record<string, string>; message: RegExp }>([
     { what: 'another schema', value: json({}), headers: { [HEADERS.schema]: 'orders/1' }, message: /^unknown ownership schema "orders\/1"$/ },
     { what: 'no schema', value: json({}), headers: {}, message: /^unknown ownership schema "\(none\)"$/ },
     { what: 'not JSON', value: Buffer.from('{'), headers: schema, message: /^an ownership record is not JSON$/ },

@@ -6,7 +6,7 @@ import { MirrorMaker } from '../../kit/mirror-maker.js';
 import { pino } from 'pino';
 import { KafkaEventLog } from '../../src/backend/kafka/kafka-event-log.js';
 import { HEADERS, topicsOf } from '../../src/eventlog/topics.js';
-import { ownershipLogRecord } from '../../src/regions/ownership-records.js';
+import { ownershipLogRecord } from '../../src/ownership/ownership-records.js';
 import { mirroredTopicsOf } from '../../src/replication/mirrored-topics.js';
 import type { OrderDoc, Point } from '../../src/orders/order.js';
 import type { WirePing } from '../../src/protocol/wire-frames.js';

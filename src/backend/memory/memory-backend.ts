@@ -9,7 +9,7 @@ import { MemoryDriverStore } from './memory-driver-store.js';
 import { MemoryOrderStore } from './memory-order-store.js';
 import { MemoryPositionBus } from './memory-position-bus.js';
 import { MemoryRevocationStore } from './memory-revocation-store.js';
-import { MemoryOwnershipStore } from '../../regions/ownership-memory-store.js';
+import { MemoryOwnershipStore } from './memory-ownership-store.js';
 
 /**
  * Everything in this process: one gateway, nothing survives a restart. The

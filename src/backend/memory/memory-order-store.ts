@@ -1,5 +1,5 @@
 import type { MemoryDriverStore } from './memory-driver-store.js';
-import type { MemoryOwnershipStore } from '../../regions/ownership-memory-store.js';
+import type { MemoryOwnershipStore } from './memory-ownership-store.js';
 import type { OrderDoc } from '../../orders/order.js';
 import { isOpen } from '../../orders/order.js';
 import { orderEventId, type OrderEvent } from '../../orders/order-events.js';

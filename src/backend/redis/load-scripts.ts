@@ -25,7 +25,7 @@ const SCRIPTS = {
   raiseFence: { command: 'hexfleetRaiseFence', numberOfKeys: 1 },
   setHome: { command: 'hexfleetSetHome', numberOfKeys: 1 },
   leaveArea: { command: 'hexfleetLeaveArea', numberOfKeys: 1 },
-  // Regions (src/regions/ownership-redis-store.ts): the drivers' home regions and epochs.
+  // Regions (src/backend/redis/redis-ownership-store.ts): the drivers' home regions and epochs.
   applyOwnership: { command: 'hexfleetApplyOwnership', numberOfKeys: 1 },
 } satisfies Record<string, { command: string; numberOfKeys?: number }>;
 

@@ -19,7 +19,7 @@ import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPositionBus } from './redis-position-bus.js';
 import { RedisHaMetrics } from './redis-ha-metrics.js';
 import { ReplicaAck } from './replica-ack.js';
-import { ownershipKeyOf, RedisOwnershipStore } from '../../regions/ownership-redis-store.js';
+import { ownershipKeyOf, RedisOwnershipStore } from './redis-ownership-store.js';
 
 export interface RedisBackendOptions {
   /** One Redis by URL (the redis engine) or the primary Sentinels name (the sentinel engine). */

@@ -19,7 +19,7 @@ import { ClusterDriverStore } from './cluster-driver-store.js';
 import { ClusterLayout } from './cluster-layout.js';
 import { ClusterOrderStore } from './cluster-order-store.js';
 import { keySlot } from './key-slot.js';
-import { RedisOwnershipStore } from '../../../regions/ownership-redis-store.js';
+import { RedisOwnershipStore } from '../redis-ownership-store.js';
 
 export interface ClusterBackendOptions {
   /** Seed nodes; the rest of the cluster is discovered from them. */

@@ -11,7 +11,7 @@ import { bucketOf } from '../redis-layout.js';
  *                  P{a<area>}c:<cell>   hash driverId → ENTRY               the cell index of the area's cells
  *   {h<bucket>}    P{h<bucket>}home     hash driverId → "<area> <seq>"      which area holds a driver's record
  *                  P{h<bucket>}res:<d>  string "orderId fence takenAt"      a driver's reservation (PX lease)
- *                  P{h<bucket>}own:<d>  string "epoch region"            a driver's home region (src/regions/ownership.ts)
+ *                  P{h<bucket>}own:<d>  string "epoch region"            a driver's home region (src/ownership/ownership.ts)
  *   {o<k>}         P{o<k>}o:<orderId>   hash { doc, v, f }                  an order, k = bucketOf(orderId) mod 16
  *                  P{o<k>}o:open / o:due / outbox                           the shard's open set, deadlines, outbox stream
  *   (none)         P idem:<key>         string                              Idempotency-Key → orderId (one key)
@@ -66,7 +66,7 @@ export class ClusterLayout {
     return this.driverPrefix(driverId) + 'res:' + driverId;
   }
 
-  /** A driver's ownership record (src/regions/ownership.ts), beside its reservation: reserveDriver.lua reads both in one step. */
+  /** A driver's ownership record (src/ownership/ownership.ts), beside its reservation: reserveDriver.lua reads both in one step. */
   ownershipKey(driverId: string): string {
     return this.driverPrefix(driverId) + 'own:' + driverId;
   }

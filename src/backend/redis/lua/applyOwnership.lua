@@ -7,7 +7,7 @@
   KEYS[1] the record   prefix.."own:"..driverId (Cluster: P{h<bucket>}own:<d>,
                        the driver's shard, beside its reservation)
   ARGV[1] epoch (integer ≥ 1)   ARGV[2] region
-  Value: "epoch region" (src/regions/ownership.ts formatOwnership).
+  Value: "epoch region" (src/ownership/ownership.ts formatOwnership).
   Returns: { 1, previous value or "" }  written
            { 0, held value }            not written (held epoch ≥ ARGV[1])
 ]]

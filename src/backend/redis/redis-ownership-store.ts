@@ -1,8 +1,8 @@
 import { Cluster, type Redis } from 'ioredis';
-import { loadScripts } from '../backend/redis/load-scripts.js';
-import { redisCall } from '../backend/redis/redis-call.js';
-import { checkOwnership, type Ownership, parseOwnership } from './ownership.js';
-import type { OwnershipApplied, OwnershipStore } from './ownership-store.js';
+import { loadScripts } from './load-scripts.js';
+import { redisCall } from './redis-call.js';
+import { checkOwnership, type Ownership, parseOwnership } from '../../ownership/ownership.js';
+import type { OwnershipApplied, OwnershipStore } from '../../ownership/ownership-store.js';
 
 interface OwnershipRedis {
   get(key: string): Promise<string | null>;

@@ -1,5 +1,5 @@
-import { checkOwnership, type Ownership, supersedes } from './ownership.js';
-import type { OwnershipApplied, OwnershipStore } from './ownership-store.js';
+import { checkOwnership, type Ownership, supersedes } from '../../ownership/ownership.js';
+import type { OwnershipApplied, OwnershipStore } from '../../ownership/ownership-store.js';
 
 /** The memory engine's ownership records (one process: every call is atomic). The memory order store reads them synchronously for its fence. */
 export class MemoryOwnershipStore implements OwnershipStore {
