@@ -46,7 +46,7 @@ export interface DriverEndpointDeps {
   metrics: Metrics;
   log: Logger;
   /** Regions: claims the driver for this region when it connects (or moves it here when its home is unreachable). */
-  ownership?: { onConnect(driverId: string): Promise<unknown> };
+  ownership?: { onConnect(driverId: string): Promise<unknown>; onDisconnect(driverId: string): void };
 }
 
 /**
@@ -163,6 +163,7 @@ export function driverEndpoint(deps: DriverEndpointDeps): WsEndpoint<DriverSocke
     gone(ws, code) {
       const data = ws.getUserData();
       data.detach?.();
+      deps.ownership?.onDisconnect(data.driverId);
       metrics.driverConnections.dec();
       log.info({ driverId: data.driverId, remote: data.remote, code }, 'driver disconnected');
     },

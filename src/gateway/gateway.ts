@@ -148,6 +148,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       pingsApplied: async () => (await metrics.pingsApplied.get()).values[0]?.value ?? 0,
     },
   }, metrics.registry, log);
+  // A region found unreachable: drivers already connected here whose home it was move here now, not at their next reconnect.
+  const claimer = ownership.claimer;
+  if (claimer) regions.onRegionLost((lost) => void claimer.onRegionLost(lost));
   // The operations map (/ops): its page and files, read once here, and the orders it polls.
   const opsAssets = loadOpsAssets({ degradedMs: config.degradedMs, offlineMs: config.offlineMs, tileUrl: config.opsTileUrl, region: config.region });
   const opsFeed = new OpsOrderFeed({ orders: backend.orders, assignments: backend.assignments, options: { maxOrders: OPS_MAX_ORDERS, maxEvents: OPS_MAX_EVENTS } });

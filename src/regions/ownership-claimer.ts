@@ -18,7 +18,10 @@ export interface OwnershipClaimerDeps {
 }
 
 /**
- * Claims a driver for this region when it connects here:
+ * Claims a driver for this region when it connects here, and again for
+ * every driver connected here when a region is found unreachable (a driver
+ * that reconnected here before this region's probes saw its home fail would
+ * otherwise stay homed in a dead region until its next reconnect):
  *
  *   no record                         → claim at epoch 1
  *   home here                         → nothing
@@ -33,10 +36,46 @@ export interface OwnershipClaimerDeps {
  * other's record loses everywhere (an equal epoch never changes the region).
  */
 export class OwnershipClaimer {
+  /** Sockets connected to this process, per driver (a driver may hold several for a moment while it reconnects). */
+  private readonly connected = new Map<string, number>();
+
   constructor(private readonly d: OwnershipClaimerDeps) {}
 
   /** What a connecting driver's home is after this call. Rejects when the store or the log fails (the caller logs; the next connect tries again). */
-  async onConnect(driverId: string): Promise<Ownership> {
+  onConnect(driverId: string): Promise<Ownership> {
+    this.connected.set(driverId, (this.connected.get(driverId) ?? 0) + 1);
+    return this.claim(driverId);
+  }
+
+  /** A socket of the driver closed (once per onConnect). */
+  onDisconnect(driverId: string): void {
+    const n = (this.connected.get(driverId) ?? 0) - 1;
+    if (n > 0) this.connected.set(driverId, n);
+    else this.connected.delete(driverId);
+  }
+
+  /**
+   * `lost` was just found unreachable: the drivers connected here whose home
+   * it is move here now (one by one; a failure is logged and the driver's
+   * next connect tries again). Resolves with how many moved.
+   */
+  async onRegionLost(lost: string): Promise<number> {
+    let moved = 0;
+    let failed = 0;
+    for (const driverId of [...this.connected.keys()]) {
+      try {
+        const before = await this.d.store.get(driverId);
+        if (before?.region !== lost) continue;
+        if ((await this.claim(driverId)).region === this.d.region) moved++;
+      } catch {
+        failed++;
+      }
+    }
+    if (moved + failed > 0) this.d.logger.warn({ lost, moved, failed }, 'region unreachable: drivers connected here whose home it was moved here');
+    return moved;
+  }
+
+  private async claim(driverId: string): Promise<Ownership> {
     const { region, store } = this.d;
     const held = await store.get(driverId);
     if (held?.region === region) {

@@ -105,6 +105,13 @@ export class RegionProber {
     this.aborter.abort();
   }
 
+  /** Calls `listener` each time a region is found unreachable: its first failed probe after a good one (or none). */
+  onRegionLost(listener: (region: string) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  private readonly lostListeners: ((region: string) => void)[] = [];
+
   /** Reachability of every other region, by name, for readiness (empty without other regions). */
   reachable(): Record<string, boolean> {
     return Object.fromEntries(this.others.map((p) => [p.name, p.ok]));
@@ -164,6 +171,7 @@ export class RegionProber {
 
   private async probe(p: Probed): Promise<void> {
     const started = performance.now();
+    let lost = false;
     try {
       const self = await p.breaker.execute(() => this.ask(p));
       p.ok = true;
@@ -182,9 +190,12 @@ export class RegionProber {
       p.error = err instanceof BrokenCircuitError ? `not probed: ${BREAKER_FAILURES} probes in a row failed (breaker open)` : (err as Error).message;
       // Once per loss, not once per tick.
       if (wasOk) this.log.warn({ region: p.name, err: p.error }, 'region unreachable');
+      // After probedAt is set: listeners see isUnreachable(region) true.
+      if (wasOk) lost = true;
     } finally {
       p.probedAt = Date.now();
     }
+    if (lost) for (const listener of this.lostListeners) listener(p.name);
   }
 
   /** One probe: the region's endpoints in turn until one answers with its own entry. */

@@ -77,4 +77,24 @@ describe('OwnershipClaimer in region b', () => {
     expect(rb.epoch).toBe(2);
     expect((await b.count('hexfleet_ownership_moves_total')) + (await c.count('hexfleet_ownership_moves_total'))).toBe(1);
   });
+
+  it('a region found unreachable moves the drivers connected here whose home it was, not those gone or homed elsewhere', async () => {
+    const store = new MemoryOwnershipStore();
+    for (const [d, region] of [['d1', 'a'], ['d2', 'a'], ['d3', 'c'], ['gone', 'a']] as const) await store.apply(d, { region, epoch: 1 });
+    const down: string[] = [];
+    const { claimer, count } = claimerIn('b', store, down);
+    // They connected while a still answered its probes: they stay a's (read-only here).
+    for (const d of ['d1', 'd2', 'd2', 'd3', 'gone']) expect((await claimer.onConnect(d)).region).not.toBe('b');
+    claimer.onDisconnect('gone');
+    claimer.onDisconnect('d2'); // d2 still has its other socket
+    down.push('a');
+    expect(await claimer.onRegionLost('a')).toBe(2);
+    expect(await store.get('d1')).toEqual({ region: 'b', epoch: 2 });
+    expect(await store.get('d2')).toEqual({ region: 'b', epoch: 2 });
+    expect(await store.get('d3')).toEqual({ region: 'c', epoch: 1 });
+    expect(await store.get('gone')).toEqual({ region: 'a', epoch: 1 });
+    expect(await count('hexfleet_ownership_moves_total', { from: 'a', to: 'b' })).toBe(2);
+    // Found unreachable again later: nothing more to move.
+    expect(await claimer.onRegionLost('a')).toBe(0);
+  });
 });

@@ -170,19 +170,23 @@ describe('region ownership across two regions (MirrorMaker 2 both ways)', () => 
     await waitFor(async () => (await ownerIn('b', ASSIGNED))?.region === 'a', { timeoutMs: 60_000, intervalMs: 200, what: 'the second courier\'s claim in b' });
   }, 180_000);
 
-  it('region a lost: the courier reconnects to b, which takes it at epoch 2 (one move) and offers it an order it accepts', async () => {
+  it('region a lost: a courier already on b moves there when b finds a unreachable; the other reconnects to b, which takes it at epoch 2 (one move each) and offers it an order it accepts', async () => {
+    // The second courier's app is already on b while a still answers: it stays a's (b serves it read-only) ...
+    await courierIn('b', ASSIGNED, AT2);
+    expect(await ownerIn('b', ASSIGNED)).toEqual({ region: 'a', epoch: 1 });
     await gw('a').stop();
     regions.a.gateway = undefined;
     await mirror!.stop();
     mirror = undefined;
     await waitFor(async () => (await gw('b').metric('hexfleet_region_reachable', { region: 'a' })) === 0, { what: 'b seeing a unreachable' });
+    // ... and moves to b when b finds a unreachable, without reconnecting (RegionProber.onRegionLost → OwnershipClaimer.onRegionLost).
+    await waitFor(async () => (await ownerIn('b', ASSIGNED))?.epoch === 2 && (await moves('b')) === 1, { what: 'b taking the second courier, still connected' });
+    expect(await ownerIn('b', ASSIGNED)).toEqual({ region: 'b', epoch: 2 });
 
     const inB = await courierIn('b');
     await waitFor(async () => (await ownerIn('b'))?.epoch === 2, { what: 'b taking the courier' });
     expect(await ownerIn('b')).toEqual({ region: 'b', epoch: 2 });
-    await waitFor(async () => (await moves('b')) === 1, { what: 'b counting the move' });
-    await courierIn('b', ASSIGNED, AT2);
-    await waitFor(async () => (await ownerIn('b', ASSIGNED))?.epoch === 2 && (await moves('b')) === 2, { what: 'b taking the second courier' });
+    await waitFor(async () => (await moves('b')) === 2, { what: 'b counting the move' });
     // Reconnecting again moves nothing more.
     await inB.terminate();
     const again = await courierIn('b');
