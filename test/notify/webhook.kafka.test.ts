@@ -279,7 +279,7 @@ describe('webhook notifier (real Kafka, real HTTP receiver)', () => {
     await expect(dlq(h, 'redrive')).rejects.toThrow('dlq redrive takes positions (<partition>:<offset>...) or --all');
     await expect(dlq(h, 'redrive', '1:2', '--all')).rejects.toThrow('not both');
     await expect(dlq(h, 'show', 'x:1')).rejects.toThrow('dlq show takes one position, <partition>:<offset>');
-    await expect(dlq(h, 'list', '--topic', 'payments')).rejects.toThrow('--topic must be one of positions, orders, got "payments"');
+    await expect(dlq(h, 'list', '--topic', 'payments')).rejects.toThrow('--topic must be one of positions, orders, ownership, got "payments"');
     await expect(dlq(h, 'purge')).rejects.toThrow('unknown dlq command "purge"');
   });
 
