@@ -7,13 +7,13 @@ import { type DeadLetter, DeadLetterQueue, parsePosition } from './dlq.js';
 export const DLQ_HELP = `hexfleet dlq: inspect and redrive dead letters (needs HEXFLEET_KAFKA_BROKERS)
 
 Usage:
-  hexfleet dlq list [--topic orders|positions] [--json]
+  hexfleet dlq list [--topic orders|positions|ownership] [--json]
       every record of the dead-letter topic <prefix>.<topic>.dlq: its position
       (partition:offset), when it was dead-lettered, key, delivery attempts,
       whether it was redriven, and the error
-  hexfleet dlq show <partition>:<offset> [--topic orders|positions] [--json]
+  hexfleet dlq show <partition>:<offset> [--topic orders|positions|ownership] [--json]
       one dead letter with all of its headers and its value
-  hexfleet dlq redrive <partition>:<offset>... | --all [--topic orders|positions] [--json]
+  hexfleet dlq redrive <partition>:<offset>... | --all [--topic orders|positions|ownership] [--json]
       append dead letters back to the topic they came from (with the header
       hexfleet-redriven-from: <dlq topic>/<partition>:<offset>), so that the
       consumers (the webhook notifier) handle them again. A dead letter
