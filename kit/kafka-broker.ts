@@ -5,6 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unusedFixedPort } from './free-port.js';
 import { REPO_ROOT } from './repo-root.js';
+import { logTail } from './log-tail.js';
 
 /** The broker version the jars are resolved for (scripts/kafka/pom.xml, install.sh). */
 export const KAFKA_VERSION = '4.1.1';
@@ -213,11 +214,7 @@ export class KafkaBroker {
 
   /** The last lines of {@link logFile}, for error messages. */
   logTail(lines = 30): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return logTail(this.logFile, lines);
   }
 
   /** SIGKILL, the way a crashed broker goes (what it wrote to its files stays); resolves once it is gone. */

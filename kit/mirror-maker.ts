@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killOnExit } from './child-processes.js';
 import { assertKafkaInstalled, defaultKafkaLibsDir, KafkaMissingError, KAFKA_VERSION } from './kafka-broker.js';
 import { REPO_ROOT } from './repo-root.js';
+import { logTail } from './log-tail.js';
 
 const LOG4J_CONFIG = join(REPO_ROOT, 'scripts/kafka/mirror-maker-log4j2.properties');
 /** What org.apache.kafka.connect.mirror.MirrorMaker logs once every herder of every flow has started. */
@@ -118,11 +119,7 @@ export class MirrorMaker {
   }
 
   logTail(lines = 30): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return logTail(this.logFile, lines);
   }
 
   /** SIGTERM, SIGKILL after a grace period; removes its directory. Idempotent. */

@@ -44,7 +44,8 @@ export function parseNearby(query: string, config: Config) {
 }
 
 function nearbyReply(drivers: NearbyDriver[], origins: ReplicatedOrigins | undefined): HttpReply {
-  return { status: 200, body: { drivers: origins ? drivers.map((d) => origins.annotate(d)) : drivers } };
+  // Without replicated positions held (a single region: always), no copy per query.
+  return { status: 200, body: { drivers: origins && origins.size > 0 ? drivers.map((d) => origins.annotate(d)) : drivers } };
 }
 
 /** The driver id of a path, checked against ID_LIMITS before any lookup. */

@@ -42,9 +42,9 @@ export class OwnershipClaimer {
   constructor(private readonly d: OwnershipClaimerDeps) {}
 
   /** What a connecting driver's home is after this call. Rejects when the store or the log fails (the caller logs; the next connect tries again). */
-  onConnect(driverId: string): Promise<Ownership> {
+  async onConnect(driverId: string): Promise<Ownership> {
     this.connected.set(driverId, (this.connected.get(driverId) ?? 0) + 1);
-    return this.claim(driverId);
+    return (await this.claim(driverId)).current;
   }
 
   /** A socket of the driver closed (once per onConnect). */
@@ -64,9 +64,7 @@ export class OwnershipClaimer {
     let failed = 0;
     for (const driverId of [...this.connected.keys()]) {
       try {
-        const before = await this.d.store.get(driverId);
-        if (before?.region !== lost) continue;
-        if ((await this.claim(driverId)).region === this.d.region) moved++;
+        if ((await this.claim(driverId, lost)).moved) moved++;
       } catch {
         failed++;
       }
@@ -75,17 +73,19 @@ export class OwnershipClaimer {
     return moved;
   }
 
-  private async claim(driverId: string): Promise<Ownership> {
+  /** The table above, for a driver whose home is `onlyFrom` when given (another home: left as it is); `moved`: this call moved it here. */
+  private async claim(driverId: string, onlyFrom?: string): Promise<{ current: Ownership; moved: boolean }> {
     const { region, store } = this.d;
     const held = await store.get(driverId);
+    if (held && onlyFrom !== undefined && held.region !== onlyFrom) return { current: held, moved: false };
     if (held?.region === region) {
       if (this.unpublished.has(driverId)) await this.publish(driverId, held);
-      return held;
+      return { current: held, moved: false };
     }
-    if (held && !this.d.isUnreachable(held.region)) return held;
+    if (held && !this.d.isUnreachable(held.region)) return { current: held, moved: false };
     const want: Ownership = { region, epoch: held ? held.epoch + 1 : 1 };
     const r = await store.apply(driverId, want);
-    if (!r.applied) return r.current;
+    if (!r.applied) return { current: r.current, moved: false };
     if (!r.previous) {
       this.d.metrics.claims.inc();
     } else {
@@ -93,7 +93,7 @@ export class OwnershipClaimer {
       this.d.logger.warn({ driverId, from: r.previous.region, to: region, epoch: want.epoch }, 'driver ownership moved here: its home region is unreachable');
     }
     await this.publish(driverId, want);
-    return r.current;
+    return { current: r.current, moved: r.previous !== null };
   }
 
   /**

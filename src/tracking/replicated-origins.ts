@@ -43,6 +43,8 @@ export class ReplicatedOrigins {
   /** The position bus listener: subscribe it before any listener that calls `annotate` on the same positions. */
   observe(positions: readonly DriverPosition[]): void {
     for (const p of positions) {
+      // A local position with nothing held (a single region: always) costs no lookup.
+      if (p.region === undefined && this.drivers.size === 0) continue;
       const held = this.drivers.get(p.driverId);
       if (p.region === undefined) {
         // A local write that left the replicated position in place (an older fix, a status change) keeps it.
@@ -69,7 +71,7 @@ export class ReplicatedOrigins {
    * a nearby driver or a tracked position.
    */
   annotate<T extends { driverId: string; ts: number; region?: string }>(x: T): T & Partial<ReplicatedOrigin> {
-    if (x.region !== undefined) return x;
+    if (x.region !== undefined || this.drivers.size === 0) return x;
     const origin = this.originOf(x.driverId, x.ts);
     return origin ? { ...x, ...origin } : x;
   }
