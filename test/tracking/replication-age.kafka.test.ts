@@ -234,9 +234,8 @@ describe('tracking across regions: replication age, and a region that becomes un
     await mirror!.stop();
     mirror = undefined;
     await statusOf(onB, orderId, 'degraded', from);
-    await statusOf(onB, orderId, 'lost', from);
-    const lostAfterMs = Date.now() - stoppedAt;
-    // Last-known of the unreachable region's courier: still served, from a, with its real age and stale.
+    // Last-known of the unreachable region's courier: still served, from a, with its real age and stale. Read while it is
+    // stale but not yet offline (HEXFLEET_OFFLINE_MS): an offline driver leaves b's cell index, so nearby would no longer list it.
     const first = await lastKnown(b, courierA);
     expect(first).toMatchObject({ region: 'a', stale: true });
     expect(first.ageMs).toBeGreaterThan(B_STALE_MS);
@@ -244,6 +243,8 @@ describe('tracking across regions: replication age, and a region that becomes un
     const near = await nearby(b, true);
     expect(near.find((d) => d.driverId === courierA)).toMatchObject({ region: 'a', stale: true });
     expect((await nearby(b, false)).find((d) => d.driverId === courierA), 'a stale courier left out of nearby by default').toBeUndefined();
+    await statusOf(onB, orderId, 'lost', from);
+    const lostAfterMs = Date.now() - stoppedAt;
     // b's own courier is unaffected, and a, which still hears its courier, never left live.
     expect((await lastKnown(b, courierB)).stale).toBe(false);
     const onAView = await lastKnown(a, courierA);
