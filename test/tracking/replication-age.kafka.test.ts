@@ -32,7 +32,7 @@ const FAR = 24 * 3600_000;
 /** Region b's thresholds, small so the outage shows within seconds (a keeps the defaults). */
 const B_STALE_MS = 3_000;
 const B_DEGRADED_MS = 3_000;
-const B_OFFLINE_MS = 8_000;
+const B_OFFLINE_MS = 12_000;
 /** A courier's ping interval: 4 Hz, well inside b's degraded threshold however the machine is loaded. */
 const PING_EVERY_MS = 250;
 
