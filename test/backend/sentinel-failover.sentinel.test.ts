@@ -85,7 +85,7 @@ class StreamingDriver {
   }
 }
 
-/** The order service: match, and on success cancel at once (so drivers come free again). */
+/** The order service: match (an order asked until it is answered), and on success cancel at once (so drivers come free again). */
 class Matcher {
   readonly orderIds: string[] = [];
   /** performance.now() of every 200 from POST /v1/match. */
@@ -93,23 +93,41 @@ class Matcher {
   /** Orders a cancel of which failed at least once: the cancel may have been stored all the same. */
   readonly cancelFailed = new Set<string>();
   private n = 0;
+  /** What the loop is waiting for now, and since when (performance.now()): told when a wait for matches times out. */
+  private doing = { what: 'idle', since: performance.now() };
 
   constructor(
     private readonly api: MatchApi,
     private readonly name: string,
   ) {}
 
+  get state(): string {
+    return `${this.name} ${this.doing.what} for ${s(performance.now() - this.doing.since)} s`;
+  }
+
   async run(running: () => boolean, tally: Tally): Promise<void> {
     while (running()) {
       const orderId = `${this.name}-${++this.n}`;
       this.orderIds.push(orderId);
-      const r = await this.api.match({ orderId, pickup: offset(SITE, (this.n % 7) * 50, (this.n % 5) * 50) });
+      this.doing = { what: `POST /v1/match ${orderId}`, since: performance.now() };
+      const pickup = offset(SITE, (this.n % 7) * 50, (this.n % 5) * 50);
+      // Asked again with the same order id until it is answered for good, as an order service must: a match refused
+      // with store_unavailable may have reserved and offered a driver all the same (the write reached the new primary,
+      // its replica did not confirm it). A new order id instead would leave that driver held until the offer's
+      // deadline; with the primary's replica slow to come back, every driver (docs/dispatch.md, "Idempotent").
+      let r = await this.api.match({ orderId, pickup });
+      while (r.status !== 200 && r.json?.code !== 'no_driver' && ErrorCodes[r.json?.code as ErrorCode]?.retry && running()) {
+        tally.add(r.json.code);
+        await pause(RETRY_AFTER_MS);
+        r = await this.api.match({ orderId, pickup });
+      }
       if (r.status !== 200) {
         tally.add(r.json?.code ?? `http_${r.status}`);
         await pause(RETRY_AFTER_MS);
         continue;
       }
       this.matchedAt.push(performance.now());
+      this.doing = { what: `cancel ${orderId}`, since: performance.now() };
       for (;;) {
         const c = await this.api.cancel(orderId);
         if (c.status === 200 || c.json?.code === 'order_closed') break;
@@ -275,7 +293,10 @@ describe('Sentinel failover under load (1 primary, 1 replica, 3 sentinels, down-
     await group.rejoin(old);
     const rejoinedAt = performance.now();
     await waitFor(() => allAckedAfter(load!, killedAt, 20), { timeoutMs: 30_000, what: 'every driver acked again after the kill' });
-    await waitFor(() => matchesAfter(load!, killedAt) >= 10, { timeoutMs: 30_000, what: 'matches succeeding again after the kill' });
+    await waitFor(() => matchesAfter(load!, killedAt) >= 10, { timeoutMs: 30_000, what: 'matches succeeding again after the kill' })
+      .catch((err: Error) => {
+        throw new Error(`${err.message} (${matchesAfter(load!, killedAt)} since; errors by code ${load!.tally.text}; matchers: ${load!.matchers.map((m) => m.state).join('; ')})`);
+      });
     await load.stop();
 
     const gapMs = firstAckAfter(load, killedAt) - killedAt;
