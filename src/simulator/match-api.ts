@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 export type MatchOutcome =
   | { kind: 'ok'; driverId: string; state: string }
   | { kind: 'no_driver' }
-  /** 409 match_in_flight, 503 overloaded, …: worth another try later; the simulator drops the order. */
+  /** 409 match_in_flight, 503 overloaded or store_unavailable, …: worth another try with the same order id (OrderSim asks again, then cancels). */
   | { kind: 'retryable'; code: string }
   | { kind: 'error'; code: string };
 

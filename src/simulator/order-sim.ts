@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { TrackingClient } from '../sdk/tracking-client.js';
 import type { CityArea } from './city-area.js';
-import type { MatchApi } from './match-api.js';
+import type { MatchApi, MatchOutcome } from './match-api.js';
 import type { Rng } from './rng.js';
 import type { SimStats } from './sim-stats.js';
 import type { TokenMinter } from './token-minter.js';
@@ -16,6 +16,14 @@ const ACCEPT_WAIT_MS = 60_000;
 const DELIVERY_MS: readonly [number, number] = [20_000, 90_000];
 /** Share of accepted orders the customer cancels before delivery. */
 const CANCEL_PROBABILITY = 0.05;
+/**
+ * Match calls per order: a 409/503 or an unanswered call is asked again with
+ * the same order id (after 250 ms, then 500 ms), since a refused match may
+ * have reserved a driver all the same (docs/dispatch.md, "Retry with the same
+ * order id"); an order still unanswered then is given up and cancelled.
+ */
+const MATCH_ATTEMPTS = 3;
+const MATCH_RETRY_MS = 250;
 /** How long closing waits for the cancellation of orders still open, so their drivers are freed on the engine. */
 const CLOSE_CANCEL_WAIT_MS = 5_000;
 
@@ -85,7 +93,12 @@ export class OrderSim {
   onAccepted(orderId: string, driverId: string): void {
     if (this.placing.has(orderId)) return void this.placing.set(orderId, driverId);
     const order = this.open.get(orderId);
-    if (!order) return void this.o.release(driverId, orderId); // already ended (cancelled while the answer travelled)
+    if (!order) {
+      // Already ended (cancelled while the answer travelled), or given up unanswered and accepted all the same: the
+      // engine is told again (a cancel of a cancelled order is a no-op), so it does not hold the driver for nothing.
+      void this.o.api.finish(orderId, 'cancel').catch(() => undefined);
+      return void this.o.release(driverId, orderId);
+    }
     order.accepted = true;
     order.driverId = driverId;
     this.o.stats.ordersAccepted++;
@@ -135,22 +148,35 @@ export class OrderSim {
     stats.ordersPlaced++;
     this.httpInflight++;
     this.placing.set(id, undefined);
-    let outcome;
+    let outcome: MatchOutcome | { kind: 'unanswered'; code: string };
     let acceptedBy: string | undefined;
     try {
-      outcome = await api.match({ orderId: id, pickup: round7(pickup), dropoff: round7(dropoff) });
-    } catch (err) {
-      stats.matchErrors++;
-      stats.error(`match:${(err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable'}`);
-      return;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          outcome = await api.match({ orderId: id, pickup: round7(pickup), dropoff: round7(dropoff) });
+        } catch (err) {
+          outcome = { kind: 'unanswered', code: (err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable' };
+        }
+        if ((outcome.kind !== 'retryable' && outcome.kind !== 'unanswered') || attempt >= MATCH_ATTEMPTS || this.closing) break;
+        await new Promise((r) => setTimeout(r, MATCH_RETRY_MS * 2 ** (attempt - 1)));
+      }
     } finally {
       this.httpInflight--;
       acceptedBy = this.placing.get(id);
       this.placing.delete(id);
     }
+    if (outcome.kind === 'retryable' || outcome.kind === 'unanswered') {
+      // Given up: cancelled, in case one of the calls reserved a driver after all.
+      void api.finish(id, 'cancel').catch(() => undefined);
+      if (acceptedBy !== undefined) this.o.release(acceptedBy, id);
+    }
     switch (outcome.kind) {
       case 'no_driver':
         stats.matchNoDriver++;
+        return;
+      case 'unanswered':
+        stats.matchErrors++;
+        stats.error(`match:${outcome.code}`);
         return;
       case 'retryable':
         stats.matchRetryable++;

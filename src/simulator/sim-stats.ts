@@ -21,7 +21,7 @@ export class SimStats {
   ordersPlaced = 0;
   matchOk = 0;
   matchNoDriver = 0;
-  /** 409/503 and other non-final answers: the order is dropped, not retried. */
+  /** Orders still refused (409/503 and other non-final answers) after three calls with their id: given up and cancelled. */
   matchRetryable = 0;
   matchErrors = 0;
   /** Orders not placed because `--max-open-orders` (or the HTTP in-flight bound) was reached. */
