@@ -7,6 +7,7 @@ import { notifyGroupOf, WebhookNotifier } from '../notify/webhook-notifier.js';
 import { OutboxRelay } from '../orders/outbox-relay.js';
 import { ReplicationApplier, type SourceStatus } from '../replication/replication-applier.js';
 import { ReplicationMetrics } from '../replication/replication-metrics.js';
+import { joinWithRetry } from '../runtime/join-with-retry.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { lastPositions } from '../tracking/position-bus.js';
 
@@ -45,16 +46,10 @@ export function startLogWorkers(config: Config, backend: Backend, metrics: Metri
       metrics: new NotifyMetrics(metrics.registry), logMetrics,
     })
     : undefined;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  const startNotifier = (): void => {
-    notifier?.start().catch((err: unknown) => {
-      if (stopped) return;
-      log.error({ err: String(err) }, `webhook notifier did not start; trying again in ${NOTIFIER_RETRY_MS} ms`);
-      retry = setTimeout(startNotifier, NOTIFIER_RETRY_MS);
-    });
-  };
-  startNotifier();
+  const stopping = new AbortController();
+  const notifierJoined = notifier
+    ? joinWithRetry(() => notifier.start(), { signal: stopping.signal, retryMs: NOTIFIER_RETRY_MS, log, what: 'webhook notifier' })
+    : undefined;
   const sources = config.replicateFrom.split(',').map((r) => r.trim()).filter((r) => r !== '');
   const applier = sources.length > 0
     ? new ReplicationApplier({
@@ -68,8 +63,8 @@ export function startLogWorkers(config: Config, backend: Backend, metrics: Metri
   return {
     replication: () => applier?.status(),
     async stop() {
-      stopped = true;
-      clearTimeout(retry);
+      stopping.abort();
+      await notifierJoined;
       await applier?.stop();
       await notifier?.stop();
       await relay.stop();

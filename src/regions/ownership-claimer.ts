@@ -39,6 +39,14 @@ export class OwnershipClaimer {
   /** Sockets connected to this process, per driver (a driver may hold several for a moment while it reconnects). */
   private readonly connected = new Map<string, number>();
 
+  /**
+   * Drivers whose record this process wrote but could not append (the log
+   * failed): appended again when the driver next connects here, since a
+   * move that never reaches the log never fences the old home. In memory:
+   * a gateway that dies first leaves it to the driver's next claim.
+   */
+  private readonly unpublished = new Set<string>();
+
   constructor(private readonly d: OwnershipClaimerDeps) {}
 
   /** What a connecting driver's home is after this call. Rejects when the store or the log fails (the caller logs; the next connect tries again). */
@@ -95,14 +103,6 @@ export class OwnershipClaimer {
     await this.publish(driverId, want);
     return { current: r.current, moved: r.previous !== null };
   }
-
-  /**
-   * Drivers whose record this process wrote but could not append (the log
-   * failed): appended again when the driver next connects here, since a
-   * move that never reaches the log never fences the old home. In memory:
-   * a gateway that dies first leaves it to the driver's next claim.
-   */
-  private readonly unpublished = new Set<string>();
 
   private async publish(driverId: string, o: Ownership): Promise<void> {
     if (!this.d.log) return;

@@ -66,6 +66,8 @@ export class RegionProber {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private readonly aborter = new AbortController();
+  /** Called when a region is found unreachable (onRegionLost). */
+  private readonly lostListeners: ((region: string) => void)[] = [];
   private self: { at: number; ready: boolean } | undefined;
   private selfReading: Promise<boolean> | undefined;
   /** The pings counter at the last tick, for the rate. */
@@ -109,8 +111,6 @@ export class RegionProber {
   onRegionLost(listener: (region: string) => void): void {
     this.lostListeners.push(listener);
   }
-
-  private readonly lostListeners: ((region: string) => void)[] = [];
 
   /** Reachability of every other region, by name, for readiness (empty without other regions). */
   reachable(): Record<string, boolean> {
